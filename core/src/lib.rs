@@ -1,0 +1,25 @@
+//! Noaber's core: the neighbourhood's domain rules, its Automerge documents and the offline
+//! SQLite store a phone (or the CLI) keeps.
+//!
+//! - [`model`] — one module per entity kind: the document schema, the operations, and the
+//!   deterministic rule that derives status from what people did.
+//! - [`store`] — the device store: document bytes, projections, the local change log,
+//!   queries and subscriptions.
+//!
+//! `noaber-core` knows nothing about HTTP, uniffi or a UI. Time comes from an injected
+//! [`Clock`].
+
+pub mod clock;
+pub(crate) mod doc;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use doc::SCHEMA_VERSION as DOC_SCHEMA_VERSION;
+pub use error::{Error, Result};
+pub use ids::{EntityId, MemberId};
+pub use model::{Kind, Role};
+pub use store::query::{BBox, ListQuery, Order, Page, StatusCount, Summary};
+pub use store::{Changed, Identity, Store, Subscription};

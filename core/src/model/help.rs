@@ -1,0 +1,594 @@
+//! Help requests and offers.
+//!
+//! # Document (schema 1, `kind = "help"`)
+//!
+//! | key | type | notes |
+//! |---|---|---|
+//! | `mode` | str | `ask` or `offer` |
+//! | `category` | str | `groceries`, `transport`, `odd_jobs`, `company`, `paperwork`, `garden`, `other` |
+//! | `title`, `body` | Text | merged character by character |
+//! | `urgency` | str | `low`, `normal`, `high` |
+//! | `window_start`, `window_end` | int? | ms; after `window_end` an open request is *expired* |
+//! | `precision` | str | `complex`, `stairwell`, `street`, `buurt` — never a house number |
+//! | `location_label` | str | the label at that precision ("Portiek 12–20") |
+//!
+//! Log entries: `respond {message}`, `withdraw`, `match {helper}`, `unmatch {match}`,
+//! `done`, `cancel {reason}`, `thanks {text}`.
+//!
+//! # The rule (every device computes it identically)
+//!
+//! Entries are replayed in `(at, by, id)` order through the state machine
+//! `open → matched → done`, with `cancelled` reachable from `open` and `matched`. An entry that
+//! is not valid at its place in that order is ignored and whoever it concerned is told
+//! (a [`Notice`]). Consequences, each property-tested:
+//!
+//! - **Cancel vs. match**: cancel always wins. Cancel first: the later match is ignored and the
+//!   helper told `request_cancelled`. Match first: the request is matched, then cancelled, and
+//!   the helper is told `request_cancelled`. No request is ever both cancelled and matched.
+//! - **Two organisers match different helpers**: the earlier match wins; the later one is
+//!   ignored and both its helper and its matcher are told `match_superseded`.
+//! - **Done vs. cancel**: whichever comes first in the order stands; the other is ignored.
+//! - A match needs the helper's response to be active at that point; a matched helper who
+//!   withdraws their response un-matches the request (`helper_withdrew` to the requester).
+//! - Responses: each member writes only their own; a member's latest `respond`/`withdraw`
+//!   decides whether their response is active.
+//! - Expiry is not stored: an `open` request whose `window_end` has passed is *expired*
+//!   (queries compare `expires_at` with the injected clock).
+
+use automerge::{AutoCommit, ROOT, ReadDoc};
+use serde::Serialize;
+
+use crate::doc::{self, Entry, Field};
+use crate::error::{Error, Result};
+use crate::ids::{EntityId, MemberId};
+use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, require};
+use crate::store::Store;
+
+/// Categories of help.
+pub const CATEGORIES: &[&str] = &["groceries", "transport", "odd_jobs", "company", "paperwork", "garden", "other"];
+/// Location precisions a help request may use.
+pub const PRECISIONS: &[&str] = &["complex", "stairwell", "street", "buurt"];
+/// Urgencies.
+pub const URGENCIES: &[&str] = &["low", "normal", "high"];
+
+const MAX_TITLE: usize = 200;
+const MAX_BODY: usize = 5_000;
+const MAX_LABEL: usize = 120;
+const MAX_MESSAGE: usize = 2_000;
+
+/// What a new help request or offer says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewHelp {
+    /// `true` to offer help, `false` to ask for it.
+    pub offer: bool,
+    /// One of [`CATEGORIES`].
+    pub category: String,
+    /// A short title.
+    pub title: String,
+    /// Details (may be empty).
+    pub body: String,
+    /// One of [`URGENCIES`].
+    pub urgency: String,
+    /// Start of the time window, ms.
+    pub window_start: Option<i64>,
+    /// End of the time window, ms; after it an open request expires.
+    pub window_end: Option<i64>,
+    /// One of [`PRECISIONS`] (default `street`).
+    pub precision: String,
+    /// A label at that precision; never a house number.
+    pub location_label: String,
+}
+
+impl NewHelp {
+    /// An ask with defaults: normal urgency, street precision, no window.
+    pub fn ask(category: &str, title: &str) -> Self {
+        NewHelp {
+            offer: false,
+            category: category.to_owned(),
+            title: title.to_owned(),
+            body: String::new(),
+            urgency: "normal".into(),
+            window_start: None,
+            window_end: None,
+            precision: "street".into(),
+            location_label: String::new(),
+        }
+    }
+}
+
+/// Derived status of a help request (expiry is derived at query time, see module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HelpStatus {
+    /// Waiting for a helper.
+    Open,
+    /// A helper was matched.
+    Matched,
+    /// Done.
+    Done,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl HelpStatus {
+    /// Status name as stored in projections.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HelpStatus::Open => "open",
+            HelpStatus::Matched => "matched",
+            HelpStatus::Done => "done",
+            HelpStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An active "I can help" response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Response {
+    /// The responder.
+    pub member: MemberId,
+    /// When they (last) responded.
+    pub at: i64,
+    /// Their message.
+    pub message: String,
+}
+
+/// Thanks or feedback left after done.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thanks {
+    /// Who wrote it.
+    pub by: MemberId,
+    /// When.
+    pub at: i64,
+    /// The text.
+    pub text: String,
+}
+
+/// Everything a screen shows about one help request, derived from its document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelpView {
+    /// Entity id.
+    pub id: String,
+    /// `ask` or `offer`.
+    pub mode: String,
+    /// Category.
+    pub category: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Urgency.
+    pub urgency: String,
+    /// Window start.
+    pub window_start: Option<i64>,
+    /// Window end.
+    pub window_end: Option<i64>,
+    /// Location precision.
+    pub precision: String,
+    /// Location label.
+    pub location_label: String,
+    /// The requester (or offerer).
+    pub requester: MemberId,
+    /// Created at.
+    pub created_at: i64,
+    /// Last activity.
+    pub updated_at: i64,
+    /// Derived status.
+    pub status: HelpStatus,
+    /// Active responses, in order.
+    pub responses: Vec<Response>,
+    /// The matched helper.
+    pub helper: Option<MemberId>,
+    /// Who made the standing match.
+    pub matched_by: Option<MemberId>,
+    /// The standing match's entry id (for `unmatch`).
+    pub match_id: Option<String>,
+    /// Thanks and feedback.
+    pub thanks: Vec<Thanks>,
+    /// Cancel reason, if cancelled with one.
+    pub cancel_reason: Option<String>,
+    /// What members should be told.
+    pub notices: Vec<Notice>,
+}
+
+impl HelpView {
+    /// Whether the request is expired at `now` (open, and its window has ended).
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.status == HelpStatus::Open && self.window_end.is_some_and(|end| end <= now)
+    }
+
+    fn may_manage(&self, ctx: &Ctx) -> bool {
+        ctx.member == self.requester || crate::model::allowed(Action::MatchHelpForOthers, ctx.role)
+    }
+}
+
+fn one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<String> {
+    if allowed.contains(&value) {
+        Ok(value.to_owned())
+    } else {
+        Err(Error::invalid(field, format!("`{value}` is not one of {}", allowed.join(", "))))
+    }
+}
+
+/// Writes a new help request into an empty document.
+pub(crate) fn create(doc: &mut AutoCommit, id: &EntityId, ctx: &Ctx, new: &NewHelp) -> Result<()> {
+    require(ctx, Action::CreateHelp)?;
+    let title = doc::require_text("title", &new.title, MAX_TITLE)?;
+    doc::check_len("body", &new.body, MAX_BODY)?;
+    doc::check_len("location_label", &new.location_label, MAX_LABEL)?;
+    let category = one_of("category", &new.category, CATEGORIES)?;
+    let urgency = one_of("urgency", &new.urgency, URGENCIES)?;
+    let precision = one_of("precision", &new.precision, PRECISIONS)?;
+    if let (Some(s), Some(e)) = (new.window_start, new.window_end) {
+        if e < s {
+            return Err(Error::invalid("window_end", "is before `window_start`"));
+        }
+    }
+    doc::init(doc, Kind::Help, id, ctx)?;
+    doc::put(doc, &ROOT, "mode", if new.offer { "offer" } else { "ask" })?;
+    doc::put(doc, &ROOT, "category", category)?;
+    doc::set_text(doc, &ROOT, "title", &title)?;
+    doc::set_text(doc, &ROOT, "body", new.body.trim())?;
+    doc::put(doc, &ROOT, "urgency", urgency)?;
+    doc::put_opt(doc, &ROOT, "window_start", new.window_start.map(Field::Int))?;
+    doc::put_opt(doc, &ROOT, "window_end", new.window_end.map(Field::Int))?;
+    doc::put(doc, &ROOT, "precision", precision)?;
+    doc::put(doc, &ROOT, "location_label", new.location_label.trim())?;
+    Ok(())
+}
+
+/// Derives the view: replays the log as the module docs describe.
+pub(crate) fn derive(doc: &impl ReadDoc) -> Result<HelpView> {
+    let header = doc::header(doc)?;
+    let entries = doc::entries(doc);
+    let mut v = HelpView {
+        id: header.id.clone(),
+        mode: doc::get_str(doc, &ROOT, "mode").unwrap_or_else(|| "ask".into()),
+        category: doc::get_str(doc, &ROOT, "category").unwrap_or_else(|| "other".into()),
+        title: doc::get_text(doc, &ROOT, "title").unwrap_or_default(),
+        body: doc::get_text(doc, &ROOT, "body").unwrap_or_default(),
+        urgency: doc::get_str(doc, &ROOT, "urgency").unwrap_or_else(|| "normal".into()),
+        window_start: doc::get_i64(doc, &ROOT, "window_start"),
+        window_end: doc::get_i64(doc, &ROOT, "window_end"),
+        precision: doc::get_str(doc, &ROOT, "precision").unwrap_or_else(|| "buurt".into()),
+        location_label: doc::get_str(doc, &ROOT, "location_label").unwrap_or_default(),
+        requester: header.created_by.clone(),
+        created_at: header.created_at,
+        updated_at: doc::updated_at(&header, &entries),
+        status: HelpStatus::Open,
+        responses: Vec::new(),
+        helper: None,
+        matched_by: None,
+        match_id: None,
+        thanks: Vec::new(),
+        cancel_reason: None,
+        notices: Vec::new(),
+    };
+    for e in &entries {
+        apply(&mut v, e);
+    }
+    Ok(v)
+}
+
+fn notice(v: &mut HelpView, member: &MemberId, code: &'static str, text: &str) {
+    v.notices.push(Notice { member: member.clone(), code, text: text.to_owned() });
+}
+
+fn is_manager(v: &HelpView, e: &Entry) -> bool {
+    e.by == v.requester || crate::model::allowed(Action::MatchHelpForOthers, e.role)
+}
+
+/// One step of the replay. Invalid entries are ignored (and noticed where someone should know).
+fn apply(v: &mut HelpView, e: &Entry) {
+    let open_or_matched = matches!(v.status, HelpStatus::Open | HelpStatus::Matched);
+    match e.t.as_str() {
+        "respond" if open_or_matched && e.by != v.requester => {
+            v.responses.retain(|r| r.member != e.by);
+            v.responses.push(Response {
+                member: e.by.clone(),
+                at: e.at,
+                message: e.str("message").unwrap_or_default().to_owned(),
+            });
+        }
+        "withdraw" => {
+            v.responses.retain(|r| r.member != e.by);
+            if v.status == HelpStatus::Matched && v.helper.as_ref() == Some(&e.by) {
+                v.status = HelpStatus::Open;
+                v.helper = None;
+                v.matched_by = None;
+                v.match_id = None;
+                let requester = v.requester.clone();
+                notice(v, &requester, "helper_withdrew", "your matched helper withdrew; the request is open again");
+            }
+        }
+        "match" => {
+            let Some(helper) = e.str("helper").map(|h| MemberId::from_doc(h.to_owned())) else {
+                return;
+            };
+            let responded = v.responses.iter().any(|r| r.member == helper);
+            if v.status == HelpStatus::Open && is_manager(v, e) && responded {
+                v.status = HelpStatus::Matched;
+                v.helper = Some(helper);
+                v.matched_by = Some(e.by.clone());
+                v.match_id = Some(e.id.clone());
+            } else if v.status == HelpStatus::Cancelled {
+                notice(v, &helper, "request_cancelled", "the request was cancelled before you were matched");
+                notice(v, &e.by, "match_ignored", "your match came after the request was cancelled");
+            } else if v.status == HelpStatus::Matched && v.helper.as_ref() != Some(&helper) {
+                notice(v, &helper, "match_superseded", "someone else was matched first");
+                notice(v, &e.by, "match_superseded", "another match was made first; yours was not applied");
+            }
+        }
+        "unmatch" => {
+            let target = e.str("match");
+            let standing = v.match_id.as_deref();
+            let may = is_manager(v, e) || v.helper.as_ref() == Some(&e.by);
+            if v.status == HelpStatus::Matched && may && target.is_some() && target == standing {
+                if let Some(h) = v.helper.take() {
+                    if h != e.by {
+                        notice(v, &h, "unmatched", "you are no longer matched to this request");
+                    }
+                }
+                v.status = HelpStatus::Open;
+                v.matched_by = None;
+                v.match_id = None;
+            }
+        }
+        "done" => {
+            let may = is_manager(v, e) || v.helper.as_ref() == Some(&e.by);
+            if v.status == HelpStatus::Matched && may {
+                v.status = HelpStatus::Done;
+            }
+        }
+        "cancel" => {
+            if open_or_matched && is_manager(v, e) {
+                if let Some(h) = v.helper.clone() {
+                    notice(v, &h, "request_cancelled", "the request you were matched to was cancelled");
+                }
+                v.status = HelpStatus::Cancelled;
+                v.cancel_reason = e.str("reason").filter(|r| !r.is_empty()).map(str::to_owned);
+            }
+        }
+        "thanks" => {
+            let party = e.by == v.requester || v.helper.as_ref() == Some(&e.by);
+            if v.status == HelpStatus::Done && party {
+                v.thanks.push(Thanks {
+                    by: e.by.clone(),
+                    at: e.at,
+                    text: e.str("text").unwrap_or_default().to_owned(),
+                });
+            }
+        }
+        _ => {} // unknown entry types come from newer schemas: ignored
+    }
+}
+
+/// The projection of a help request.
+///
+/// `needs_response`: open with no active response yet.
+pub(crate) fn project(v: &HelpView) -> Projection {
+    let mut participants = vec![Participant { member: v.requester.clone(), relation: "requester" }];
+    for r in &v.responses {
+        participants.push(Participant { member: r.member.clone(), relation: "responder" });
+    }
+    if let Some(h) = &v.helper {
+        participants.push(Participant { member: h.clone(), relation: "helper" });
+    }
+    Projection {
+        kind: Kind::Help,
+        status: v.status.as_str().to_owned(),
+        category: Some(v.category.clone()),
+        title: v.title.clone(),
+        body: v.body.clone(),
+        created_by: v.requester.clone(),
+        created_at: v.created_at,
+        updated_at: v.updated_at,
+        starts_at: v.window_start,
+        ends_at: v.window_end,
+        expires_at: v.window_end,
+        due_at: None,
+        overdue_at: None,
+        lat: None,
+        lon: None,
+        location_label: Some(v.location_label.clone()).filter(|l| !l.is_empty()),
+        needs_response: v.status == HelpStatus::Open && v.responses.is_empty(),
+        participants,
+        notices: v.notices.clone(),
+        comments: Vec::new(),
+        row: KindRow::Help {
+            mode: v.mode.clone(),
+            urgency: v.urgency.clone(),
+            precision: v.precision.clone(),
+            helper: v.helper.clone(),
+            responses: v.responses.len() as i64,
+        },
+    }
+}
+
+fn refuse(v: &HelpView, action: &'static str, now: i64) -> Error {
+    let status = if v.is_expired(now) { "expired".to_owned() } else { v.status.as_str().to_owned() };
+    Error::InvalidTransition { kind: "help request", action, status }
+}
+
+impl Store {
+    /// Creates a help request (or offer) by the local member; returns its id.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the field for an empty title, unknown category, urgency or
+    /// precision, over-long text or a window that ends before it starts; storage errors.
+    pub fn create_help(&self, new: &NewHelp) -> Result<EntityId> {
+        self.create_entity(Kind::Help, |doc, id, ctx| create(doc, id, ctx, new))
+    }
+
+    /// The derived view of one help request (loads its document).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
+    pub fn help(&self, id: &EntityId) -> Result<HelpView> {
+        self.read_entity(id, Kind::Help, |doc| derive(doc))
+    }
+
+    /// Edits the title and/or body; concurrent edits merge character by character.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllowed`] unless the local member is the requester or an organiser;
+    /// [`Error::InvalidInput`] for empty titles or over-long text.
+    pub fn edit_help(&self, id: &EntityId, title: Option<&str>, body: Option<&str>) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if !v.may_manage(ctx) {
+                return Err(Error::not_allowed("only the requester or an organiser may edit a help request"));
+            }
+            if let Some(t) = title {
+                let t = doc::require_text("title", t, MAX_TITLE)?;
+                doc::set_text(doc, &ROOT, "title", &t)?;
+            }
+            if let Some(b) = body {
+                doc::check_len("body", b, MAX_BODY)?;
+                doc::set_text(doc, &ROOT, "body", b.trim())?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The local member says "I can help" (or updates their message).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] when the request is done, cancelled or expired;
+    /// [`Error::NotAllowed`] for the requester themself.
+    pub fn respond_help(&self, id: &EntityId, message: &str) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) || v.is_expired(ctx.now) {
+                return Err(refuse(&v, "respond to", ctx.now));
+            }
+            if ctx.member == v.requester {
+                return Err(Error::not_allowed("you cannot respond to your own request"));
+            }
+            doc::check_len("message", message, MAX_MESSAGE)?;
+            doc::append_entry(doc, ctx, "respond", &[("message", message.trim().into())])?;
+            Ok(())
+        })
+    }
+
+    /// The local member withdraws their response (un-matching themself if they were matched).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when the local member has no active response.
+    pub fn withdraw_help_response(&self, id: &EntityId) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if !v.responses.iter().any(|r| r.member == ctx.member) {
+                return Err(Error::not_found("response", ctx.member.as_str()));
+            }
+            doc::append_entry(doc, ctx, "withdraw", &[])?;
+            Ok(())
+        })
+    }
+
+    /// Matches a responder as the helper (the requester, or an organiser).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] unless the request
+    /// is open; [`Error::InvalidInput`] when `helper` has no active response.
+    pub fn match_help(&self, id: &EntityId, helper: &MemberId) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if !v.may_manage(ctx) {
+                return Err(Error::not_allowed("only the requester or an organiser may match a helper"));
+            }
+            if v.status != HelpStatus::Open || v.is_expired(ctx.now) {
+                return Err(refuse(&v, "match", ctx.now));
+            }
+            if !v.responses.iter().any(|r| &r.member == helper) {
+                return Err(Error::invalid("helper", format!("`{helper}` has not responded")));
+            }
+            doc::append_entry(doc, ctx, "match", &[("helper", helper.as_str().into())])?;
+            Ok(())
+        })
+    }
+
+    /// Undoes the standing match (the requester, an organiser, or the helper stepping back).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] unless matched; [`Error::NotAllowed`] for others.
+    pub fn unmatch_help(&self, id: &EntityId) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            let Some(match_id) = v.match_id.clone().filter(|_| v.status == HelpStatus::Matched) else {
+                return Err(refuse(&v, "unmatch", ctx.now));
+            };
+            if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
+                return Err(Error::not_allowed("only the requester, an organiser or the helper may unmatch"));
+            }
+            doc::append_entry(doc, ctx, "unmatch", &[("match", match_id.into())])?;
+            Ok(())
+        })
+    }
+
+    /// Marks a matched request done (the requester, the helper or an organiser).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] unless matched (e.g. cancelled); [`Error::NotAllowed`].
+    pub fn complete_help(&self, id: &EntityId) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if v.status != HelpStatus::Matched {
+                return Err(refuse(&v, "complete", ctx.now));
+            }
+            if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
+                return Err(Error::not_allowed("only the requester, the helper or an organiser may mark it done"));
+            }
+            doc::append_entry(doc, ctx, "done", &[])?;
+            Ok(())
+        })
+    }
+
+    /// Cancels an open or matched request (the requester or an organiser).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] when done or already cancelled; [`Error::NotAllowed`].
+    pub fn cancel_help(&self, id: &EntityId, reason: &str) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) {
+                return Err(refuse(&v, "cancel", ctx.now));
+            }
+            if !v.may_manage(ctx) {
+                return Err(Error::not_allowed("only the requester or an organiser may cancel"));
+            }
+            doc::check_len("reason", reason, MAX_MESSAGE)?;
+            doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
+            Ok(())
+        })
+    }
+
+    /// Leaves thanks or feedback after done (the requester or the helper).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidTransition`] unless done; [`Error::NotAllowed`] for others.
+    pub fn thank_help(&self, id: &EntityId, text: &str) -> Result<()> {
+        self.update_entity(id, Kind::Help, |doc, ctx| {
+            let v = derive(doc)?;
+            if v.status != HelpStatus::Done {
+                return Err(refuse(&v, "thank", ctx.now));
+            }
+            if !(ctx.member == v.requester || v.helper.as_ref() == Some(&ctx.member)) {
+                return Err(Error::not_allowed("only the requester and the helper leave thanks"));
+            }
+            let text = doc::require_text("text", text, MAX_MESSAGE)?;
+            doc::append_entry(doc, ctx, "thanks", &[("text", text.into())])?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! The neighbourhood's domain: one module per entity kind.
+//!
+//! Each kind's module owns, for its documents:
+//! - the schema of the document (module docs);
+//! - the operations, which validate against the *derived* current state and then append
+//!   entries or edit fields of an [`automerge::AutoCommit`];
+//! - `derive`, the deterministic rule from document to view (status, winners, waitlists), with
+//!   the concurrency rule written down beside it;
+//! - `project`, which turns a view into the [`Projection`] rows the store keeps in SQL.
+//!
+//! Modules never touch SQL and never do I/O: the store calls them inside its transaction.
+
+use automerge::ReadDoc;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::MemberId;
+
+pub mod comment;
+pub mod event;
+pub mod help;
+pub mod profile;
+pub mod report;
+pub mod rrule;
+pub mod task;
+
+/// The kinds of entity; one Automerge document each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A help request or offer.
+    Help,
+    /// A buurt event.
+    Event,
+    /// An ownership task (adopted by residents).
+    Task,
+    /// An environment issue report.
+    Report,
+    /// A member profile.
+    Profile,
+}
+
+impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 5] = [Kind::Help, Kind::Event, Kind::Task, Kind::Report, Kind::Profile];
+
+    /// The name used in documents, SQL and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Help => "help",
+            Kind::Event => "event",
+            Kind::Task => "task",
+            Kind::Report => "report",
+            Kind::Profile => "profile",
+        }
+    }
+
+    /// Parses [`Kind::as_str`]'s output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an unknown kind.
+    pub fn parse(s: &str) -> Result<Kind> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::invalid("kind", format!("unknown kind `{s}` (help, event, task, report, profile)")))
+    }
+}
+
+/// A member's role in a buurt. What each role may do is [`allowed`]'s table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A resident of the buurt.
+    Resident,
+    /// A caretaker (huismeester, wijkbeheerder).
+    Caretaker,
+    /// A community organiser.
+    Organiser,
+    /// Housing-corporation staff or the residents' committee.
+    Staff,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Resident, Role::Caretaker, Role::Organiser, Role::Staff];
+
+    /// The name used in documents and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Caretaker => "caretaker",
+            Role::Organiser => "organiser",
+            Role::Staff => "staff",
+        }
+    }
+
+    /// Parses [`Role::as_str`]'s output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an unknown role.
+    pub fn parse(s: &str) -> Result<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| Error::invalid("role", format!("unknown role `{s}` (resident, caretaker, organiser, staff)")))
+    }
+}
+
+/// Actions whose permission depends on the role alone. Actions that depend on the member's
+/// relation to the entity (only the requester may cancel, only an RSVP for oneself) are
+/// checked in the kind's module, next to the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Create a help request or offer.
+    CreateHelp,
+    /// Match a responder to someone else's help request (organisers).
+    MatchHelpForOthers,
+    /// Create a buurt event.
+    CreateEvent,
+    /// Edit or cancel an event, add roles and shifts.
+    ManageEvent,
+    /// Create an ownership task.
+    CreateTask,
+    /// Edit, pause or resume a task one did not create.
+    ManageTask,
+    /// Create an issue report.
+    CreateReport,
+    /// Acknowledge, plan, start, resolve a report.
+    WorkReport,
+    /// Reject, mark duplicate, refer; set the responsible party and the public response.
+    TriageReport,
+}
+
+/// The permission table: which roles may take `action`. One place, tested as a matrix; the
+/// relay enforces the same table on what it accepts.
+pub fn allowed(action: Action, role: Role) -> bool {
+    use Action::*;
+    use Role::*;
+    match action {
+        CreateHelp | CreateReport => true,
+        CreateTask => true,
+        MatchHelpForOthers => matches!(role, Organiser | Staff),
+        CreateEvent | ManageEvent => matches!(role, Organiser | Staff),
+        ManageTask => matches!(role, Organiser | Staff | Caretaker),
+        WorkReport => matches!(role, Caretaker | Staff),
+        TriageReport => matches!(role, Caretaker | Staff | Organiser),
+    }
+}
+
+/// Fails with [`Error::NotAllowed`] unless `ctx`'s role may take `action`.
+pub(crate) fn require(ctx: &Ctx, action: Action) -> Result<()> {
+    if allowed(action, ctx.role) {
+        Ok(())
+    } else {
+        Err(Error::not_allowed(format!("a {} may not {action:?}", ctx.role.as_str())))
+    }
+}
+
+/// Who is acting, and when: passed to every operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ctx {
+    /// The acting member.
+    pub member: MemberId,
+    /// Their role.
+    pub role: Role,
+    /// Their household label (used by pledges: "k distinct households").
+    pub household: Option<String>,
+    /// Now, ms since the epoch, from the store's clock.
+    pub now: i64,
+}
+
+/// How a member relates to an entity; kept in the `participants` projection so "mine" is SQL.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Participant {
+    /// The member.
+    pub member: MemberId,
+    /// The relation: `creator`, `requester`, `responder`, `helper`, `going`, `waitlisted`,
+    /// `maybe`, `volunteer`, `adopter`, `backup`, `pledger`, `reporter`, `me_too`, `commenter`.
+    pub relation: &'static str,
+}
+
+/// Something a member should be told because a concurrent action of someone else won
+/// ("you are first backup: Ans claimed it first"). Derived, so every device agrees.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Notice {
+    /// Who is told.
+    pub member: MemberId,
+    /// Stable machine code (`claim_lost`, `match_superseded`, `waitlisted`, ...).
+    pub code: &'static str,
+    /// A sentence for people, without personal data beyond member ids.
+    pub text: String,
+}
+
+/// The comment rows of an entity, for the comments projection and full-text search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommentRow {
+    /// The comment's id inside the document.
+    pub id: String,
+    /// Its author.
+    pub author: MemberId,
+    /// When it was written.
+    pub at: i64,
+    /// Its current text (empty when withdrawn).
+    pub body: String,
+    /// When it was last edited, if ever.
+    pub edited_at: Option<i64>,
+    /// Whether the author withdrew it.
+    pub withdrawn: bool,
+}
+
+/// Kind-specific projection columns.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KindRow {
+    /// `help_requests` row.
+    Help {
+        /// `ask` or `offer`.
+        mode: String,
+        /// `low`, `normal`, `high`.
+        urgency: String,
+        /// Location precision: `complex`, `stairwell`, `street`, `buurt`.
+        precision: String,
+        /// The matched helper, if any.
+        helper: Option<MemberId>,
+        /// Active responses.
+        responses: i64,
+    },
+    /// `events` row.
+    Event {
+        /// Capacity, if limited.
+        capacity: Option<i64>,
+        /// Confirmed "going".
+        going: i64,
+        /// Waitlisted.
+        waitlisted: i64,
+        /// "Maybe".
+        maybe: i64,
+        /// Volunteers needed over all shifts.
+        shifts_needed: i64,
+        /// Volunteer places filled (capped per shift at its need).
+        shifts_filled: i64,
+    },
+    /// `tasks` row.
+    Task {
+        /// Current adopter.
+        adopter: Option<MemberId>,
+        /// Number of backups.
+        backups: i64,
+        /// Distinct pledging households.
+        pledges: i64,
+        /// Households needed before the task becomes active (pledge mode).
+        pledge_target: Option<i64>,
+        /// Whether paused.
+        paused: bool,
+        /// The oldest open occurrence (`YYYY-MM-DD`), if the task recurs and is not finished.
+        next_open: Option<String>,
+        /// The recurrence rule text.
+        recurrence: Option<String>,
+    },
+    /// `reports` row.
+    Report {
+        /// `low`, `normal`, `high`, `urgent`.
+        severity: String,
+        /// "Me too" count (distinct members).
+        me_too: i64,
+        /// The party responsible, if set.
+        responsible: Option<String>,
+        /// Number of photo references.
+        photos: i64,
+    },
+    /// `profiles` row.
+    Profile {
+        /// Display name.
+        display_name: String,
+        /// Household / complex label.
+        household: Option<String>,
+    },
+}
+
+/// Everything the store writes to SQL for one entity, derived from its document alone.
+///
+/// Deterministic: the same document gives the same projection on every device, so a rebuild
+/// equals the incrementally maintained tables. Clock-dependent statuses (expired, due,
+/// overdue) are not stored; the queries derive them from `expires_at`, `due_at` and
+/// `overdue_at` and the caller's "now".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    /// The kind.
+    pub kind: Kind,
+    /// Derived status, clock-independent (`open`, `matched`, `done`, `going`, ...).
+    pub status: String,
+    /// Category, where the kind has one.
+    pub category: Option<String>,
+    /// Title (display name for profiles).
+    pub title: String,
+    /// Searchable body text.
+    pub body: String,
+    /// The creator.
+    pub created_by: MemberId,
+    /// Creation time.
+    pub created_at: i64,
+    /// Last activity.
+    pub updated_at: i64,
+    /// Start of the entity's time range (help window, event start), if any.
+    pub starts_at: Option<i64>,
+    /// End of the time range, if any.
+    pub ends_at: Option<i64>,
+    /// An `open` entity whose `expires_at <= now` is shown as `expired`.
+    pub expires_at: Option<i64>,
+    /// A task is due from `due_at`.
+    pub due_at: Option<i64>,
+    /// ... and overdue from `overdue_at`.
+    pub overdue_at: Option<i64>,
+    /// Exact point (reports, optional for events and tasks).
+    pub lat: Option<f64>,
+    /// Exact point.
+    pub lon: Option<f64>,
+    /// Location label at the entity's precision.
+    pub location_label: Option<String>,
+    /// Whether someone should act on it (each kind's module defines when).
+    pub needs_response: bool,
+    /// Members and how they relate to it.
+    pub participants: Vec<Participant>,
+    /// Things members should be told.
+    pub notices: Vec<Notice>,
+    /// Comments.
+    pub comments: Vec<CommentRow>,
+    /// Kind-specific columns.
+    pub row: KindRow,
+}
+
+/// Derives the projection of any document by dispatching on its `kind`.
+///
+/// # Errors
+///
+/// [`Error::Other`] when the document lacks its header (for example its creation change has
+/// not arrived yet).
+pub(crate) fn project(doc: &impl ReadDoc) -> Result<Projection> {
+    let header = crate::doc::header(doc)?;
+    let mut p = match header.kind {
+        Kind::Help => help::project(&help::derive(doc)?),
+        Kind::Event => event::project(&event::derive(doc)?),
+        Kind::Task => task::project(&task::derive(doc)?),
+        Kind::Report => report::project(&report::derive(doc)?),
+        Kind::Profile => profile::project(&profile::derive(doc)?),
+    };
+    p.comments = comment::rows(doc);
+    for c in &p.comments {
+        p.participants.push(Participant { member: c.author.clone(), relation: "commenter" });
+    }
+    p.participants.sort();
+    p.participants.dedup();
+    p.notices.sort();
+    p.notices.dedup();
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The permission matrix, spelled out: a change to the table must change this test.
+    #[test]
+    fn permission_matrix() {
+        use Action::*;
+        let expect: &[(Action, [bool; 4])] = &[
+            // resident, caretaker, organiser, staff
+            (CreateHelp, [true, true, true, true]),
+            (CreateReport, [true, true, true, true]),
+            (CreateTask, [true, true, true, true]),
+            (MatchHelpForOthers, [false, false, true, true]),
+            (CreateEvent, [false, false, true, true]),
+            (ManageEvent, [false, false, true, true]),
+            (ManageTask, [false, true, true, true]),
+            (WorkReport, [false, true, false, true]),
+            (TriageReport, [false, true, true, true]),
+        ];
+        for (action, row) in expect {
+            for (role, want) in Role::ALL.iter().zip(row) {
+                assert_eq!(allowed(*action, *role), *want, "{action:?} for {role:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn kinds_and_roles_round_trip() -> Result<()> {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str())?, k);
+        }
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str())?, r);
+        }
+        assert!(Kind::parse("Help").is_err());
+        assert!(Role::parse("admin").is_err());
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! (being written)
+use automerge::ReadDoc;
+use crate::error::{Error, Result};
+use crate::model::Projection;
+
+pub(crate) struct View;
+
+pub(crate) fn derive(_doc: &impl ReadDoc) -> Result<View> {
+    Err(Error::Other("not yet".into()))
+}
+
+pub(crate) fn project(_v: &View) -> Projection {
+    unreachable!("stub")
+}

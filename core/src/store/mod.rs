@@ -1,0 +1,549 @@
+//! The device store: Automerge documents, their SQL projections and the local change log, in
+//! one SQLite database.
+//!
+//! One [`Store`] owns one connection (one writer, WAL). Every local edit runs as
+//! [`Store::update_entity`]: load the document (from a bounded cache, or from disk), let the
+//! kind's module apply the operation, commit the Automerge change, then in **one** SQLite
+//! transaction append the change bytes, record it in the outbox and rewrite the entity's
+//! projection rows. If any step fails nothing is written and the cached document is dropped, so
+//! memory and disk never disagree. Subscribers are told after the commit, with no lock held.
+//!
+//! Nothing here loads all documents: opening the store reads a few settings; lists and counts
+//! are SQL over projections; documents are loaded on demand, at most [`CACHE_DOCS`] kept.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use automerge::{ActorId, AutoCommit, Change, transaction::CommitOptions};
+use lru::LruCache;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::ids::{EntityId, MemberId, hex};
+use crate::model::{self, Ctx, Kind, Role};
+
+mod docs;
+mod outbox;
+mod project;
+pub mod query;
+pub(crate) mod schema;
+mod subscribe;
+
+pub use outbox::{ApplyReport, OutgoingChange};
+pub use subscribe::{Changed, Subscription};
+
+/// Documents kept loaded in memory (~17 KB each for a small document).
+pub const CACHE_DOCS: usize = 64;
+
+/// The local person using this device. Filled in locally at first start; a later "join"
+/// registers it with a buurt's relay.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Identity {
+    /// The member id written into documents as `by`.
+    pub member: MemberId,
+    /// The member's role.
+    pub role: Role,
+    /// Display name, if set.
+    pub display_name: Option<String>,
+    /// Household / complex label, if set.
+    pub household: Option<String>,
+    /// This device's Automerge actor id (hex).
+    pub actor: String,
+}
+
+struct Inner {
+    conn: Connection,
+    cache: LruCache<EntityId, AutoCommit>,
+    identity: Identity,
+}
+
+/// A Noaber device store. `Send + Sync`; calls serialise on one connection.
+/// Local reads and writes are fast synchronous calls: call them off a UI's main thread.
+pub struct Store {
+    inner: Mutex<Inner>,
+    actor: ActorId,
+    clock: Arc<dyn Clock>,
+    subscribers: subscribe::Registry,
+    path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()?)
+}
+
+fn set_setting(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+    match value {
+        Some(v) => conn
+            .prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
+            .execute(params![key, v])?,
+        None => conn.prepare_cached("DELETE FROM settings WHERE key = ?1")?.execute([key])?,
+    };
+    Ok(())
+}
+
+/// Reads the identity, creating the device actor and a member id on first open.
+fn load_identity(conn: &Connection) -> Result<Identity> {
+    let actor = match setting(conn, "device_actor")? {
+        Some(a) => a,
+        None => {
+            let a = hex(&crate::ids::random_bytes::<16>()?);
+            set_setting(conn, "device_actor", Some(&a))?;
+            a
+        }
+    };
+    let member = match setting(conn, "member_id")? {
+        Some(m) => MemberId::parse(&m)?,
+        None => {
+            let m = MemberId::new()?;
+            set_setting(conn, "member_id", Some(m.as_str()))?;
+            m
+        }
+    };
+    let role = match setting(conn, "role")? {
+        Some(r) => Role::parse(&r)?,
+        None => Role::Resident,
+    };
+    Ok(Identity {
+        member,
+        role,
+        display_name: setting(conn, "display_name")?,
+        household: setting(conn, "household")?,
+        actor,
+    })
+}
+
+impl Store {
+    /// Opens (or creates) the store in the SQLite file at `path`, with the system clock.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] when the file cannot be opened or migrated (including a store written
+    /// by a newer app version).
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with_clock(path, Arc::new(SystemClock))
+    }
+
+    /// Opens the store at `path` with an injected clock.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    pub fn open_with_clock(path: impl AsRef<Path>, clock: Arc<dyn Clock>) -> Result<Store> {
+        let path = path.as_ref();
+        let conn = Connection::open(path)
+            .map_err(|e| Error::Storage(format!("cannot open `{}`: {e}", path.display())))?;
+        Store::from_connection(conn, clock, Some(path.to_owned()))
+    }
+
+    /// A store in memory (tests, simulations); gone when dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Storage`] if SQLite cannot be initialised.
+    pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Store> {
+        Store::from_connection(Connection::open_in_memory()?, clock, None)
+    }
+
+    fn from_connection(mut conn: Connection, clock: Arc<dyn Clock>, path: Option<PathBuf>) -> Result<Store> {
+        schema::configure(&conn)?;
+        schema::migrate(&mut conn)?;
+        let identity = load_identity(&conn)?;
+        let actor = ActorId::try_from(identity.actor.as_str())
+            .map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))?;
+        let cap = NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN);
+        Ok(Store {
+            inner: Mutex::new(Inner { conn, cache: LruCache::new(cap), identity }),
+            actor,
+            clock,
+            subscribers: subscribe::Registry::default(),
+            path,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while the lock was held cannot leave SQLite half-written (transactions roll
+        // back on drop) and the cache is only a cache: recover instead of poisoning forever.
+        self.inner.lock().unwrap_or_else(|poisoned| {
+            let mut inner = poisoned.into_inner();
+            inner.cache.clear();
+            inner
+        })
+    }
+
+    /// The local identity.
+    pub fn identity(&self) -> Identity {
+        self.lock().identity.clone()
+    }
+
+    /// Sets the local member's role, display name and household. Until a relay assigns a role
+    /// at join, this is what the device acts as; the relay re-checks every change it accepts.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for over-long names; storage errors.
+    pub fn set_identity(&self, role: Role, display_name: Option<&str>, household: Option<&str>) -> Result<Identity> {
+        if let Some(n) = display_name {
+            crate::doc::check_len("display_name", n, 80)?;
+        }
+        if let Some(h) = household {
+            crate::doc::check_len("household", h, 120)?;
+        }
+        let mut inner = self.lock();
+        set_setting(&inner.conn, "role", Some(role.as_str()))?;
+        set_setting(&inner.conn, "display_name", display_name)?;
+        set_setting(&inner.conn, "household", household)?;
+        inner.identity.role = role;
+        inner.identity.display_name = display_name.map(str::to_owned);
+        inner.identity.household = household.map(str::to_owned);
+        Ok(inner.identity.clone())
+    }
+
+    /// Replaces the member id (used by "join" when a relay already knows this person).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn set_member_id(&self, member: &MemberId) -> Result<()> {
+        let mut inner = self.lock();
+        set_setting(&inner.conn, "member_id", Some(member.as_str()))?;
+        inner.identity.member = member.clone();
+        Ok(())
+    }
+
+    /// Now, by the store's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn ctx(&self, identity: &Identity) -> Ctx {
+        Ctx {
+            member: identity.member.clone(),
+            role: identity.role,
+            household: identity.household.clone(),
+            now: self.clock.now_ms(),
+        }
+    }
+
+    /// Takes the document out of the cache, or loads it.
+    fn take_doc(&self, inner: &mut Inner, id: &EntityId) -> Result<AutoCommit> {
+        if let Some(doc) = inner.cache.pop(id) {
+            return Ok(doc);
+        }
+        let mut doc = docs::load(&inner.conn, id)?;
+        doc.set_actor(self.actor.clone());
+        Ok(doc)
+    }
+
+    /// Creates a new entity: `f` writes its creation change into an empty document.
+    pub(crate) fn create_entity<F>(&self, kind: Kind, f: F) -> Result<EntityId>
+    where
+        F: FnOnce(&mut AutoCommit, &EntityId, &Ctx) -> Result<()>,
+    {
+        let id = EntityId::new()?;
+        let doc = AutoCommit::new().with_actor(self.actor.clone());
+        let inner = self.lock();
+        self.commit_local(inner, id.clone(), kind, doc, |doc, ctx| f(doc, &id, ctx))?;
+        Ok(id)
+    }
+
+    /// Applies a local operation to an existing entity of `kind`.
+    pub(crate) fn update_entity<F, T>(&self, id: &EntityId, kind: Kind, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
+    {
+        let mut inner = self.lock();
+        self.check_kind(&inner, id, kind)?;
+        let doc = self.take_doc(&mut inner, id)?;
+        self.commit_local(inner, id.clone(), kind, doc, f)
+    }
+
+    fn check_kind(&self, inner: &Inner, id: &EntityId, kind: Kind) -> Result<()> {
+        match docs::kind_of(&inner.conn, id)? {
+            Some(Some(k)) if k == kind => Ok(()),
+            Some(Some(k)) => Err(Error::invalid("id", format!("`{id}` is a {}, not a {}", k.as_str(), kind.as_str()))),
+            _ => Err(Error::not_found(kind.as_str(), id.as_str())),
+        }
+    }
+
+    /// Runs `f` on `doc`, commits its change and persists it with the projection, all under
+    /// the one lock `inner` (so no other call can see or load the document half-way).
+    fn commit_local<F, T>(&self, mut inner: MutexGuard<'_, Inner>, id: EntityId, kind: Kind, mut doc: AutoCommit, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
+    {
+        let ctx = self.ctx(&inner.identity);
+        let out = match f(&mut doc, &ctx) {
+            Ok(out) => out,
+            Err(e) => {
+                doc.rollback();
+                inner.cache.put(id, doc);
+                return Err(e);
+            }
+        };
+        let Some(hash) = doc.commit_with(CommitOptions::default().with_time(ctx.now)) else {
+            inner.cache.put(id, doc);
+            return Ok(out); // nothing changed
+        };
+        let persisted = (|| -> Result<()> {
+            let change = doc
+                .get_last_local_change()
+                .ok_or_else(|| Error::Other("committed change not found; this is a bug".into()))?;
+            let bytes = change.raw_bytes().to_vec();
+            let projection = model::project(&doc)?;
+            let tx = inner.conn.transaction()?;
+            docs::append_change(&tx, &id, Some(kind), &hash, &bytes, ctx.now, &mut doc)?;
+            outbox::record(&tx, &id, &hash, &bytes, ctx.now)?;
+            project::write(&tx, &id, &projection)?;
+            tx.commit()?;
+            Ok(())
+        })();
+        match persisted {
+            Ok(()) => {
+                inner.cache.put(id.clone(), doc);
+                drop(inner);
+                self.subscribers.notify(&[Changed { id, kind }]);
+                Ok(out)
+            }
+            // The document in memory holds a change the disk does not: drop it so the next
+            // read reloads what was committed.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads an entity of `kind` through `f` (loads its document if not cached).
+    pub(crate) fn read_entity<F, T>(&self, id: &EntityId, kind: Kind, f: F) -> Result<T>
+    where
+        F: FnOnce(&AutoCommit) -> Result<T>,
+    {
+        let mut inner = self.lock();
+        self.check_kind(&inner, id, kind)?;
+        let doc = self.take_doc(&mut inner, id)?;
+        let out = f(&doc);
+        inner.cache.put(id.clone(), doc);
+        out
+    }
+
+    /// The kind of a stored entity.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when no such entity is stored (or its creation change has not
+    /// arrived yet).
+    pub fn kind_of(&self, id: &EntityId) -> Result<Kind> {
+        let inner = self.lock();
+        match docs::kind_of(&inner.conn, id)? {
+            Some(Some(k)) => Ok(k),
+            _ => Err(Error::not_found("entity", id.as_str())),
+        }
+    }
+
+    /// The whole document of an entity, as `save()` bytes (for export and for tests that
+    /// compare replicas).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
+    pub fn document_bytes(&self, id: &EntityId) -> Result<Vec<u8>> {
+        let mut inner = self.lock();
+        let mut doc = self.take_doc(&mut inner, id)?;
+        let bytes = doc.save();
+        inner.cache.put(id.clone(), doc);
+        Ok(bytes)
+    }
+
+    /// The heads of an entity's document, hex, sorted.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::document_bytes`].
+    pub fn heads(&self, id: &EntityId) -> Result<Vec<String>> {
+        let mut inner = self.lock();
+        let mut doc = self.take_doc(&mut inner, id)?;
+        let mut heads: Vec<String> = doc.get_heads().iter().map(|h| h.to_string()).collect();
+        inner.cache.put(id.clone(), doc);
+        heads.sort();
+        Ok(heads)
+    }
+
+    /// Drops every projection row and derives them again from the documents, one document at
+    /// a time (memory stays bounded). Returns how many entities were projected; documents that
+    /// fail to load are skipped (and logged by id) so one corrupt entity cannot block the rest.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn rebuild_projections(&self) -> Result<usize> {
+        let mut inner = self.lock();
+        inner.cache.clear();
+        let ids = docs::all_ids(&inner.conn)?;
+        let tx = inner.conn.transaction()?;
+        for sql in [
+            "DELETE FROM entities",
+            "DELETE FROM search",
+            "DELETE FROM help_requests",
+            "DELETE FROM events",
+            "DELETE FROM tasks",
+            "DELETE FROM reports",
+            "DELETE FROM profiles",
+            "DELETE FROM participants",
+            "DELETE FROM notices",
+            "DELETE FROM comments",
+        ] {
+            tx.execute(sql, [])?;
+        }
+        let mut n = 0;
+        for id in ids {
+            let doc = match docs::load(&tx, &id) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    tracing::warn!(entity = %id, error = %e, "skipping unreadable document in rebuild");
+                    continue;
+                }
+            };
+            if let Ok(p) = model::project(&doc) {
+                project::write(&tx, &id, &p)?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Applies changes that came from elsewhere (a relay, another device) to their documents
+    /// and projections, in one transaction. Duplicates are ignored; changes whose
+    /// dependencies have not arrived are stored and wait (they take effect when the
+    /// dependencies come). Subscribers are told which entities changed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] when a change does not decode (nothing of the batch is applied);
+    /// storage errors.
+    pub fn apply_remote_changes(&self, batch: &[(EntityId, Vec<u8>)]) -> Result<ApplyReport> {
+        let mut decoded = Vec::with_capacity(batch.len());
+        for (id, bytes) in batch {
+            let change = Change::from_bytes(bytes.clone())
+                .map_err(|e| Error::invalid("change", format!("for entity `{id}` does not decode: {e}")))?;
+            decoded.push((id.clone(), change));
+        }
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let now = self.clock.now_ms();
+        let mut report = ApplyReport::default();
+        let mut touched: Vec<EntityId> = Vec::new();
+        let mut docs_in_flight: Vec<(EntityId, AutoCommit)> = Vec::new();
+        let result = (|| -> Result<()> {
+            let tx = inner.conn.transaction()?;
+            for (id, change) in decoded {
+                let hash = change.hash();
+                if docs::has_change(&tx, &hash)? {
+                    report.duplicates += 1;
+                    continue;
+                }
+                let pos = docs_in_flight.iter().position(|(d, _)| d == &id);
+                let idx = match pos {
+                    Some(i) => i,
+                    None => {
+                        let doc = match inner.cache.pop(&id) {
+                            Some(doc) => doc,
+                            None => match docs::load(&tx, &id) {
+                                Ok(mut doc) => {
+                                    doc.set_actor(self.actor.clone());
+                                    doc
+                                }
+                                Err(Error::NotFound { .. }) => AutoCommit::new().with_actor(self.actor.clone()),
+                                Err(e) => return Err(e),
+                            },
+                        };
+                        docs_in_flight.push((id.clone(), doc));
+                        docs_in_flight.len() - 1
+                    }
+                };
+                let bytes = change.raw_bytes().to_vec();
+                let Some((_, doc)) = docs_in_flight.get_mut(idx) else {
+                    unreachable!("index was just pushed or found; this is a bug")
+                };
+                doc.apply_changes([change])
+                    .map_err(|e| Error::invalid("change", format!("for entity `{id}` cannot be applied: {e}")))?;
+                let kind = crate::doc::header(&*doc).ok().map(|h| h.kind);
+                docs::append_change(&tx, &id, kind, &hash, &bytes, now, doc)?;
+                report.applied += 1;
+                if !touched.contains(&id) {
+                    touched.push(id);
+                }
+            }
+            for (id, doc) in &docs_in_flight {
+                if !touched.contains(id) {
+                    continue;
+                }
+                match model::project(doc) {
+                    Ok(p) => {
+                        tx.prepare_cached("UPDATE documents SET kind = coalesce(kind, ?2) WHERE id = ?1")?
+                            .execute(params![id.as_str(), p.kind.as_str()])?;
+                        project::write(&tx, id, &p)?;
+                    }
+                    // Creation change not here yet: the document waits, unprojected.
+                    Err(_) => report.waiting += 1,
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => {
+                let mut changed = Vec::new();
+                for (id, doc) in docs_in_flight {
+                    if let Ok(h) = crate::doc::header(&doc) {
+                        if touched.contains(&id) {
+                            changed.push(Changed { id: id.clone(), kind: h.kind });
+                        }
+                    }
+                    inner.cache.put(id, doc);
+                }
+                drop(guard);
+                if !changed.is_empty() {
+                    self.subscribers.notify(&changed);
+                }
+                Ok(report)
+            }
+            Err(e) => Err(e), // documents in flight are dropped; they reload from disk
+        }
+    }
+
+    /// Registers `listener` to be told, after each commit, which entities changed. Delivery
+    /// stops when the returned [`Subscription`] is cancelled or dropped. The listener runs on
+    /// the committing thread with no store lock held, so it may call back into the store.
+    pub fn subscribe(&self, listener: impl Fn(&[Changed]) + Send + Sync + 'static) -> Subscription {
+        self.subscribers.add(Arc::new(listener))
+    }
+
+    /// The path of the database file, if not in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Runs `f` with the connection (queries).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection, &Identity) -> Result<T>) -> Result<T> {
+        let inner = self.lock();
+        f(&inner.conn, &inner.identity)
+    }
+
+    /// Runs `f` in a write transaction on the connection (outbox bookkeeping).
+    pub(crate) fn with_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut inner = self.lock();
+        let tx = inner.conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}

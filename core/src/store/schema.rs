@@ -1,0 +1,105 @@
+//! Migrations of the device store.
+//!
+//! Forward-only, numbered SQL files (`migrations/NNN_name.sql`) compiled in with
+//! `include_str!`. The applied version is `PRAGMA user_version`. Pragmas are set per connection
+//! in [`configure`], never inside a migration. An applied migration is never edited: the test
+//! `upgrade_from_frozen_v1_matches_fresh` keeps a frozen copy of each released schema.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// The migrations, in order; index + 1 is the `user_version` each one leads to.
+const MIGRATIONS: &[(&str, &str)] = &[("001_initial", include_str!("migrations/001_initial.sql"))];
+
+/// The schema version this code writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Per-connection settings: WAL, `synchronous=NORMAL` (durable against application crashes;
+/// a power cut can lose the last transactions but never corrupts — the outbox keeps un-acked
+/// changes, so nothing acknowledged by the relay is lost), foreign keys, a busy timeout.
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Brings the database to [`SCHEMA_VERSION`], each migration in its own transaction.
+///
+/// # Errors
+///
+/// [`Error::Storage`] when the database is newer than this code (downgrades are refused rather
+/// than risk damaging data) or a migration fails.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::Storage(format!(
+            "the store has schema version {current}, this app understands up to {SCHEMA_VERSION}; update the app"
+        )));
+    }
+    for (i, (name, sql)) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version <= current {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)
+            .map_err(|e| Error::Storage(format!("migration `{name}` failed: {e}")))?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(migration = name, version, "applied store migration");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema as a comparable list of (type, name, sql) rows.
+    fn dump(conn: &Connection) -> Vec<(String, String, String)> {
+        let mut stmt = conn
+            .prepare("SELECT type, name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    /// A store created by the first release (frozen copy of 001) upgrades to the same schema a
+    /// fresh store has.
+    #[test]
+    fn upgrade_from_frozen_v1_matches_fresh() -> Result<()> {
+        let mut old = Connection::open_in_memory()?;
+        old.execute_batch(include_str!("../../tests/frozen/schema_v1.sql"))?;
+        old.pragma_update(None, "user_version", 1)?;
+        migrate(&mut old)?;
+
+        let mut fresh = Connection::open_in_memory()?;
+        migrate(&mut fresh)?;
+        assert_eq!(dump(&old), dump(&fresh));
+        let v: i64 = fresh.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        assert_eq!(v, SCHEMA_VERSION);
+        Ok(())
+    }
+
+    #[test]
+    fn refuses_a_newer_store() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)?;
+        assert!(matches!(migrate(&mut conn), Err(Error::Storage(_))));
+        Ok(())
+    }
+
+    #[test]
+    fn migrating_twice_is_harmless() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        migrate(&mut conn)?;
+        migrate(&mut conn)?;
+        Ok(())
+    }
+}
