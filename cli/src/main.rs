@@ -1,1 +1,535 @@
-fn main() {}
+//! `noaber`: the desktop shell for organisers and scripts.
+//!
+//! Every subcommand works on a local store (`--store DIR`, or `NOABER_STORE`), offline.
+//! Output is for people by default and JSON with `--json`. Errors go to stderr with exit code 1
+//! (2 for a malformed command line).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use noaber_core::model::help::NewHelp;
+use noaber_core::{EntityId, Error, Kind, ListQuery, MemberId, Order, Role, Store};
+use serde::Serialize;
+
+mod kinds;
+mod time;
+
+/// Noaber — neighbourhood help, events, tasks and reports, offline first.
+#[derive(Debug, Parser)]
+#[command(name = "noaber", version, about, propagate_version = true, disable_help_subcommand = true)]
+struct Cli {
+    /// The folder holding the local store (created if missing).
+    #[arg(long, global = true, env = "NOABER_STORE", default_value = "./noaber-store")]
+    store: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show or set who this device acts as.
+    Whoami(WhoamiArgs),
+    /// Help requests and offers.
+    #[command(subcommand)]
+    Help(HelpCmd),
+    /// Buurt events: RSVPs, waitlists, volunteer shifts.
+    #[command(subcommand)]
+    Event(kinds::EventCmd),
+    /// Ownership tasks: adopt, back up, record occurrences.
+    #[command(subcommand)]
+    Task(kinds::TaskCmd),
+    /// Environment issue reports.
+    #[command(subcommand)]
+    Report(kinds::ReportCmd),
+    /// Member profiles.
+    #[command(subcommand)]
+    Profile(kinds::ProfileCmd),
+    /// Comments on any entity.
+    #[command(subcommand)]
+    Comment(CommentCmd),
+    /// List entities of a kind (`help`, `event`, `task`, `report`, `profile`, or `all`).
+    List(ListArgs),
+    /// Full-text search over titles, bodies and comments.
+    Search {
+        /// Words to look for (prefix matched).
+        text: String,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Counts per kind and status (an organiser's overview).
+    Counts,
+    /// What you should be told (lost claims, superseded matches, waitlist).
+    Notices,
+    /// Local changes not yet acknowledged by a relay.
+    Outbox,
+    /// Derive every projection again from the documents.
+    Rebuild,
+}
+
+#[derive(Debug, Args)]
+struct WhoamiArgs {
+    /// Set the role this device acts as (resident, caretaker, organiser, staff).
+    #[arg(long)]
+    role: Option<String>,
+    /// Set your display name.
+    #[arg(long)]
+    name: Option<String>,
+    /// Set your household / complex label.
+    #[arg(long)]
+    household: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct NewHelpArgs {
+    /// Short title.
+    #[arg(long)]
+    title: String,
+    /// groceries, transport, odd_jobs, company, paperwork, garden, other.
+    #[arg(long, default_value = "other")]
+    category: String,
+    /// Details.
+    #[arg(long, default_value = "")]
+    body: String,
+    /// low, normal, high.
+    #[arg(long, default_value = "normal")]
+    urgency: String,
+    /// Location precision: complex, stairwell, street, buurt (never a house number).
+    #[arg(long, default_value = "street")]
+    precision: String,
+    /// Location label at that precision.
+    #[arg(long, default_value = "")]
+    location: String,
+    /// Start of the time window (2026-12-01T10:00, a date, RFC 3339 or epoch ms).
+    #[arg(long, value_parser = time::parse_ms)]
+    from: Option<i64>,
+    /// End of the time window; after it an open request expires.
+    #[arg(long, value_parser = time::parse_ms)]
+    until: Option<i64>,
+}
+
+impl NewHelpArgs {
+    fn into_new(self, offer: bool) -> NewHelp {
+        NewHelp {
+            offer,
+            category: self.category,
+            title: self.title,
+            body: self.body,
+            urgency: self.urgency,
+            window_start: self.from,
+            window_end: self.until,
+            precision: self.precision,
+            location_label: self.location,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum HelpCmd {
+    /// Ask for help; prints the new id.
+    Ask(NewHelpArgs),
+    /// Offer help; prints the new id.
+    Offer(NewHelpArgs),
+    /// Show one request with its responses and status.
+    Show { id: String },
+    /// Edit the title and/or body.
+    Edit {
+        id: String,
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long)]
+        body: Option<String>,
+    },
+    /// Say "I can help".
+    Respond {
+        id: String,
+        #[arg(long, default_value = "")]
+        message: String,
+    },
+    /// Withdraw your response.
+    Withdraw { id: String },
+    /// Match a responder as the helper (requester or organiser).
+    Match {
+        id: String,
+        /// The responder's member id.
+        #[arg(long)]
+        helper: String,
+    },
+    /// Undo the match.
+    Unmatch { id: String },
+    /// Mark done.
+    Done { id: String },
+    /// Cancel.
+    Cancel {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Leave thanks or feedback after done.
+    Thank {
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CommentCmd {
+    /// Add a comment; prints its id.
+    Add {
+        /// The entity.
+        id: String,
+        /// The text.
+        text: String,
+    },
+    /// Edit your own comment.
+    Edit { id: String, comment: String, text: String },
+    /// Withdraw your own comment.
+    Withdraw { id: String, comment: String },
+    /// List an entity's comments.
+    List { id: String },
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// help, event, task, report, profile, or all.
+    kind: String,
+    /// Only this status (open, matched, done, cancelled, expired, upcoming, active, due, overdue, reported, ...).
+    #[arg(long)]
+    status: Option<String>,
+    /// Only this category.
+    #[arg(long)]
+    category: Option<String>,
+    /// Only what you take part in.
+    #[arg(long)]
+    mine: bool,
+    /// Only what needs a response.
+    #[arg(long)]
+    needs_response: bool,
+    /// Only from this time on.
+    #[arg(long, value_parser = time::parse_ms)]
+    from: Option<i64>,
+    /// Only up to this time.
+    #[arg(long, value_parser = time::parse_ms)]
+    to: Option<i64>,
+    /// Only inside SOUTH,WEST,NORTH,EAST.
+    #[arg(long)]
+    bbox: Option<String>,
+    /// Only matching these words.
+    #[arg(long)]
+    search: Option<String>,
+    /// Soonest start first instead of most recent activity.
+    #[arg(long)]
+    upcoming: bool,
+    /// Page size (max 500).
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Continue after this cursor (printed at the end of the previous page).
+    #[arg(long)]
+    after: Option<String>,
+}
+
+/// Opens the store in `dir`, creating the folder.
+fn open(dir: &std::path::Path) -> Result<Store, Error> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Storage(format!("cannot create `{}`: {e}", dir.display())))?;
+    Store::open(dir.join("noaber.db"))
+}
+
+pub(crate) fn entity(s: &str) -> Result<EntityId, Error> {
+    EntityId::parse(s.trim())
+}
+
+pub(crate) fn member(s: &str) -> Result<MemberId, Error> {
+    MemberId::parse(s.trim())
+}
+
+/// What a command prints: text for people or JSON for scripts.
+pub(crate) struct Out {
+    json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON, or `text()` for people.
+    pub(crate) fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), Error> {
+        if self.json {
+            let s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
+            println!("{s}");
+        } else {
+            let t = text();
+            if !t.is_empty() {
+                println!("{t}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints a new id.
+    pub(crate) fn id(&self, id: &str) -> Result<(), Error> {
+        self.print(&serde_json::json!({ "id": id }), || id.to_owned())
+    }
+
+    /// Prints "ok" (or `{"ok": true}`).
+    pub(crate) fn ok(&self) -> Result<(), Error> {
+        self.print(&serde_json::json!({ "ok": true }), || "ok".to_owned())
+    }
+
+    /// Prints a derived view: JSON, or its fields one per line.
+    pub(crate) fn view<T: Serialize>(&self, value: &T) -> Result<(), Error> {
+        let v = serde_json::to_value(value).map_err(|e| Error::Other(e.to_string()))?;
+        self.print(&v, || render_text(&v, 0))
+    }
+}
+
+/// Renders a JSON value as indented `key: value` lines.
+fn render_text(v: &serde_json::Value, indent: usize) -> String {
+    use serde_json::Value;
+    let pad = "  ".repeat(indent);
+    let mut out = String::new();
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map {
+                match val {
+                    Value::Null => {}
+                    Value::Array(a) if a.is_empty() => {}
+                    Value::Object(_) | Value::Array(_) => {
+                        out.push_str(&format!("{pad}{k}:\n{}", render_text(val, indent + 1)));
+                    }
+                    _ => {
+                        let is_time = k.ends_with("_at") || matches!(k.as_str(), "start" | "end" | "window_start" | "window_end");
+                        let shown = match (is_time, val.as_i64()) {
+                            (true, Some(ms)) => time::show(ms),
+                            _ => scalar(val),
+                        };
+                        out.push_str(&format!("{pad}{k}: {shown}\n"));
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Object(_) | Value::Array(_) => {
+                        let inner = render_text(item, indent + 1);
+                        let inner = inner.trim_start();
+                        out.push_str(&format!("{pad}- {inner}"));
+                    }
+                    _ => out.push_str(&format!("{pad}- {}\n", scalar(item))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+    out
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn list(store: &Store, out: &Out, a: ListArgs) -> Result<(), Error> {
+    let kind = match a.kind.as_str() {
+        "all" => None,
+        k => Some(Kind::parse(k)?),
+    };
+    let bbox = match a.bbox.as_deref() {
+        None => None,
+        Some(s) => {
+            let parts: Vec<f64> = s
+                .split(',')
+                .map(|p| p.trim().parse::<f64>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::InvalidInput { field: "bbox", reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST") })?;
+            let [south, west, north, east] = parts[..] else {
+                return Err(Error::InvalidInput { field: "bbox", reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST") });
+            };
+            Some(noaber_core::BBox { south, west, north, east })
+        }
+    };
+    let q = ListQuery {
+        kind,
+        status: a.status,
+        category: a.category,
+        from: a.from,
+        to: a.to,
+        bbox,
+        mine: a.mine,
+        needs_response: a.needs_response,
+        text: a.search,
+        order: if a.upcoming { Order::Upcoming } else { Order::Recent },
+        limit: a.limit,
+        after: a.after,
+    };
+    let page = store.list(&q)?;
+    print_page(out, &page)
+}
+
+fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
+    if out.json {
+        // Scripts get the array; the cursor for the next page goes to stderr.
+        out.print(&page.items, String::new)?;
+        if let Some(next) = &page.next {
+            eprintln!("next: {next}");
+        }
+        return Ok(());
+    }
+    for s in &page.items {
+        let when = s.starts_at.map(time::show).unwrap_or_default();
+        let cat = s.category.as_deref().unwrap_or("");
+        println!("{}  {:<8} {:<11} {:<12} {}  {}", s.id, s.kind.as_str(), s.status, cat, s.title, when);
+    }
+    if page.items.is_empty() {
+        println!("(nothing)");
+    }
+    if let Some(next) = &page.next {
+        println!("more: --after {next}");
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let out = Out { json: cli.json };
+    let store = open(&cli.store)?;
+    match cli.command {
+        Command::Whoami(a) => {
+            let mut id = store.identity();
+            if a.role.is_some() || a.name.is_some() || a.household.is_some() {
+                let role = match a.role.as_deref() {
+                    Some(r) => Role::parse(r)?,
+                    None => id.role,
+                };
+                let name = a.name.or(id.display_name.clone());
+                let household = a.household.or(id.household.clone());
+                id = store.set_identity(role, name.as_deref(), household.as_deref())?;
+            }
+            out.print(&id, || {
+                format!(
+                    "member: {}\nrole: {}\nname: {}\nhousehold: {}",
+                    id.member,
+                    id.role.as_str(),
+                    id.display_name.as_deref().unwrap_or("-"),
+                    id.household.as_deref().unwrap_or("-")
+                )
+            })
+        }
+        Command::Help(cmd) => match cmd {
+            HelpCmd::Ask(a) => out.id(store.create_help(&a.into_new(false))?.as_str()),
+            HelpCmd::Offer(a) => out.id(store.create_help(&a.into_new(true))?.as_str()),
+            HelpCmd::Show { id } => out.view(&store.help(&entity(&id)?)?),
+            HelpCmd::Edit { id, title, body } => {
+                store.edit_help(&entity(&id)?, title.as_deref(), body.as_deref())?;
+                out.ok()
+            }
+            HelpCmd::Respond { id, message } => {
+                store.respond_help(&entity(&id)?, &message)?;
+                out.ok()
+            }
+            HelpCmd::Withdraw { id } => {
+                store.withdraw_help_response(&entity(&id)?)?;
+                out.ok()
+            }
+            HelpCmd::Match { id, helper } => {
+                store.match_help(&entity(&id)?, &member(&helper)?)?;
+                out.ok()
+            }
+            HelpCmd::Unmatch { id } => {
+                store.unmatch_help(&entity(&id)?)?;
+                out.ok()
+            }
+            HelpCmd::Done { id } => {
+                store.complete_help(&entity(&id)?)?;
+                out.ok()
+            }
+            HelpCmd::Cancel { id, reason } => {
+                store.cancel_help(&entity(&id)?, &reason)?;
+                out.ok()
+            }
+            HelpCmd::Thank { id, text } => {
+                store.thank_help(&entity(&id)?, &text)?;
+                out.ok()
+            }
+        },
+        Command::Event(cmd) => kinds::event(&store, &out, cmd),
+        Command::Task(cmd) => kinds::task(&store, &out, cmd),
+        Command::Report(cmd) => kinds::report(&store, &out, cmd),
+        Command::Profile(cmd) => kinds::profile(&store, &out, cmd),
+        Command::Comment(cmd) => match cmd {
+            CommentCmd::Add { id, text } => out.id(&store.add_comment(&entity(&id)?, &text)?),
+            CommentCmd::Edit { id, comment, text } => {
+                store.edit_comment(&entity(&id)?, &comment, &text)?;
+                out.ok()
+            }
+            CommentCmd::Withdraw { id, comment } => {
+                store.withdraw_comment(&entity(&id)?, &comment)?;
+                out.ok()
+            }
+            CommentCmd::List { id } => {
+                let comments = store.comments(&entity(&id)?)?;
+                out.print(&comments, || {
+                    comments
+                        .iter()
+                        .map(|c| {
+                            let body = if c.withdrawn { "(withdrawn)" } else { c.body.as_str() };
+                            format!("{}  {}  {}  {}", c.id, time::show(c.at), c.author, body)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+            }
+        },
+        Command::List(a) => list(&store, &out, a),
+        Command::Search { text, limit } => {
+            let page = store.list(&ListQuery { text: Some(text), limit, ..Default::default() })?;
+            print_page(&out, &page)
+        }
+        Command::Counts => {
+            let counts = store.status_counts()?;
+            out.print(&counts, || {
+                counts
+                    .iter()
+                    .map(|c| format!("{:<8} {:<12} {}", c.kind.as_str(), c.status, c.count))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Notices => {
+            let notices = store.my_notices()?;
+            out.print(&notices, || {
+                if notices.is_empty() {
+                    return "(nothing)".into();
+                }
+                notices
+                    .iter()
+                    .map(|n| format!("{}  {}: {} ({})", n.entity, n.title, n.text, n.code))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Outbox => {
+            let n = store.pending_count()?;
+            out.print(&serde_json::json!({ "pending": n }), || format!("{n} change(s) waiting to sync"))
+        }
+        Command::Rebuild => {
+            let n = store.rebuild_projections()?;
+            out.print(&serde_json::json!({ "rebuilt": n }), || format!("rebuilt {n} entities"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

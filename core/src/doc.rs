@@ -18,7 +18,9 @@
 //! `log` as a map under a fresh random key: `{t, by, role, at, ...fields}`. Two devices never
 //! write the same key, so concurrent actions never overwrite each other; the derived status is a
 //! deterministic function of the whole log (each kind's module states its rule). Entries are
-//! ordered by `(at, by, id)` — the total order every device computes identically.
+//! ordered by `(at, by, id)` — the total order every device computes identically. A device
+//! writes `at` as its clock but at least one millisecond after every entry it has seen
+//! ([`next_at`]), so a reaction always sorts after what it reacted to.
 //!
 //! **Containers are created only in the creation change.** Two devices that both created the
 //! same nested map would conflict and one map (with everything inside it) would be hidden; so no
@@ -378,16 +380,30 @@ pub(crate) fn put_str_list(doc: &mut AutoCommit, obj: &ObjId, key: &str, items: 
     Ok(())
 }
 
+/// The `at` a new entry gets: the device's clock, but never earlier than one millisecond after
+/// every entry the device has already seen. Entries are ordered by `at`, so this keeps every
+/// action after the actions it was a reaction to, even when the device's clock is behind or two
+/// actions fall in the same millisecond (a hybrid logical clock, in effect).
+pub(crate) fn next_at(doc: &impl ReadDoc, now: i64) -> i64 {
+    let latest = entries(doc).iter().map(|e| e.at).max();
+    match latest {
+        Some(at) if at >= now => at.saturating_add(1),
+        _ => now,
+    }
+}
+
 /// Appends an entry of type `t` by the acting member to the `log`; returns its id.
+/// Its `at` is [`next_at`].
 pub(crate) fn append_entry(doc: &mut AutoCommit, ctx: &Ctx, t: &str, fields: &[(&str, Field)]) -> Result<String> {
     let log = get_obj(doc, &ROOT, "log", ObjType::Map)
         .ok_or_else(|| Error::Other("document has no `log`".into()))?;
+    let at = next_at(doc, ctx.now);
     let id = new_entry_id()?;
     let entry = doc.put_object(&log, id.as_str(), ObjType::Map)?;
     doc.put(&entry, "t", t)?;
     doc.put(&entry, "by", ctx.member.as_str())?;
     doc.put(&entry, "role", ctx.role.as_str())?;
-    doc.put(&entry, "at", ctx.now)?;
+    doc.put(&entry, "at", at)?;
     for (k, v) in fields {
         doc.put(&entry, *k, v.to_scalar())?;
     }

@@ -527,6 +527,12 @@ impl Store {
         self.subscribers.add(Arc::new(listener))
     }
 
+    /// How many documents are loaded in memory now (at most [`CACHE_DOCS`]); opening a store
+    /// loads none.
+    pub fn loaded_documents(&self) -> usize {
+        self.lock().cache.len()
+    }
+
     /// The path of the database file, if not in memory.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -1,0 +1,7 @@
+//! Public-API tests of `noaber-core`: one integration binary (STYLE.md).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod convergence;
+mod store;
+mod support;
