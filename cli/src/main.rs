@@ -17,10 +17,21 @@ mod time;
 
 /// Noaber — neighbourhood help, events, tasks and reports, offline first.
 #[derive(Debug, Parser)]
-#[command(name = "noaber", version, about, propagate_version = true, disable_help_subcommand = true)]
+#[command(
+    name = "noaber",
+    version,
+    about,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
 struct Cli {
     /// The folder holding the local store (created if missing).
-    #[arg(long, global = true, env = "NOABER_STORE", default_value = "./noaber-store")]
+    #[arg(
+        long,
+        global = true,
+        env = "NOABER_STORE",
+        default_value = "./noaber-store"
+    )]
     store: PathBuf,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
@@ -187,7 +198,11 @@ enum CommentCmd {
         text: String,
     },
     /// Edit your own comment.
-    Edit { id: String, comment: String, text: String },
+    Edit {
+        id: String,
+        comment: String,
+        text: String,
+    },
     /// Withdraw your own comment.
     Withdraw { id: String, comment: String },
     /// List an entity's comments.
@@ -255,7 +270,11 @@ pub(crate) struct Out {
 
 impl Out {
     /// Prints `value` as JSON, or `text()` for people.
-    pub(crate) fn print<T: Serialize>(&self, value: &T, text: impl FnOnce() -> String) -> Result<(), Error> {
+    pub(crate) fn print<T: Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> Result<(), Error> {
         if self.json {
             let s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
             println!("{s}");
@@ -300,7 +319,11 @@ fn render_text(v: &serde_json::Value, indent: usize) -> String {
                         out.push_str(&format!("{pad}{k}:\n{}", render_text(val, indent + 1)));
                     }
                     _ => {
-                        let is_time = k.ends_with("_at") || matches!(k.as_str(), "start" | "end" | "window_start" | "window_end");
+                        let is_time = k.ends_with("_at")
+                            || matches!(
+                                k.as_str(),
+                                "start" | "end" | "window_start" | "window_end"
+                            );
                         let shown = match (is_time, val.as_i64()) {
                             (true, Some(ms)) => time::show(ms),
                             _ => scalar(val),
@@ -346,11 +369,22 @@ fn list(store: &Store, out: &Out, a: ListArgs) -> Result<(), Error> {
                 .split(',')
                 .map(|p| p.trim().parse::<f64>())
                 .collect::<Result<_, _>>()
-                .map_err(|_| Error::InvalidInput { field: "bbox", reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST") })?;
+                .map_err(|_| Error::InvalidInput {
+                    field: "bbox",
+                    reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST"),
+                })?;
             let [south, west, north, east] = parts[..] else {
-                return Err(Error::InvalidInput { field: "bbox", reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST") });
+                return Err(Error::InvalidInput {
+                    field: "bbox",
+                    reason: format!("`{s}` is not SOUTH,WEST,NORTH,EAST"),
+                });
             };
-            Some(noaber_core::BBox { south, west, north, east })
+            Some(noaber_core::BBox {
+                south,
+                west,
+                north,
+                east,
+            })
         }
     };
     let q = ListQuery {
@@ -363,7 +397,11 @@ fn list(store: &Store, out: &Out, a: ListArgs) -> Result<(), Error> {
         mine: a.mine,
         needs_response: a.needs_response,
         text: a.search,
-        order: if a.upcoming { Order::Upcoming } else { Order::Recent },
+        order: if a.upcoming {
+            Order::Upcoming
+        } else {
+            Order::Recent
+        },
         limit: a.limit,
         after: a.after,
     };
@@ -383,7 +421,15 @@ fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
     for s in &page.items {
         let when = s.starts_at.map(time::show).unwrap_or_default();
         let cat = s.category.as_deref().unwrap_or("");
-        println!("{}  {:<8} {:<11} {:<12} {}  {}", s.id, s.kind.as_str(), s.status, cat, s.title, when);
+        println!(
+            "{}  {:<8} {:<11} {:<12} {}  {}",
+            s.id,
+            s.kind.as_str(),
+            s.status,
+            cat,
+            s.title,
+            when
+        );
     }
     if page.items.is_empty() {
         println!("(nothing)");
@@ -476,7 +522,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                     comments
                         .iter()
                         .map(|c| {
-                            let body = if c.withdrawn { "(withdrawn)" } else { c.body.as_str() };
+                            let body = if c.withdrawn {
+                                "(withdrawn)"
+                            } else {
+                                c.body.as_str()
+                            };
                             format!("{}  {}  {}  {}", c.id, time::show(c.at), c.author, body)
                         })
                         .collect::<Vec<_>>()
@@ -486,7 +536,11 @@ fn run(cli: Cli) -> Result<(), Error> {
         },
         Command::List(a) => list(&store, &out, a),
         Command::Search { text, limit } => {
-            let page = store.list(&ListQuery { text: Some(text), limit, ..Default::default() })?;
+            let page = store.list(&ListQuery {
+                text: Some(text),
+                limit,
+                ..Default::default()
+            })?;
             print_page(&out, &page)
         }
         Command::Counts => {
@@ -514,11 +568,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Outbox => {
             let n = store.pending_count()?;
-            out.print(&serde_json::json!({ "pending": n }), || format!("{n} change(s) waiting to sync"))
+            out.print(&serde_json::json!({ "pending": n }), || {
+                format!("{n} change(s) waiting to sync")
+            })
         }
         Command::Rebuild => {
             let n = store.rebuild_projections()?;
-            out.print(&serde_json::json!({ "rebuilt": n }), || format!("rebuilt {n} entities"))
+            out.print(&serde_json::json!({ "rebuilt": n }), || {
+                format!("rebuilt {n} entities")
+            })
         }
     }
 }

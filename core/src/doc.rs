@@ -166,7 +166,7 @@ pub(crate) struct Header {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-fn scalar<'a>(doc: &'a impl ReadDoc, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+fn scalar(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<ScalarValue> {
     match doc.get(obj, key) {
         Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
         _ => None,
@@ -353,7 +353,12 @@ pub(crate) fn set_text(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: &str
 }
 
 /// Puts an optional scalar: `None` deletes the key.
-pub(crate) fn put_opt(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: Option<Field>) -> Result<()> {
+pub(crate) fn put_opt(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: Option<Field>,
+) -> Result<()> {
     match value {
         Some(v) => doc.put(obj, key, v.to_scalar())?,
         None => {
@@ -366,13 +371,23 @@ pub(crate) fn put_opt(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: Optio
 }
 
 /// Puts a scalar field.
-pub(crate) fn put(doc: &mut AutoCommit, obj: &ObjId, key: &str, value: impl Into<Field>) -> Result<()> {
+pub(crate) fn put(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    value: impl Into<Field>,
+) -> Result<()> {
     doc.put(obj, key, value.into().to_scalar())?;
     Ok(())
 }
 
 /// Puts a list of strings (creation only; lists replaced later lose concurrent edits).
-pub(crate) fn put_str_list(doc: &mut AutoCommit, obj: &ObjId, key: &str, items: &[String]) -> Result<()> {
+pub(crate) fn put_str_list(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    items: &[String],
+) -> Result<()> {
     let list = doc.put_object(obj, key, ObjType::List)?;
     for (i, item) in items.iter().enumerate() {
         doc.insert(&list, i, item.as_str())?;
@@ -394,7 +409,12 @@ pub(crate) fn next_at(doc: &impl ReadDoc, now: i64) -> i64 {
 
 /// Appends an entry of type `t` by the acting member to the `log`; returns its id.
 /// Its `at` is [`next_at`].
-pub(crate) fn append_entry(doc: &mut AutoCommit, ctx: &Ctx, t: &str, fields: &[(&str, Field)]) -> Result<String> {
+pub(crate) fn append_entry(
+    doc: &mut AutoCommit,
+    ctx: &Ctx,
+    t: &str,
+    fields: &[(&str, Field)],
+) -> Result<String> {
     let log = get_obj(doc, &ROOT, "log", ObjType::Map)
         .ok_or_else(|| Error::Other("document has no `log`".into()))?;
     let at = next_at(doc, ctx.now);
@@ -424,7 +444,10 @@ pub(crate) fn require_text(field: &'static str, value: &str, max_chars: usize) -
 pub(crate) fn check_len(field: &'static str, value: &str, max_chars: usize) -> Result<()> {
     let n = value.chars().count();
     if n > max_chars {
-        return Err(Error::invalid(field, format!("is {n} characters, at most {max_chars} allowed")));
+        return Err(Error::invalid(
+            field,
+            format!("is {n} characters, at most {max_chars} allowed"),
+        ));
     }
     Ok(())
 }

@@ -36,7 +36,9 @@ pub(crate) fn new_entry_id() -> Result<String> {
 }
 
 fn is_hex_id(s: &str, len: usize) -> bool {
-    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The id of one entity (one Automerge document): 32 lowercase hex digits.
@@ -63,7 +65,10 @@ impl EntityId {
         if is_hex_id(s, 32) {
             Ok(EntityId(s.to_owned()))
         } else {
-            Err(Error::invalid("id", format!("`{s}` is not 32 lowercase hex digits")))
+            Err(Error::invalid(
+                "id",
+                format!("`{s}` is not 32 lowercase hex digits"),
+            ))
         }
     }
 
@@ -104,7 +109,10 @@ impl MemberId {
         if is_hex_id(s, 32) {
             Ok(MemberId(s.to_owned()))
         } else {
-            Err(Error::invalid("member", format!("`{s}` is not 32 lowercase hex digits")))
+            Err(Error::invalid(
+                "member",
+                format!("`{s}` is not 32 lowercase hex digits"),
+            ))
         }
     }
 

@@ -36,7 +36,9 @@ pub(crate) fn rows(d: &impl ReadDoc) -> Vec<CommentRow> {
             continue;
         };
         let obj = item.id();
-        let (Some(author), Some(at)) = (doc::get_str(d, &obj, "author"), doc::get_i64(d, &obj, "at")) else {
+        let (Some(author), Some(at)) =
+            (doc::get_str(d, &obj, "author"), doc::get_i64(d, &obj, "at"))
+        else {
             continue;
         };
         let withdrawn = doc::get_bool(d, &obj, "withdrawn").unwrap_or(false);
@@ -44,7 +46,11 @@ pub(crate) fn rows(d: &impl ReadDoc) -> Vec<CommentRow> {
             id: item.key.to_string(),
             author: MemberId::from_doc(author),
             at,
-            body: if withdrawn { String::new() } else { doc::get_text(d, &obj, "body").unwrap_or_default() },
+            body: if withdrawn {
+                String::new()
+            } else {
+                doc::get_text(d, &obj, "body").unwrap_or_default()
+            },
             edited_at: doc::get_i64(d, &obj, "edited_at"),
             withdrawn,
         });
@@ -77,7 +83,11 @@ fn own(d: &AutoCommit, ctx: &Ctx, comment: &str) -> Result<automerge::ObjId> {
         return Err(Error::not_allowed("only the author may change a comment"));
     }
     if doc::get_bool(d, &c, "withdrawn").unwrap_or(false) {
-        return Err(Error::InvalidTransition { kind: "comment", action: "change", status: "withdrawn".into() });
+        return Err(Error::InvalidTransition {
+            kind: "comment",
+            action: "change",
+            status: "withdrawn".into(),
+        });
     }
     Ok(c)
 }

@@ -45,7 +45,15 @@ use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, 
 use crate::store::Store;
 
 /// Categories of help.
-pub const CATEGORIES: &[&str] = &["groceries", "transport", "odd_jobs", "company", "paperwork", "garden", "other"];
+pub const CATEGORIES: &[&str] = &[
+    "groceries",
+    "transport",
+    "odd_jobs",
+    "company",
+    "paperwork",
+    "garden",
+    "other",
+];
 /// Location precisions a help request may use.
 pub const PRECISIONS: &[&str] = &["complex", "stairwell", "street", "buurt"];
 /// Urgencies.
@@ -206,7 +214,10 @@ fn one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<String> 
     if allowed.contains(&value) {
         Ok(value.to_owned())
     } else {
-        Err(Error::invalid(field, format!("`{value}` is not one of {}", allowed.join(", "))))
+        Err(Error::invalid(
+            field,
+            format!("`{value}` is not one of {}", allowed.join(", ")),
+        ))
     }
 }
 
@@ -271,7 +282,11 @@ pub(crate) fn derive(doc: &impl ReadDoc) -> Result<HelpView> {
 }
 
 fn notice(v: &mut HelpView, member: &MemberId, code: &'static str, text: &str) {
-    v.notices.push(Notice { member: member.clone(), code, text: text.to_owned() });
+    v.notices.push(Notice {
+        member: member.clone(),
+        code,
+        text: text.to_owned(),
+    });
 }
 
 fn is_manager(v: &HelpView, e: &Entry) -> bool {
@@ -298,7 +313,12 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 v.matched_by = None;
                 v.match_id = None;
                 let requester = v.requester.clone();
-                notice(v, &requester, "helper_withdrew", "your matched helper withdrew; the request is open again");
+                notice(
+                    v,
+                    &requester,
+                    "helper_withdrew",
+                    "your matched helper withdrew; the request is open again",
+                );
             }
         }
         "match" => {
@@ -312,11 +332,31 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 v.matched_by = Some(e.by.clone());
                 v.match_id = Some(e.id.clone());
             } else if v.status == HelpStatus::Cancelled {
-                notice(v, &helper, "request_cancelled", "the request was cancelled before you were matched");
-                notice(v, &e.by, "match_ignored", "your match came after the request was cancelled");
+                notice(
+                    v,
+                    &helper,
+                    "request_cancelled",
+                    "the request was cancelled before you were matched",
+                );
+                notice(
+                    v,
+                    &e.by,
+                    "match_ignored",
+                    "your match came after the request was cancelled",
+                );
             } else if v.status == HelpStatus::Matched && v.helper.as_ref() != Some(&helper) {
-                notice(v, &helper, "match_superseded", "someone else was matched first");
-                notice(v, &e.by, "match_superseded", "another match was made first; yours was not applied");
+                notice(
+                    v,
+                    &helper,
+                    "match_superseded",
+                    "someone else was matched first",
+                );
+                notice(
+                    v,
+                    &e.by,
+                    "match_superseded",
+                    "another match was made first; yours was not applied",
+                );
             }
         }
         "unmatch" => {
@@ -326,7 +366,12 @@ fn apply(v: &mut HelpView, e: &Entry) {
             if v.status == HelpStatus::Matched && may && target.is_some() && target == standing {
                 if let Some(h) = v.helper.take() {
                     if h != e.by {
-                        notice(v, &h, "unmatched", "you are no longer matched to this request");
+                        notice(
+                            v,
+                            &h,
+                            "unmatched",
+                            "you are no longer matched to this request",
+                        );
                     }
                 }
                 v.status = HelpStatus::Open;
@@ -340,14 +385,17 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 v.status = HelpStatus::Done;
             }
         }
-        "cancel" => {
-            if open_or_matched && is_manager(v, e) {
-                if let Some(h) = v.helper.clone() {
-                    notice(v, &h, "request_cancelled", "the request you were matched to was cancelled");
-                }
-                v.status = HelpStatus::Cancelled;
-                v.cancel_reason = e.str("reason").filter(|r| !r.is_empty()).map(str::to_owned);
+        "cancel" if open_or_matched && is_manager(v, e) => {
+            if let Some(h) = v.helper.clone() {
+                notice(
+                    v,
+                    &h,
+                    "request_cancelled",
+                    "the request you were matched to was cancelled",
+                );
             }
+            v.status = HelpStatus::Cancelled;
+            v.cancel_reason = e.str("reason").filter(|r| !r.is_empty()).map(str::to_owned);
         }
         "thanks" => {
             let party = e.by == v.requester || v.helper.as_ref() == Some(&e.by);
@@ -367,12 +415,21 @@ fn apply(v: &mut HelpView, e: &Entry) {
 ///
 /// `needs_response`: open with no active response yet.
 pub(crate) fn project(v: &HelpView) -> Projection {
-    let mut participants = vec![Participant { member: v.requester.clone(), relation: "requester" }];
+    let mut participants = vec![Participant {
+        member: v.requester.clone(),
+        relation: "requester",
+    }];
     for r in &v.responses {
-        participants.push(Participant { member: r.member.clone(), relation: "responder" });
+        participants.push(Participant {
+            member: r.member.clone(),
+            relation: "responder",
+        });
     }
     if let Some(h) = &v.helper {
-        participants.push(Participant { member: h.clone(), relation: "helper" });
+        participants.push(Participant {
+            member: h.clone(),
+            relation: "helper",
+        });
     }
     Projection {
         kind: Kind::Help,
@@ -406,8 +463,16 @@ pub(crate) fn project(v: &HelpView) -> Projection {
 }
 
 fn refuse(v: &HelpView, action: &'static str, now: i64) -> Error {
-    let status = if v.is_expired(now) { "expired".to_owned() } else { v.status.as_str().to_owned() };
-    Error::InvalidTransition { kind: "help request", action, status }
+    let status = if v.is_expired(now) {
+        "expired".to_owned()
+    } else {
+        v.status.as_str().to_owned()
+    };
+    Error::InvalidTransition {
+        kind: "help request",
+        action,
+        status,
+    }
 }
 
 impl Store {
@@ -427,7 +492,7 @@ impl Store {
     ///
     /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
     pub fn help(&self, id: &EntityId) -> Result<HelpView> {
-        self.read_entity(id, Kind::Help, |doc| derive(doc))
+        self.read_entity(id, Kind::Help, derive)
     }
 
     /// Edits the title and/or body; concurrent edits merge character by character.
@@ -440,7 +505,9 @@ impl Store {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             let v = derive(doc)?;
             if !v.may_manage(ctx) {
-                return Err(Error::not_allowed("only the requester or an organiser may edit a help request"));
+                return Err(Error::not_allowed(
+                    "only the requester or an organiser may edit a help request",
+                ));
             }
             if let Some(t) = title {
                 let t = doc::require_text("title", t, MAX_TITLE)?;
@@ -463,7 +530,8 @@ impl Store {
     pub fn respond_help(&self, id: &EntityId, message: &str) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             let v = derive(doc)?;
-            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) || v.is_expired(ctx.now) {
+            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) || v.is_expired(ctx.now)
+            {
                 return Err(refuse(&v, "respond to", ctx.now));
             }
             if ctx.member == v.requester {
@@ -501,13 +569,18 @@ impl Store {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             let v = derive(doc)?;
             if !v.may_manage(ctx) {
-                return Err(Error::not_allowed("only the requester or an organiser may match a helper"));
+                return Err(Error::not_allowed(
+                    "only the requester or an organiser may match a helper",
+                ));
             }
             if v.status != HelpStatus::Open || v.is_expired(ctx.now) {
                 return Err(refuse(&v, "match", ctx.now));
             }
             if !v.responses.iter().any(|r| &r.member == helper) {
-                return Err(Error::invalid("helper", format!("`{helper}` has not responded")));
+                return Err(Error::invalid(
+                    "helper",
+                    format!("`{helper}` has not responded"),
+                ));
             }
             doc::append_entry(doc, ctx, "match", &[("helper", helper.as_str().into())])?;
             Ok(())
@@ -522,11 +595,17 @@ impl Store {
     pub fn unmatch_help(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             let v = derive(doc)?;
-            let Some(match_id) = v.match_id.clone().filter(|_| v.status == HelpStatus::Matched) else {
+            let Some(match_id) = v
+                .match_id
+                .clone()
+                .filter(|_| v.status == HelpStatus::Matched)
+            else {
                 return Err(refuse(&v, "unmatch", ctx.now));
             };
             if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed("only the requester, an organiser or the helper may unmatch"));
+                return Err(Error::not_allowed(
+                    "only the requester, an organiser or the helper may unmatch",
+                ));
             }
             doc::append_entry(doc, ctx, "unmatch", &[("match", match_id.into())])?;
             Ok(())
@@ -545,7 +624,9 @@ impl Store {
                 return Err(refuse(&v, "complete", ctx.now));
             }
             if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed("only the requester, the helper or an organiser may mark it done"));
+                return Err(Error::not_allowed(
+                    "only the requester, the helper or an organiser may mark it done",
+                ));
             }
             doc::append_entry(doc, ctx, "done", &[])?;
             Ok(())
@@ -564,7 +645,9 @@ impl Store {
                 return Err(refuse(&v, "cancel", ctx.now));
             }
             if !v.may_manage(ctx) {
-                return Err(Error::not_allowed("only the requester or an organiser may cancel"));
+                return Err(Error::not_allowed(
+                    "only the requester or an organiser may cancel",
+                ));
             }
             doc::check_len("reason", reason, MAX_MESSAGE)?;
             doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
@@ -584,7 +667,9 @@ impl Store {
                 return Err(refuse(&v, "thank", ctx.now));
             }
             if !(ctx.member == v.requester || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed("only the requester and the helper leave thanks"));
+                return Err(Error::not_allowed(
+                    "only the requester and the helper leave thanks",
+                ));
             }
             let text = doc::require_text("text", text, MAX_MESSAGE)?;
             doc::append_entry(doc, ctx, "thanks", &[("text", text.into())])?;
@@ -631,13 +716,56 @@ mod tests {
         let (s, _) = replica(Role::Resident)?;
         let ok = NewHelp::ask("groceries", "Boodschappen");
         let cases: Vec<(NewHelp, &str)> = vec![
-            (NewHelp { title: "  ".into(), ..ok.clone() }, "title"),
-            (NewHelp { title: "x".repeat(201), ..ok.clone() }, "title"),
-            (NewHelp { category: "drugs".into(), ..ok.clone() }, "category"),
-            (NewHelp { urgency: "now!".into(), ..ok.clone() }, "urgency"),
-            (NewHelp { precision: "house_number".into(), ..ok.clone() }, "precision"),
-            (NewHelp { body: "x".repeat(5_001), ..ok.clone() }, "body"),
-            (NewHelp { window_start: Some(10), window_end: Some(5), ..ok.clone() }, "window_end"),
+            (
+                NewHelp {
+                    title: "  ".into(),
+                    ..ok.clone()
+                },
+                "title",
+            ),
+            (
+                NewHelp {
+                    title: "x".repeat(201),
+                    ..ok.clone()
+                },
+                "title",
+            ),
+            (
+                NewHelp {
+                    category: "drugs".into(),
+                    ..ok.clone()
+                },
+                "category",
+            ),
+            (
+                NewHelp {
+                    urgency: "now!".into(),
+                    ..ok.clone()
+                },
+                "urgency",
+            ),
+            (
+                NewHelp {
+                    precision: "house_number".into(),
+                    ..ok.clone()
+                },
+                "precision",
+            ),
+            (
+                NewHelp {
+                    body: "x".repeat(5_001),
+                    ..ok.clone()
+                },
+                "body",
+            ),
+            (
+                NewHelp {
+                    window_start: Some(10),
+                    window_end: Some(5),
+                    ..ok.clone()
+                },
+                "window_end",
+            ),
         ];
         for (bad, field) in cases {
             match s.create_help(&bad) {
@@ -645,7 +773,10 @@ mod tests {
                 other => panic!("expected invalid `{field}`, got {other:?}"),
             }
         }
-        assert!(s.list(&Default::default())?.items.is_empty(), "nothing stored for refused input");
+        assert!(
+            s.list(&Default::default())?.items.is_empty(),
+            "nothing stored for refused input"
+        );
         s.create_help(&ok)?;
         Ok(())
     }
@@ -659,8 +790,14 @@ mod tests {
         clock.advance(1_000);
         helper.respond_help(&id, "ik rijd")?;
         deliver(&helper, &req)?;
-        assert!(matches!(req.respond_help(&id, "self"), Err(Error::NotAllowed { .. })));
-        assert!(matches!(req.complete_help(&id), Err(Error::InvalidTransition { .. })));
+        assert!(matches!(
+            req.respond_help(&id, "self"),
+            Err(Error::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            req.complete_help(&id),
+            Err(Error::InvalidTransition { .. })
+        ));
         req.match_help(&id, &me(&helper))?;
         assert_eq!(req.help(&id)?.status, HelpStatus::Matched);
         req.complete_help(&id)?;
@@ -668,7 +805,10 @@ mod tests {
         let v = req.help(&id)?;
         assert_eq!(v.status, HelpStatus::Done);
         assert_eq!(v.thanks.len(), 1);
-        assert!(matches!(req.cancel_help(&id, ""), Err(Error::InvalidTransition { .. })));
+        assert!(matches!(
+            req.cancel_help(&id, ""),
+            Err(Error::InvalidTransition { .. })
+        ));
 
         let id2 = req.create_help(&NewHelp::ask("odd_jobs", "Lamp ophangen"))?;
         req.cancel_help(&id2, "al geregeld")?;
@@ -685,11 +825,17 @@ mod tests {
         let mut new = NewHelp::ask("company", "Wandelen");
         new.window_end = Some(T0 + 60_000);
         let id = s.create_help(&new)?;
-        let q = crate::ListQuery { status: Some("open".into()), ..Default::default() };
+        let q = crate::ListQuery {
+            status: Some("open".into()),
+            ..Default::default()
+        };
         assert_eq!(s.list(&q)?.items.len(), 1);
         clock.advance(60_000);
         assert!(s.list(&q)?.items.is_empty());
-        let q = crate::ListQuery { status: Some("expired".into()), ..Default::default() };
+        let q = crate::ListQuery {
+            status: Some("expired".into()),
+            ..Default::default()
+        };
         assert_eq!(s.list(&q)?.items.len(), 1);
         let (other, _) = replica(Role::Resident)?;
         deliver(&s, &other)?;
@@ -712,7 +858,11 @@ mod tests {
             deliver(&helper, &org)?;
             deliver(&helper, &req)?;
             // offline: requester cancels, organiser matches
-            let (c, m) = if cancel_first { (1_000, 2_000) } else { (2_000, 1_000) };
+            let (c, m) = if cancel_first {
+                (1_000, 2_000)
+            } else {
+                (2_000, 1_000)
+            };
             req_clock.set(T0 + c);
             org_clock.set(T0 + m);
             req.cancel_help(&id, "")?;
@@ -721,8 +871,16 @@ mod tests {
             deliver(&org, &req)?;
             for s in [&req, &org] {
                 let v = s.help(&id)?;
-                assert_eq!(v.status, HelpStatus::Cancelled, "cancel_first={cancel_first}");
-                assert!(v.notices.iter().any(|n| n.member == me(&helper) && n.code == "request_cancelled"));
+                assert_eq!(
+                    v.status,
+                    HelpStatus::Cancelled,
+                    "cancel_first={cancel_first}"
+                );
+                assert!(
+                    v.notices
+                        .iter()
+                        .any(|n| n.member == me(&helper) && n.code == "request_cancelled")
+                );
             }
             assert_eq!(req.projection_dump()?, org.projection_dump()?);
         }
@@ -755,8 +913,16 @@ mod tests {
         for o in [&o1, &o2] {
             let v = o.help(&id)?;
             assert_eq!(v.helper, Some(me(&h2)));
-            assert!(v.notices.iter().any(|n| n.member == me(&h1) && n.code == "match_superseded"));
-            assert!(v.notices.iter().any(|n| n.member == me(&o1) && n.code == "match_superseded"));
+            assert!(
+                v.notices
+                    .iter()
+                    .any(|n| n.member == me(&h1) && n.code == "match_superseded")
+            );
+            assert!(
+                v.notices
+                    .iter()
+                    .any(|n| n.member == me(&o1) && n.code == "match_superseded")
+            );
         }
         Ok(())
     }
@@ -773,7 +939,10 @@ mod tests {
         deliver(&b, &a)?;
         let t = a.help(&id)?.title;
         assert_eq!(t, b.help(&id)?.title);
-        assert!(t.contains("zaterdag") && t.contains("Voortuin"), "both edits survive: {t}");
+        assert!(
+            t.contains("zaterdag") && t.contains("Voortuin"),
+            "both edits survive: {t}"
+        );
         Ok(())
     }
 
@@ -784,8 +953,14 @@ mod tests {
         let id = req.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
         deliver(&req, &other)?;
         other.respond_help(&id, "")?;
-        assert!(matches!(other.match_help(&id, &me(&other)), Err(Error::NotAllowed { .. })));
-        assert!(matches!(other.cancel_help(&id, ""), Err(Error::NotAllowed { .. })));
+        assert!(matches!(
+            other.match_help(&id, &me(&other)),
+            Err(Error::NotAllowed { .. })
+        ));
+        assert!(matches!(
+            other.cancel_help(&id, ""),
+            Err(Error::NotAllowed { .. })
+        ));
         Ok(())
     }
 }

@@ -42,7 +42,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 5] = [Kind::Help, Kind::Event, Kind::Task, Kind::Report, Kind::Profile];
+    pub const ALL: [Kind; 5] = [
+        Kind::Help,
+        Kind::Event,
+        Kind::Task,
+        Kind::Report,
+        Kind::Profile,
+    ];
 
     /// The name used in documents, SQL and the CLI.
     pub fn as_str(self) -> &'static str {
@@ -64,7 +70,12 @@ impl Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::invalid("kind", format!("unknown kind `{s}` (help, event, task, report, profile)")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "kind",
+                    format!("unknown kind `{s}` (help, event, task, report, profile)"),
+                )
+            })
     }
 }
 
@@ -84,7 +95,12 @@ pub enum Role {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Resident, Role::Caretaker, Role::Organiser, Role::Staff];
+    pub const ALL: [Role; 4] = [
+        Role::Resident,
+        Role::Caretaker,
+        Role::Organiser,
+        Role::Staff,
+    ];
 
     /// The name used in documents and the CLI.
     pub fn as_str(self) -> &'static str {
@@ -105,7 +121,12 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
-            .ok_or_else(|| Error::invalid("role", format!("unknown role `{s}` (resident, caretaker, organiser, staff)")))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "role",
+                    format!("unknown role `{s}` (resident, caretaker, organiser, staff)"),
+                )
+            })
     }
 }
 
@@ -155,7 +176,10 @@ pub(crate) fn require(ctx: &Ctx, action: Action) -> Result<()> {
     if allowed(action, ctx.role) {
         Ok(())
     } else {
-        Err(Error::not_allowed(format!("a {} may not {action:?}", ctx.role.as_str())))
+        Err(Error::not_allowed(format!(
+            "a {} may not {action:?}",
+            ctx.role.as_str()
+        )))
     }
 }
 
@@ -348,7 +372,10 @@ pub(crate) fn project(doc: &impl ReadDoc) -> Result<Projection> {
     };
     p.comments = comment::rows(doc);
     for c in &p.comments {
-        p.participants.push(Participant { member: c.author.clone(), relation: "commenter" });
+        p.participants.push(Participant {
+            member: c.author.clone(),
+            relation: "commenter",
+        });
     }
     p.participants.sort();
     p.participants.dedup();

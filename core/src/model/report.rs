@@ -1,7 +1,7 @@
 //! (being written)
-use automerge::ReadDoc;
 use crate::error::{Error, Result};
 use crate::model::Projection;
+use automerge::ReadDoc;
 
 pub(crate) struct View;
 

@@ -29,12 +29,16 @@ pub(crate) fn load(conn: &Connection, id: &EntityId) -> Result<AutoCommit> {
     let Some(snapshot) = snapshot else {
         return Err(Error::not_found("entity", id.as_str()));
     };
-    let corrupt = |reason: String| Error::Corrupt { id: id.clone(), reason };
+    let corrupt = |reason: String| Error::Corrupt {
+        id: id.clone(),
+        reason,
+    };
     let mut doc = match snapshot {
         Some(bytes) => AutoCommit::load(&bytes).map_err(|e| corrupt(format!("snapshot: {e}")))?,
         None => AutoCommit::new(),
     };
-    let mut stmt = conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
     let mut rows = stmt.query([id.as_str()])?;
     let mut changes = Vec::new();
     while let Some(row) = rows.next()? {
@@ -42,7 +46,8 @@ pub(crate) fn load(conn: &Connection, id: &EntityId) -> Result<AutoCommit> {
         changes.push(Change::from_bytes(bytes).map_err(|e| corrupt(format!("change: {e}")))?);
     }
     if !changes.is_empty() {
-        doc.apply_changes(changes).map_err(|e| corrupt(format!("applying changes: {e}")))?;
+        doc.apply_changes(changes)
+            .map_err(|e| corrupt(format!("applying changes: {e}")))?;
     }
     Ok(doc)
 }

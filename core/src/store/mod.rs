@@ -71,7 +71,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -155,7 +157,11 @@ impl Store {
         Store::from_connection(Connection::open_in_memory()?, clock, None)
     }
 
-    fn from_connection(mut conn: Connection, clock: Arc<dyn Clock>, path: Option<PathBuf>) -> Result<Store> {
+    fn from_connection(
+        mut conn: Connection,
+        clock: Arc<dyn Clock>,
+        path: Option<PathBuf>,
+    ) -> Result<Store> {
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
         let identity = load_identity(&conn)?;
@@ -163,7 +169,11 @@ impl Store {
             .map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))?;
         let cap = NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN);
         Ok(Store {
-            inner: Mutex::new(Inner { conn, cache: LruCache::new(cap), identity }),
+            inner: Mutex::new(Inner {
+                conn,
+                cache: LruCache::new(cap),
+                identity,
+            }),
             actor,
             clock,
             subscribers: subscribe::Registry::default(),
@@ -192,7 +202,12 @@ impl Store {
     /// # Errors
     ///
     /// [`Error::InvalidInput`] for over-long names; storage errors.
-    pub fn set_identity(&self, role: Role, display_name: Option<&str>, household: Option<&str>) -> Result<Identity> {
+    pub fn set_identity(
+        &self,
+        role: Role,
+        display_name: Option<&str>,
+        household: Option<&str>,
+    ) -> Result<Identity> {
         if let Some(n) = display_name {
             crate::doc::check_len("display_name", n, 80)?;
         }
@@ -271,14 +286,24 @@ impl Store {
     fn check_kind(&self, inner: &Inner, id: &EntityId, kind: Kind) -> Result<()> {
         match docs::kind_of(&inner.conn, id)? {
             Some(Some(k)) if k == kind => Ok(()),
-            Some(Some(k)) => Err(Error::invalid("id", format!("`{id}` is a {}, not a {}", k.as_str(), kind.as_str()))),
+            Some(Some(k)) => Err(Error::invalid(
+                "id",
+                format!("`{id}` is a {}, not a {}", k.as_str(), kind.as_str()),
+            )),
             _ => Err(Error::not_found(kind.as_str(), id.as_str())),
         }
     }
 
     /// Runs `f` on `doc`, commits its change and persists it with the projection, all under
     /// the one lock `inner` (so no other call can see or load the document half-way).
-    fn commit_local<F, T>(&self, mut inner: MutexGuard<'_, Inner>, id: EntityId, kind: Kind, mut doc: AutoCommit, f: F) -> Result<T>
+    fn commit_local<F, T>(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        id: EntityId,
+        kind: Kind,
+        mut doc: AutoCommit,
+        f: F,
+    ) -> Result<T>
     where
         F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
     {
@@ -432,8 +457,9 @@ impl Store {
     pub fn apply_remote_changes(&self, batch: &[(EntityId, Vec<u8>)]) -> Result<ApplyReport> {
         let mut decoded = Vec::with_capacity(batch.len());
         for (id, bytes) in batch {
-            let change = Change::from_bytes(bytes.clone())
-                .map_err(|e| Error::invalid("change", format!("for entity `{id}` does not decode: {e}")))?;
+            let change = Change::from_bytes(bytes.clone()).map_err(|e| {
+                Error::invalid("change", format!("for entity `{id}` does not decode: {e}"))
+            })?;
             decoded.push((id.clone(), change));
         }
         let mut guard = self.lock();
@@ -461,7 +487,9 @@ impl Store {
                                     doc.set_actor(self.actor.clone());
                                     doc
                                 }
-                                Err(Error::NotFound { .. }) => AutoCommit::new().with_actor(self.actor.clone()),
+                                Err(Error::NotFound { .. }) => {
+                                    AutoCommit::new().with_actor(self.actor.clone())
+                                }
                                 Err(e) => return Err(e),
                             },
                         };
@@ -473,8 +501,12 @@ impl Store {
                 let Some((_, doc)) = docs_in_flight.get_mut(idx) else {
                     unreachable!("index was just pushed or found; this is a bug")
                 };
-                doc.apply_changes([change])
-                    .map_err(|e| Error::invalid("change", format!("for entity `{id}` cannot be applied: {e}")))?;
+                doc.apply_changes([change]).map_err(|e| {
+                    Error::invalid(
+                        "change",
+                        format!("for entity `{id}` cannot be applied: {e}"),
+                    )
+                })?;
                 let kind = crate::doc::header(&*doc).ok().map(|h| h.kind);
                 docs::append_change(&tx, &id, kind, &hash, &bytes, now, doc)?;
                 report.applied += 1;
@@ -488,8 +520,10 @@ impl Store {
                 }
                 match model::project(doc) {
                     Ok(p) => {
-                        tx.prepare_cached("UPDATE documents SET kind = coalesce(kind, ?2) WHERE id = ?1")?
-                            .execute(params![id.as_str(), p.kind.as_str()])?;
+                        tx.prepare_cached(
+                            "UPDATE documents SET kind = coalesce(kind, ?2) WHERE id = ?1",
+                        )?
+                        .execute(params![id.as_str(), p.kind.as_str()])?;
                         project::write(&tx, id, &p)?;
                     }
                     // Creation change not here yet: the document waits, unprojected.
@@ -505,7 +539,10 @@ impl Store {
                 for (id, doc) in docs_in_flight {
                     if let Ok(h) = crate::doc::header(&doc) {
                         if touched.contains(&id) {
-                            changed.push(Changed { id: id.clone(), kind: h.kind });
+                            changed.push(Changed {
+                                id: id.clone(),
+                                kind: h.kind,
+                            });
                         }
                     }
                     inner.cache.put(id, doc);
@@ -539,13 +576,19 @@ impl Store {
     }
 
     /// Runs `f` with the connection (queries).
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection, &Identity) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection, &Identity) -> Result<T>,
+    ) -> Result<T> {
         let inner = self.lock();
         f(&inner.conn, &inner.identity)
     }
 
     /// Runs `f` in a write transaction on the connection (outbox bookkeeping).
-    pub(crate) fn with_tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_tx<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         let mut inner = self.lock();
         let tx = inner.conn.transaction()?;
         let out = f(&tx)?;

@@ -39,8 +39,10 @@ pub(crate) fn record(
     bytes: &[u8],
     now: i64,
 ) -> Result<()> {
-    tx.prepare_cached("INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![id.as_str(), hash.0.as_slice(), bytes, now])?;
+    tx.prepare_cached(
+        "INSERT INTO outbox (doc_id, hash, bytes, created_at) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![id.as_str(), hash.0.as_slice(), bytes, now])?;
     Ok(())
 }
 

@@ -12,23 +12,52 @@ use crate::model::{KindRow, Projection};
 fn detail_json(row: &KindRow) -> serde_json::Value {
     use serde_json::json;
     match row {
-        KindRow::Help { mode, urgency, precision, helper, responses } => json!({
+        KindRow::Help {
+            mode,
+            urgency,
+            precision,
+            helper,
+            responses,
+        } => json!({
             "mode": mode, "urgency": urgency, "precision": precision,
             "helper": helper, "responses": responses,
         }),
-        KindRow::Event { capacity, going, waitlisted, maybe, shifts_needed, shifts_filled } => json!({
+        KindRow::Event {
+            capacity,
+            going,
+            waitlisted,
+            maybe,
+            shifts_needed,
+            shifts_filled,
+        } => json!({
             "capacity": capacity, "going": going, "waitlisted": waitlisted, "maybe": maybe,
             "shifts_needed": shifts_needed, "shifts_filled": shifts_filled,
         }),
-        KindRow::Task { adopter, backups, pledges, pledge_target, paused, next_open, recurrence } => json!({
+        KindRow::Task {
+            adopter,
+            backups,
+            pledges,
+            pledge_target,
+            paused,
+            next_open,
+            recurrence,
+        } => json!({
             "adopter": adopter, "backups": backups, "pledges": pledges,
             "pledge_target": pledge_target, "paused": paused, "next_open": next_open,
             "recurrence": recurrence,
         }),
-        KindRow::Report { severity, me_too, responsible, photos } => json!({
+        KindRow::Report {
+            severity,
+            me_too,
+            responsible,
+            photos,
+        } => json!({
             "severity": severity, "me_too": me_too, "responsible": responsible, "photos": photos,
         }),
-        KindRow::Profile { display_name, household } => json!({
+        KindRow::Profile {
+            display_name,
+            household,
+        } => json!({
             "display_name": display_name, "household": household,
         }),
     }
@@ -43,7 +72,8 @@ pub(crate) fn delete(tx: &Transaction<'_>, id: &EntityId) -> Result<()> {
             .optional()?
     };
     if let Some(seq) = seq {
-        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?.execute([seq])?;
+        tx.prepare_cached("DELETE FROM search WHERE rowid = ?1")?
+            .execute([seq])?;
     }
     for sql in [
         "DELETE FROM help_requests WHERE id = ?1",
@@ -105,21 +135,49 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
         )?;
 
     match &p.row {
-        KindRow::Help { mode, urgency, precision, helper, responses } => {
+        KindRow::Help {
+            mode,
+            urgency,
+            precision,
+            helper,
+            responses,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO help_requests (id, mode, urgency, precision, helper, responses)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![id.as_str(), mode, urgency, precision, helper.as_ref().map(|m| m.as_str()), responses])?;
+            .execute(params![
+                id.as_str(),
+                mode,
+                urgency,
+                precision,
+                helper.as_ref().map(|m| m.as_str()),
+                responses
+            ])?;
         }
-        KindRow::Event { capacity, going, waitlisted, maybe, shifts_needed, shifts_filled } => {
+        KindRow::Event {
+            capacity,
+            going,
+            waitlisted,
+            maybe,
+            shifts_needed,
+            shifts_filled,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO events (id, capacity, going, waitlisted, maybe, shifts_needed, shifts_filled)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![id.as_str(), capacity, going, waitlisted, maybe, shifts_needed, shifts_filled])?;
         }
-        KindRow::Task { adopter, backups, pledges, pledge_target, paused, next_open, recurrence } => {
+        KindRow::Task {
+            adopter,
+            backups,
+            pledges,
+            pledge_target,
+            paused,
+            next_open,
+            recurrence,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO tasks (id, adopter, backups, pledges, pledge_target, paused, next_open, recurrence)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -135,15 +193,25 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
                 recurrence
             ])?;
         }
-        KindRow::Report { severity, me_too, responsible, photos } => {
+        KindRow::Report {
+            severity,
+            me_too,
+            responsible,
+            photos,
+        } => {
             tx.prepare_cached(
                 "INSERT INTO reports (id, severity, me_too, responsible, photos) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
             .execute(params![id.as_str(), severity, me_too, responsible, photos])?;
         }
-        KindRow::Profile { display_name, household } => {
-            tx.prepare_cached("INSERT INTO profiles (id, display_name, household) VALUES (?1, ?2, ?3)")?
-                .execute(params![id.as_str(), display_name, household])?;
+        KindRow::Profile {
+            display_name,
+            household,
+        } => {
+            tx.prepare_cached(
+                "INSERT INTO profiles (id, display_name, household) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id.as_str(), display_name, household])?;
         }
     }
 
@@ -165,7 +233,15 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
     )?;
     let mut comment_text = String::new();
     for c in &p.comments {
-        ins.execute(params![id.as_str(), c.id, c.author.as_str(), c.at, c.body, c.edited_at, c.withdrawn])?;
+        ins.execute(params![
+            id.as_str(),
+            c.id,
+            c.author.as_str(),
+            c.at,
+            c.body,
+            c.edited_at,
+            c.withdrawn
+        ])?;
         if !c.withdrawn {
             comment_text.push_str(&c.body);
             comment_text.push('\n');

@@ -158,7 +158,12 @@ fn fts_query(text: &str) -> Option<String> {
 }
 
 fn parse_cursor(s: &str) -> Result<(i64, String)> {
-    let bad = || Error::invalid("after", format!("`{s}` is not a cursor from a previous page"));
+    let bad = || {
+        Error::invalid(
+            "after",
+            format!("`{s}` is not a cursor from a previous page"),
+        )
+    };
     let (v, id) = s.split_once(':').ok_or_else(bad)?;
     let v = v.parse::<i64>().map_err(|_| bad())?;
     let id = EntityId::parse(id).map_err(|_| bad())?;
@@ -169,7 +174,10 @@ fn check_bbox(b: &BBox) -> Result<()> {
     crate::doc::check_point(b.south, b.west)?;
     crate::doc::check_point(b.north, b.east)?;
     if b.south > b.north || b.west > b.east {
-        return Err(Error::invalid("bbox", "south must be ≤ north and west ≤ east"));
+        return Err(Error::invalid(
+            "bbox",
+            "south must be ≤ north and west ≤ east",
+        ));
     }
     Ok(())
 }
@@ -177,7 +185,12 @@ fn check_bbox(b: &BBox) -> Result<()> {
 fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page> {
     let limit = match q.limit {
         0 => 50,
-        n if n > MAX_PAGE => return Err(Error::invalid("limit", format!("{n} is more than {MAX_PAGE}"))),
+        n if n > MAX_PAGE => {
+            return Err(Error::invalid(
+                "limit",
+                format!("{n} is more than {MAX_PAGE}"),
+            ));
+        }
         n => n,
     };
     let mut args: Vec<Value> = vec![Value::Integer(now)];
@@ -190,22 +203,33 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
         wh.push(format!("e.kind = {}", arg(Value::Text(k.as_str().into()))));
     }
     if let Some(s) = &q.status {
-        wh.push(format!("({EFFECTIVE_STATUS}) = {}", arg(Value::Text(s.clone()))));
+        wh.push(format!(
+            "({EFFECTIVE_STATUS}) = {}",
+            arg(Value::Text(s.clone()))
+        ));
     }
     if let Some(c) = &q.category {
         wh.push(format!("e.category = {}", arg(Value::Text(c.clone()))));
     }
     if let Some(from) = q.from {
-        wh.push(format!("coalesce(e.ends_at, e.starts_at, e.created_at) >= {}", arg(Value::Integer(from))));
+        wh.push(format!(
+            "coalesce(e.ends_at, e.starts_at, e.created_at) >= {}",
+            arg(Value::Integer(from))
+        ));
     }
     if let Some(to) = q.to {
-        wh.push(format!("coalesce(e.starts_at, e.created_at) <= {}", arg(Value::Integer(to))));
+        wh.push(format!(
+            "coalesce(e.starts_at, e.created_at) <= {}",
+            arg(Value::Integer(to))
+        ));
     }
     if let Some(b) = &q.bbox {
         check_bbox(b)?;
         let (s, n) = (arg(Value::Real(b.south)), arg(Value::Real(b.north)));
         let (w, e) = (arg(Value::Real(b.west)), arg(Value::Real(b.east)));
-        wh.push(format!("e.lat BETWEEN {s} AND {n} AND e.lon BETWEEN {w} AND {e}"));
+        wh.push(format!(
+            "e.lat BETWEEN {s} AND {n} AND e.lon BETWEEN {w} AND {e}"
+        ));
     }
     if q.mine {
         wh.push(format!(
@@ -214,12 +238,17 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
         ));
     }
     if q.needs_response {
-        wh.push(format!("e.needs_response = 1 AND ({EFFECTIVE_STATUS}) <> 'expired'"));
+        wh.push(format!(
+            "e.needs_response = 1 AND ({EFFECTIVE_STATUS}) <> 'expired'"
+        ));
     }
     if let Some(t) = &q.text {
         crate::doc::check_len("text", t, 500)?;
         match fts_query(t) {
-            Some(fq) => wh.push(format!("e.seq IN (SELECT rowid FROM search WHERE search MATCH {})", arg(Value::Text(fq)))),
+            Some(fq) => wh.push(format!(
+                "e.seq IN (SELECT rowid FROM search WHERE search MATCH {})",
+                arg(Value::Text(fq))
+            )),
             None => return Err(Error::invalid("text", "has no words to search for")),
         }
     }
@@ -233,10 +262,16 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
     if let Some(c) = &q.after {
         let (v, id) = parse_cursor(c)?;
         let (v, id) = (arg(Value::Integer(v)), arg(Value::Text(id)));
-        wh.push(format!("({sort_col} {cmp} {v} OR ({sort_col} = {v} AND e.id {cmp} {id}))"));
+        wh.push(format!(
+            "({sort_col} {cmp} {v} OR ({sort_col} = {v} AND e.id {cmp} {id}))"
+        ));
     }
     let lim = arg(Value::Integer(i64::from(limit) + 1));
-    let where_sql = if wh.is_empty() { String::new() } else { format!("WHERE {}", wh.join(" AND ")) };
+    let where_sql = if wh.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wh.join(" AND "))
+    };
     let sql = format!(
         "SELECT e.id, e.kind, {EFFECTIVE_STATUS}, e.category, e.title, e.created_by, e.created_at,
                 e.updated_at, e.starts_at, e.ends_at, e.location_label, e.lat, e.lon,
@@ -317,11 +352,17 @@ impl Store {
                  GROUP BY e.kind, s ORDER BY e.kind, s"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+            let rows = stmt.query_map([now], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
+            })?;
             let mut out = Vec::new();
             for row in rows {
                 let (kind, status, count) = row?;
-                out.push(StatusCount { kind: Kind::parse(&kind)?, status, count });
+                out.push(StatusCount {
+                    kind: Kind::parse(&kind)?,
+                    status,
+                    count,
+                });
             }
             Ok(out)
         })
@@ -340,12 +381,24 @@ impl Store {
                  WHERE n.member_id = ?1 ORDER BY e.updated_at DESC, n.entity_id, n.code",
             )?;
             let rows = stmt.query_map([me.member.as_str()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
             })?;
             let mut out = Vec::new();
             for row in rows {
                 let (entity, kind, title, code, text) = row?;
-                out.push(NoticeRow { entity, kind: Kind::parse(&kind)?, title, code, text });
+                out.push(NoticeRow {
+                    entity,
+                    kind: Kind::parse(&kind)?,
+                    title,
+                    code,
+                    text,
+                });
             }
             Ok(out)
         })
@@ -427,8 +480,14 @@ mod tests {
 
     #[test]
     fn fts_input_is_quoted() {
-        assert_eq!(fts_query("lamp kapot").as_deref(), Some("\"lamp\"* \"kapot\"*"));
-        assert_eq!(fts_query("a\"b OR title:x").as_deref(), Some("\"a\"\"b\"* \"OR\"* \"title:x\"*"));
+        assert_eq!(
+            fts_query("lamp kapot").as_deref(),
+            Some("\"lamp\"* \"kapot\"*")
+        );
+        assert_eq!(
+            fts_query("a\"b OR title:x").as_deref(),
+            Some("\"a\"\"b\"* \"OR\"* \"title:x\"*")
+        );
         assert_eq!(fts_query("   "), None);
     }
 

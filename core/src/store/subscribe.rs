@@ -33,7 +33,10 @@ impl Registry {
         let id = slots.next;
         slots.next += 1;
         slots.listeners.push((id, listener));
-        Subscription { id, registry: Arc::downgrade(&self.0) }
+        Subscription {
+            id,
+            registry: Arc::downgrade(&self.0),
+        }
     }
 
     /// Calls every listener; the registry lock is released before any listener runs, so a

@@ -25,7 +25,11 @@ fn data_survives_reopen_and_open_loads_no_document() -> Result<()> {
     };
     let s = Store::open_with_clock(&path, clock)?;
     assert_eq!(s.loaded_documents(), 0, "opening must not load documents");
-    assert_eq!(s.identity().member, member, "identity is stable across opens");
+    assert_eq!(
+        s.identity().member,
+        member,
+        "identity is stable across opens"
+    );
     let page = s.list(&ListQuery::default())?;
     assert_eq!(page.items.len(), 1);
     assert_eq!(s.loaded_documents(), 0, "a list must not load documents");
@@ -51,7 +55,11 @@ fn compaction_keeps_every_change() -> Result<()> {
     };
     let s = Store::open_with_clock(&path, clock)?;
     assert_eq!(s.help(&id)?.title, "Titel 149");
-    assert_eq!(s.pending_count()?, 151, "every change stays in the outbox until acked");
+    assert_eq!(
+        s.pending_count()?,
+        151,
+        "every change stays in the outbox until acked"
+    );
     Ok(())
 }
 
@@ -108,11 +116,22 @@ fn a_corrupt_document_fails_alone() -> Result<()> {
         Err(Error::Corrupt { id, .. }) => assert_eq!(id, bad),
         other => panic!("expected corrupt, got {other:?}"),
     }
-    assert!(matches!(s.add_comment(&bad, "x"), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        s.add_comment(&bad, "x"),
+        Err(Error::Corrupt { .. })
+    ));
     assert_eq!(s.help(&good)?.title, "Goed");
     s.add_comment(&good, "nog steeds bruikbaar")?;
-    assert_eq!(s.list(&ListQuery::default())?.items.len(), 2, "lists still show both");
-    assert_eq!(s.rebuild_projections()?, 1, "rebuild skips the corrupt one and keeps going");
+    assert_eq!(
+        s.list(&ListQuery::default())?.items.len(),
+        2,
+        "lists still show both"
+    );
+    assert_eq!(
+        s.rebuild_projections()?,
+        1,
+        "rebuild skips the corrupt one and keeps going"
+    );
     Ok(())
 }
 
@@ -123,12 +142,17 @@ fn subscribers_hear_local_and_remote_commits_until_cancelled() -> Result<()> {
     let heard = Arc::new(Mutex::new(Vec::new()));
     let h = heard.clone();
     let sub = b.store.subscribe(move |changed| {
-        h.lock().unwrap().extend(changed.iter().map(|c| (c.id.clone(), c.kind)));
+        h.lock()
+            .unwrap()
+            .extend(changed.iter().map(|c| (c.id.clone(), c.kind)));
     });
     let id = ask(&b.store, "Lokaal")?;
     let remote = ask(&a.store, "Van elders")?;
     deliver(&a, &b)?;
-    assert_eq!(*heard.lock().unwrap(), vec![(id.clone(), Kind::Help), (remote, Kind::Help)]);
+    assert_eq!(
+        *heard.lock().unwrap(),
+        vec![(id.clone(), Kind::Help), (remote, Kind::Help)]
+    );
     // A failed operation tells nobody.
     assert!(b.store.complete_help(&id).is_err());
     assert_eq!(heard.lock().unwrap().len(), 2);
@@ -162,7 +186,11 @@ fn outbox_is_ordered_and_acks_are_idempotent() -> Result<()> {
     assert_eq!(pending.len(), 2);
     assert!(pending[0].seq < pending[1].seq);
     assert_eq!(a.store.ack_changes(&[pending[0].seq])?, 1);
-    assert_eq!(a.store.ack_changes(&[pending[0].seq, 999_999])?, 0, "repeat and unknown acks are harmless");
+    assert_eq!(
+        a.store.ack_changes(&[pending[0].seq, 999_999])?,
+        0,
+        "repeat and unknown acks are harmless"
+    );
     let rest = a.store.pending_changes(10)?;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].seq, pending[1].seq);
@@ -182,7 +210,10 @@ fn remote_changes_duplicates_gaps_and_garbage() -> Result<()> {
     reversed.reverse();
     let r = b.store.apply_remote_changes(&reversed[..2])?;
     assert_eq!(r.applied, 2);
-    assert!(b.store.list(&ListQuery::default())?.items.is_empty(), "nothing to show without the creation change");
+    assert!(
+        b.store.list(&ListQuery::default())?.items.is_empty(),
+        "nothing to show without the creation change"
+    );
     b.store.apply_remote_changes(&reversed[2..])?;
     assert_eq!(b.store.help(&id)?.title, "Derde");
     // Everything again: all duplicates.
@@ -196,7 +227,11 @@ fn remote_changes_duplicates_gaps_and_garbage() -> Result<()> {
         other => panic!("expected invalid change, got {other:?}"),
     }
     assert_eq!(b.store.help(&id)?.title, "Derde");
-    assert_eq!(b.store.pending_count()?, 0, "received changes are not re-sent as our own");
+    assert_eq!(
+        b.store.pending_count()?,
+        0,
+        "received changes are not re-sent as our own"
+    );
     Ok(())
 }
 
@@ -211,7 +246,10 @@ fn keyset_pagination_visits_everything_once() -> Result<()> {
         all.push(ask(&a.store, &format!("Item {i}"))?.to_string());
     }
     let mut seen = Vec::new();
-    let mut q = ListQuery { limit: 10, ..Default::default() };
+    let mut q = ListQuery {
+        limit: 10,
+        ..Default::default()
+    };
     loop {
         let page = a.store.list(&q)?;
         seen.extend(page.items.iter().map(|s| s.id.clone()));
@@ -227,8 +265,22 @@ fn keyset_pagination_visits_everything_once() -> Result<()> {
     assert_eq!(sorted.len(), 57);
     all.sort();
     assert_eq!(sorted, all);
-    assert!(a.store.list(&ListQuery { limit: 501, ..Default::default() }).is_err());
-    assert!(a.store.list(&ListQuery { after: Some("garbage".into()), ..Default::default() }).is_err());
+    assert!(
+        a.store
+            .list(&ListQuery {
+                limit: 501,
+                ..Default::default()
+            })
+            .is_err()
+    );
+    assert!(
+        a.store
+            .list(&ListQuery {
+                after: Some("garbage".into()),
+                ..Default::default()
+            })
+            .is_err()
+    );
     Ok(())
 }
 
@@ -247,24 +299,65 @@ fn filters_search_counts_and_mine() -> Result<()> {
     b.store.add_comment(&fiets, "Ik heb een kettingpons")?;
     deliver(&b, &a)?;
 
-    let text = |t: &str| ListQuery { text: Some(t.into()), ..Default::default() };
+    let text = |t: &str| ListQuery {
+        text: Some(t.into()),
+        ..Default::default()
+    };
     let ids = |p: noaber_core::Page| p.items.into_iter().map(|s| s.id).collect::<Vec<_>>();
-    assert_eq!(ids(a.store.list(&text("ketting"))?), vec![fiets.to_string()], "body and comment, prefix");
-    assert_eq!(ids(a.store.list(&text("kettingpons"))?), vec![fiets.to_string()], "comment text");
-    assert!(a.store.list(&text("\"; DROP TABLE"))?.items.is_empty(), "operators are literal");
+    assert_eq!(
+        ids(a.store.list(&text("ketting"))?),
+        vec![fiets.to_string()],
+        "body and comment, prefix"
+    );
+    assert_eq!(
+        ids(a.store.list(&text("kettingpons"))?),
+        vec![fiets.to_string()],
+        "comment text"
+    );
+    assert!(
+        a.store.list(&text("\"; DROP TABLE"))?.items.is_empty(),
+        "operators are literal"
+    );
     assert!(a.store.list(&text("   ")).is_err());
 
-    let mine = ListQuery { mine: true, ..Default::default() };
+    let mine = ListQuery {
+        mine: true,
+        ..Default::default()
+    };
     assert_eq!(ids(a.store.list(&mine)?), vec![fiets.to_string()]);
-    assert_eq!(ids(b.store.list(&mine)?).len(), 2, "b created one and commented on the other");
+    assert_eq!(
+        ids(b.store.list(&mine)?).len(),
+        2,
+        "b created one and commented on the other"
+    );
 
-    let cat = ListQuery { category: Some("garden".into()), ..Default::default() };
+    let cat = ListQuery {
+        category: Some("garden".into()),
+        ..Default::default()
+    };
     assert_eq!(ids(a.store.list(&cat)?), vec![tuin.to_string()]);
-    let upcoming = ListQuery { order: Order::Upcoming, ..Default::default() };
-    assert_eq!(ids(a.store.list(&upcoming)?), vec![fiets.to_string()], "only entities with a start");
-    let range = ListQuery { from: Some(T0 + 8_000_000), ..Default::default() };
-    assert_eq!(ids(a.store.list(&range)?), Vec::<String>::new(), "the window ended before `from`");
-    let needs = ListQuery { needs_response: true, ..Default::default() };
+    let upcoming = ListQuery {
+        order: Order::Upcoming,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(a.store.list(&upcoming)?),
+        vec![fiets.to_string()],
+        "only entities with a start"
+    );
+    let range = ListQuery {
+        from: Some(T0 + 8_000_000),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(a.store.list(&range)?),
+        Vec::<String>::new(),
+        "the window ended before `from`"
+    );
+    let needs = ListQuery {
+        needs_response: true,
+        ..Default::default()
+    };
     assert_eq!(ids(a.store.list(&needs)?).len(), 2);
 
     a.clock.set(T0 + 7_200_000);
@@ -272,7 +365,11 @@ fn filters_search_counts_and_mine() -> Result<()> {
     let get = |s: &str| counts.iter().find(|c| c.status == s).map(|c| c.count);
     assert_eq!(get("expired"), Some(1));
     assert_eq!(get("open"), Some(1));
-    assert_eq!(ids(a.store.list(&needs)?), vec![tuin.to_string()], "expired needs no response");
+    assert_eq!(
+        ids(a.store.list(&needs)?),
+        vec![tuin.to_string()],
+        "expired needs no response"
+    );
     Ok(())
 }
 
@@ -281,8 +378,14 @@ fn wrong_kind_and_unknown_ids_are_clear_errors() -> Result<()> {
     let a = Replica::new(Role::Resident)?;
     let id = ask(&a.store, "Iets")?;
     let unknown = noaber_core::EntityId::new()?;
-    assert!(matches!(a.store.help(&unknown), Err(Error::NotFound { .. })));
-    assert!(matches!(a.store.add_comment(&unknown, "x"), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        a.store.help(&unknown),
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        a.store.add_comment(&unknown, "x"),
+        Err(Error::NotFound { .. })
+    ));
     assert!(matches!(a.store.comments(&id), Ok(c) if c.is_empty()));
     Ok(())
 }

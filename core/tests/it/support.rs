@@ -25,7 +25,12 @@ impl Replica {
 
     /// Every local change this replica made, as `(entity, bytes)`.
     pub fn outgoing(&self) -> Result<Vec<(EntityId, Vec<u8>)>> {
-        Ok(self.store.pending_changes(1_000_000)?.into_iter().map(|c| (c.entity, c.bytes)).collect())
+        Ok(self
+            .store
+            .pending_changes(1_000_000)?
+            .into_iter()
+            .map(|c| (c.entity, c.bytes))
+            .collect())
     }
 }
 

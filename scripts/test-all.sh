@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test of the project. Idempotent; installs what the tests need on a fresh Debian
+# machine (today: only the Rust toolchain's own components) and caches builds under target/.
+# `.ci/run` calls exactly this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=1
+# Property tests: a fixed number of cases keeps CI time predictable; raise it locally with
+# PROPTEST_CASES=1000 scripts/test-all.sh.
+export PROPTEST_CASES="${PROPTEST_CASES:-64}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+cargo --version
+rustup component list --installed 2>/dev/null | grep -E '^(clippy|rustfmt)' >/dev/null \
+  || rustup component add clippy rustfmt
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints (workspace lints, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --all-targets --locked
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "docs build without warnings"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
