@@ -1,0 +1,88 @@
+//! The `noaber` binary as a script uses it: ids on stdout, JSON with `--json`, errors on stderr
+//! with a non-zero exit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn noaber(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_noaber"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("NOABER_STORE")
+        .output()
+        .expect("run noaber")
+}
+
+fn ok(store: &Path, args: &[&str]) -> String {
+    let out = noaber(store, args);
+    assert!(
+        out.status.success(),
+        "`noaber {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn ask_then_list_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let id = ok(&store, &["help", "ask", "--title", "Boodschappen", "--category", "groceries"]);
+    let id = id.trim();
+    assert_eq!(id.len(), 32, "prints the new id: {id}");
+
+    let json: serde_json::Value = serde_json::from_str(&ok(&store, &["--json", "list", "help"])).unwrap();
+    let items = json.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["id"], id);
+    assert_eq!(items[0]["title"], "Boodschappen");
+    assert_eq!(items[0]["status"], "open");
+
+    let text = ok(&store, &["list", "help"]);
+    assert!(text.contains(id) && text.contains("open"));
+
+    let comment = ok(&store, &["comment", "add", id, "ik kan dinsdag"]);
+    assert_eq!(comment.trim().len(), 16);
+    let found = ok(&store, &["--json", "search", "dinsdag"]);
+    assert!(found.contains(id));
+    let shown: serde_json::Value = serde_json::from_str(&ok(&store, &["--json", "help", "show", id])).unwrap();
+    assert_eq!(shown["status"], "open");
+}
+
+#[test]
+fn errors_go_to_stderr_with_a_failure_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let cases: &[(&[&str], &str)] = &[
+        (&["help", "ask", "--title", "x", "--category", "weapons"], "invalid `category`"),
+        (&["help", "ask", "--title", "   "], "invalid `title`"),
+        (&["help", "show", "not-an-id"], "invalid `id`"),
+        (&["help", "show", "0123456789abcdef0123456789abcdef"], "no help"),
+        (&["list", "bikes"], "unknown kind `bikes`"),
+        (&["list", "all", "--bbox", "1,2,3"], "invalid `bbox`"),
+    ];
+    for (args, want) in cases {
+        let out = noaber(&store, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    // A malformed command line is clap's exit code 2.
+    assert_eq!(noaber(&store, &["help", "ask"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_cancelled_request_cannot_be_marked_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let id = ok(&store, &["help", "ask", "--title", "Lamp"]);
+    ok(&store, &["help", "cancel", id.trim(), "--reason", "zelf gedaan"]);
+    let out = noaber(&store, &["help", "done", id.trim()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
+}

@@ -1,0 +1,100 @@
+//! Golden documents: changes written by schema version 1 of each kind, frozen in
+//! `tests/golden/*.json` with the view they must derive. Old app versions stay in the field, so
+//! every later version must still read these documents the same way. A failure here means a
+//! change to the stored format or to a derivation rule: if intended, add a new golden file
+//! rather than editing an old one.
+//!
+//! To (re)create a missing file: `NOABER_BLESS=1 cargo test -p noaber-core --test it golden`.
+
+use std::path::PathBuf;
+
+use noaber_core::model::help::NewHelp;
+use noaber_core::{EntityId, Result, Role, Store};
+use serde_json::{Value, json};
+
+use crate::support::{Replica, T0, sync_all};
+
+fn path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Checks (or with `NOABER_BLESS=1` writes) one golden file. `make` builds the scenario on
+/// fresh replicas and returns the entity and every replica; `view` derives the view to freeze.
+fn golden(
+    name: &str,
+    make: impl FnOnce() -> Result<(EntityId, Vec<Replica>)>,
+    view: impl Fn(&Store, &EntityId) -> Result<Value>,
+) -> Result<()> {
+    let file = path(name);
+    if std::env::var_os("NOABER_BLESS").is_some() && !file.exists() {
+        let (id, replicas) = make()?;
+        let refs: Vec<&Replica> = replicas.iter().collect();
+        sync_all(&refs)?;
+        let mut changes = Vec::new();
+        for r in &replicas {
+            changes.extend(r.outgoing()?.into_iter().filter(|(e, _)| e == &id).map(|(_, b)| hex(&b)));
+        }
+        let expected = view(&replicas[0].store, &id)?;
+        let doc = json!({ "schema": 1, "entity": id.as_str(), "changes": changes, "expected": expected });
+        std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("{}: {e} (create it with NOABER_BLESS=1)", file.display()));
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let id = EntityId::parse(doc["entity"].as_str().unwrap())?;
+    let batch: Vec<_> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (id.clone(), unhex(c.as_str().unwrap())))
+        .collect();
+    let fresh = Replica::new(Role::Resident)?;
+    fresh.clock.set(T0);
+    fresh.store.apply_remote_changes(&batch)?;
+    assert_eq!(view(&fresh.store, &id)?, doc["expected"], "{name}: the frozen document derives differently");
+    // Applying in reverse order (dependencies last) gives the same result.
+    let rev = Replica::new(Role::Resident)?;
+    let mut reversed = batch.clone();
+    reversed.reverse();
+    rev.store.apply_remote_changes(&reversed)?;
+    assert_eq!(view(&rev.store, &id)?, doc["expected"], "{name}: order of arrival matters");
+    Ok(())
+}
+
+#[test]
+fn help_request_v1() -> Result<()> {
+    golden(
+        "help_v1",
+        || {
+            let req = Replica::new(Role::Resident)?;
+            let helper = Replica::new(Role::Resident)?;
+            let mut new = NewHelp::ask("transport", "Lift naar de huisarts");
+            new.body = "Donderdag om 10 uur, rolstoel past in de kofferbak".into();
+            new.urgency = "high".into();
+            new.precision = "stairwell".into();
+            new.location_label = "Portiek 12–20".into();
+            new.window_start = Some(T0);
+            new.window_end = Some(T0 + 86_400_000);
+            let id = req.store.create_help(&new)?;
+            sync_all(&[&req, &helper])?;
+            helper.clock.advance(1_000);
+            helper.store.respond_help(&id, "Ik rijd je")?;
+            sync_all(&[&req, &helper])?;
+            req.clock.advance(2_000);
+            req.store.match_help(&id, &helper.member())?;
+            req.store.add_comment(&id, "Fijn, tot donderdag")?;
+            req.store.complete_help(&id)?;
+            req.store.thank_help(&id, "Dank je wel!")?;
+            Ok((id, vec![req, helper]))
+        },
+        |s, id| Ok(serde_json::to_value(s.help(id)?).unwrap()),
+    )
+}
