@@ -24,6 +24,9 @@ pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement of the write path and the common queries stays prepared (the default
+    // of 16 thrashes: re-parsing SQL was 13% of a local write).
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(())
 }
 
