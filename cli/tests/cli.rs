@@ -31,11 +31,22 @@ fn ok(store: &Path, args: &[&str]) -> String {
 fn ask_then_list_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("buurt");
-    let id = ok(&store, &["help", "ask", "--title", "Boodschappen", "--category", "groceries"]);
+    let id = ok(
+        &store,
+        &[
+            "help",
+            "ask",
+            "--title",
+            "Boodschappen",
+            "--category",
+            "groceries",
+        ],
+    );
     let id = id.trim();
     assert_eq!(id.len(), 32, "prints the new id: {id}");
 
-    let json: serde_json::Value = serde_json::from_str(&ok(&store, &["--json", "list", "help"])).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["--json", "list", "help"])).unwrap();
     let items = json.as_array().unwrap();
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["id"], id);
@@ -49,7 +60,8 @@ fn ask_then_list_round_trip() {
     assert_eq!(comment.trim().len(), 16);
     let found = ok(&store, &["--json", "search", "dinsdag"]);
     assert!(found.contains(id));
-    let shown: serde_json::Value = serde_json::from_str(&ok(&store, &["--json", "help", "show", id])).unwrap();
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["--json", "help", "show", id])).unwrap();
     assert_eq!(shown["status"], "open");
 }
 
@@ -58,10 +70,16 @@ fn errors_go_to_stderr_with_a_failure_code() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("buurt");
     let cases: &[(&[&str], &str)] = &[
-        (&["help", "ask", "--title", "x", "--category", "weapons"], "invalid `category`"),
+        (
+            &["help", "ask", "--title", "x", "--category", "weapons"],
+            "invalid `category`",
+        ),
         (&["help", "ask", "--title", "   "], "invalid `title`"),
         (&["help", "show", "not-an-id"], "invalid `id`"),
-        (&["help", "show", "0123456789abcdef0123456789abcdef"], "no help"),
+        (
+            &["help", "show", "0123456789abcdef0123456789abcdef"],
+            "no help",
+        ),
         (&["list", "bikes"], "unknown kind `bikes`"),
         (&["list", "all", "--bbox", "1,2,3"], "invalid `bbox`"),
     ];
@@ -81,7 +99,10 @@ fn a_cancelled_request_cannot_be_marked_done() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("buurt");
     let id = ok(&store, &["help", "ask", "--title", "Lamp"]);
-    ok(&store, &["help", "cancel", id.trim(), "--reason", "zelf gedaan"]);
+    ok(
+        &store,
+        &["help", "cancel", id.trim(), "--reason", "zelf gedaan"],
+    );
     let out = noaber(&store, &["help", "done", id.trim()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));

@@ -395,6 +395,10 @@ pub(crate) fn put_str_list(
     Ok(())
 }
 
+/// Keys every entry carries; an entry's own fields may not use them (a field named `by` would
+/// make the entry claim another author).
+const RESERVED: [&str; 4] = ["t", "by", "role", "at"];
+
 /// The `at` a new entry gets: the device's clock, but never earlier than one millisecond after
 /// every entry the device has already seen. Entries are ordered by `at`, so this keeps every
 /// action after the actions it was a reaction to, even when the device's clock is behind or two
@@ -417,6 +421,11 @@ pub(crate) fn append_entry(
 ) -> Result<String> {
     let log = get_obj(doc, &ROOT, "log", ObjType::Map)
         .ok_or_else(|| Error::Other("document has no `log`".into()))?;
+    if let Some((k, _)) = fields.iter().find(|(k, _)| RESERVED.contains(k)) {
+        return Err(Error::Other(format!(
+            "entry field `{k}` would overwrite a reserved key; this is a bug"
+        )));
+    }
     let at = next_at(doc, ctx.now);
     let id = new_entry_id()?;
     let entry = doc.put_object(&log, id.as_str(), ObjType::Map)?;

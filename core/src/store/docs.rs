@@ -104,6 +104,26 @@ pub(crate) fn append_change(
     Ok(())
 }
 
+/// Stores a change for a document that cannot be loaded (corrupt), without applying it, so it
+/// is not lost; a repair can replay it.
+pub(crate) fn store_unapplied(
+    tx: &Transaction<'_>,
+    id: &EntityId,
+    hash: &ChangeHash,
+    bytes: &[u8],
+    now: i64,
+) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE documents SET changes_since = changes_since + 1, updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute(params![id.as_str(), now])?;
+    tx.prepare_cached("INSERT INTO doc_changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)")?
+        .execute(params![id.as_str(), hash.0.as_slice(), bytes])?;
+    tx.prepare_cached("INSERT OR IGNORE INTO change_hashes (hash, doc_id) VALUES (?1, ?2)")?
+        .execute(params![hash.0.as_slice(), id.as_str()])?;
+    Ok(())
+}
+
 /// Replaces a document's snapshot and change rows by one `save()`.
 ///
 /// Changes still waiting for missing dependencies are not part of `save()`; they are kept as

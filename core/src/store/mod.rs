@@ -11,6 +11,7 @@
 //! Nothing here loads all documents: opening the store reads a few settings; lists and counts
 //! are SQL over projections; documents are loaded on demand, at most [`CACHE_DOCS`] kept.
 
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -448,113 +449,132 @@ impl Store {
     /// Applies changes that came from elsewhere (a relay, another device) to their documents
     /// and projections, in one transaction. Duplicates are ignored; changes whose
     /// dependencies have not arrived are stored and wait (they take effect when the
-    /// dependencies come). Subscribers are told which entities changed.
+    /// dependencies come). Documents are processed one at a time and go through the bounded
+    /// cache, so a batch of 10 000 documents does not hold 10 000 documents in memory.
+    /// A change for a document that is corrupt on this device is stored unapplied (nothing
+    /// received is dropped) and counted in [`ApplyReport::corrupt`]. Subscribers are told which
+    /// entities changed.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] when a change does not decode (nothing of the batch is applied);
-    /// storage errors.
+    /// [`Error::InvalidInput`] when a change does not decode or cannot be applied (nothing of
+    /// the batch is applied); storage errors.
     pub fn apply_remote_changes(&self, batch: &[(EntityId, Vec<u8>)]) -> Result<ApplyReport> {
-        let mut decoded = Vec::with_capacity(batch.len());
+        // Decode everything first and group by document, keeping first-arrival order.
+        let mut order: Vec<EntityId> = Vec::new();
+        let mut by_doc: HashMap<EntityId, Vec<Change>> = HashMap::new();
         for (id, bytes) in batch {
             let change = Change::from_bytes(bytes.clone()).map_err(|e| {
                 Error::invalid("change", format!("for entity `{id}` does not decode: {e}"))
             })?;
-            decoded.push((id.clone(), change));
+            by_doc
+                .entry(id.clone())
+                .or_insert_with(|| {
+                    order.push(id.clone());
+                    Vec::new()
+                })
+                .push(change);
         }
         let mut guard = self.lock();
         let inner = &mut *guard;
         let now = self.clock.now_ms();
         let mut report = ApplyReport::default();
+        let mut changed: Vec<Changed> = Vec::new();
         let mut touched: Vec<EntityId> = Vec::new();
-        let mut docs_in_flight: Vec<(EntityId, AutoCommit)> = Vec::new();
         let result = (|| -> Result<()> {
             let tx = inner.conn.transaction()?;
-            for (id, change) in decoded {
-                let hash = change.hash();
-                if docs::has_change(&tx, &hash)? {
-                    report.duplicates += 1;
+            for id in &order {
+                let Some(changes) = by_doc.remove(id) else {
+                    continue;
+                };
+                let mut fresh = Vec::with_capacity(changes.len());
+                let mut seen = HashSet::new();
+                for change in changes {
+                    let hash = change.hash();
+                    if !seen.insert(hash) || docs::has_change(&tx, &hash)? {
+                        report.duplicates += 1;
+                    } else {
+                        fresh.push(change);
+                    }
+                }
+                if fresh.is_empty() {
                     continue;
                 }
-                let pos = docs_in_flight.iter().position(|(d, _)| d == &id);
-                let idx = match pos {
-                    Some(i) => i,
-                    None => {
-                        let doc = match inner.cache.pop(&id) {
-                            Some(doc) => doc,
-                            None => match docs::load(&tx, &id) {
-                                Ok(mut doc) => {
-                                    doc.set_actor(self.actor.clone());
-                                    doc
-                                }
-                                Err(Error::NotFound { .. }) => {
-                                    AutoCommit::new().with_actor(self.actor.clone())
-                                }
-                                Err(e) => return Err(e),
-                            },
-                        };
-                        docs_in_flight.push((id.clone(), doc));
-                        docs_in_flight.len() - 1
-                    }
+                let mut doc = match inner.cache.pop(id) {
+                    Some(doc) => doc,
+                    None => match docs::load(&tx, id) {
+                        Ok(mut doc) => {
+                            doc.set_actor(self.actor.clone());
+                            doc
+                        }
+                        Err(Error::NotFound { .. }) => {
+                            AutoCommit::new().with_actor(self.actor.clone())
+                        }
+                        Err(Error::Corrupt { .. }) => {
+                            // Keep what arrived; the document stays unreadable until repaired.
+                            for change in &fresh {
+                                docs::store_unapplied(
+                                    &tx,
+                                    id,
+                                    &change.hash(),
+                                    change.raw_bytes(),
+                                    now,
+                                )?;
+                            }
+                            report.corrupt += fresh.len();
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    },
                 };
-                let bytes = change.raw_bytes().to_vec();
-                let Some((_, doc)) = docs_in_flight.get_mut(idx) else {
-                    unreachable!("index was just pushed or found; this is a bug")
-                };
-                doc.apply_changes([change]).map_err(|e| {
+                touched.push(id.clone());
+                let hashes: Vec<_> = fresh
+                    .iter()
+                    .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                    .collect();
+                doc.apply_changes(fresh).map_err(|e| {
                     Error::invalid(
                         "change",
                         format!("for entity `{id}` cannot be applied: {e}"),
                     )
                 })?;
-                let kind = crate::doc::header(&*doc).ok().map(|h| h.kind);
-                docs::append_change(&tx, &id, kind, &hash, &bytes, now, doc)?;
-                report.applied += 1;
-                if !touched.contains(&id) {
-                    touched.push(id);
+                let kind = crate::doc::header(&doc).ok().map(|h| h.kind);
+                for (hash, bytes) in &hashes {
+                    docs::append_change(&tx, id, kind, hash, bytes, now, &mut doc)?;
                 }
-            }
-            for (id, doc) in &docs_in_flight {
-                if !touched.contains(id) {
-                    continue;
-                }
-                match model::project(doc) {
+                report.applied += hashes.len();
+                match model::project(&doc) {
                     Ok(p) => {
                         tx.prepare_cached(
                             "UPDATE documents SET kind = coalesce(kind, ?2) WHERE id = ?1",
                         )?
                         .execute(params![id.as_str(), p.kind.as_str()])?;
                         project::write(&tx, id, &p)?;
+                        changed.push(Changed {
+                            id: id.clone(),
+                            kind: p.kind,
+                        });
                     }
                     // Creation change not here yet: the document waits, unprojected.
                     Err(_) => report.waiting += 1,
                 }
+                inner.cache.put(id.clone(), doc);
             }
             tx.commit()?;
             Ok(())
         })();
-        match result {
-            Ok(()) => {
-                let mut changed = Vec::new();
-                for (id, doc) in docs_in_flight {
-                    if let Ok(h) = crate::doc::header(&doc) {
-                        if touched.contains(&id) {
-                            changed.push(Changed {
-                                id: id.clone(),
-                                kind: h.kind,
-                            });
-                        }
-                    }
-                    inner.cache.put(id, doc);
-                }
-                drop(guard);
-                if !changed.is_empty() {
-                    self.subscribers.notify(&changed);
-                }
-                Ok(report)
+        if let Err(e) = result {
+            // Cached copies may hold changes the rollback removed from disk: drop them.
+            for id in &touched {
+                inner.cache.pop(id);
             }
-            Err(e) => Err(e), // documents in flight are dropped; they reload from disk
+            return Err(e);
         }
+        drop(guard);
+        if !changed.is_empty() {
+            self.subscribers.notify(&changed);
+        }
+        Ok(report)
     }
 
     /// Registers `listener` to be told, after each commit, which entities changed. Delivery

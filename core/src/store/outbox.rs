@@ -30,6 +30,8 @@ pub struct ApplyReport {
     pub duplicates: usize,
     /// Documents still waiting for their creation change (stored, not yet listed).
     pub waiting: usize,
+    /// Changes stored unapplied because their document is corrupt on this device.
+    pub corrupt: usize,
 }
 
 pub(crate) fn record(

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use crate::support::{Replica, T0, sync_all};
 
 fn path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(format!("{name}.json"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -23,7 +25,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// Checks (or with `NOABER_BLESS=1` writes) one golden file. `make` builds the scenario on
@@ -40,10 +45,16 @@ fn golden(
         sync_all(&refs)?;
         let mut changes = Vec::new();
         for r in &replicas {
-            changes.extend(r.outgoing()?.into_iter().filter(|(e, _)| e == &id).map(|(_, b)| hex(&b)));
+            changes.extend(
+                r.outgoing()?
+                    .into_iter()
+                    .filter(|(e, _)| e == &id)
+                    .map(|(_, b)| hex(&b)),
+            );
         }
         let expected = view(&replicas[0].store, &id)?;
-        let doc = json!({ "schema": 1, "entity": id.as_str(), "changes": changes, "expected": expected });
+        let doc =
+            json!({ "schema": 1, "entity": id.as_str(), "changes": changes, "expected": expected });
         std::fs::write(&file, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
     }
     let text = std::fs::read_to_string(&file)
@@ -59,13 +70,21 @@ fn golden(
     let fresh = Replica::new(Role::Resident)?;
     fresh.clock.set(T0);
     fresh.store.apply_remote_changes(&batch)?;
-    assert_eq!(view(&fresh.store, &id)?, doc["expected"], "{name}: the frozen document derives differently");
+    assert_eq!(
+        view(&fresh.store, &id)?,
+        doc["expected"],
+        "{name}: the frozen document derives differently"
+    );
     // Applying in reverse order (dependencies last) gives the same result.
     let rev = Replica::new(Role::Resident)?;
     let mut reversed = batch.clone();
     reversed.reverse();
     rev.store.apply_remote_changes(&reversed)?;
-    assert_eq!(view(&rev.store, &id)?, doc["expected"], "{name}: order of arrival matters");
+    assert_eq!(
+        view(&rev.store, &id)?,
+        doc["expected"],
+        "{name}: order of arrival matters"
+    );
     Ok(())
 }
 
