@@ -76,6 +76,150 @@ fn act(r: &Replica, id: &EntityId, a: &HelpAction, members: &[noaber_core::Membe
     };
 }
 
+/// Delivers the changes of `from` that `pick`'s bits select (the rest are dropped) to `to`,
+/// reversed (dependencies last) when `rev`, twice when `dup`.
+fn deliver_part(
+    rs: &[&Replica],
+    from: usize,
+    to: usize,
+    pick: u64,
+    dup: bool,
+    rev: bool,
+) -> Result<()> {
+    if from == to {
+        return Ok(());
+    }
+    let all = rs[from].outgoing()?;
+    let mut batch: Vec<_> = all
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| pick >> (i % 64) & 1 == 1)
+        .map(|(_, c)| c)
+        .collect();
+    if rev {
+        batch.reverse();
+    }
+    if dup {
+        batch.extend(batch.clone());
+    }
+    rs[to].store.apply_remote_changes(&batch)?;
+    Ok(())
+}
+
+/// A random delivery schedule: `(from, to, pick, dup, rev)` as in [`Step::Deliver`].
+type Schedule = Vec<(usize, usize, u64, bool, bool)>;
+
+fn schedule(n: usize) -> impl Strategy<Value = Schedule> {
+    proptest::collection::vec(
+        (0..n, 0..n, any::<u64>(), any::<bool>(), any::<bool>()),
+        0..12,
+    )
+}
+
+/// Delivers parts of what replicas made to others, per `schedule`, then everything to everyone
+/// in the order the schedule's first entries suggest.
+fn exchange(rs: &[&Replica], schedule: &Schedule) -> Result<()> {
+    for (from, to, pick, dup, rev) in schedule {
+        deliver_part(rs, *from, *to, *pick, *dup, *rev)?;
+    }
+    // Full exchange, receivers in reverse order for variety.
+    for b in rs.iter().rev() {
+        for a in rs {
+            if !std::ptr::eq(*a, *b) {
+                crate::support::deliver(a, b)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every replica holds the same document and the same projection rows.
+fn assert_converged(rs: &[&Replica], id: &EntityId) -> Result<()> {
+    let heads = rs[0].store.heads(id)?;
+    let dump = rs[0].store.projection_dump()?;
+    for r in &rs[1..] {
+        assert_eq!(r.store.heads(id)?, heads, "same document everywhere");
+        assert_eq!(
+            r.store.projection_dump()?,
+            dump,
+            "same projections everywhere"
+        );
+    }
+    Ok(())
+}
+
+/// RSVPs racing for the last places: residents answer offline at distinct times, some decline
+/// again; after any delivery order the confirmed list is the first `capacity` of those still
+/// going, by the time they said going, and the rest are waitlisted in that order.
+fn run_rsvp_race(capacity: i64, times: &[i64], declines: &[bool], sched: &Schedule) -> Result<()> {
+    use noaber_core::model::event::{NewEvent, Rsvp};
+    let org = Replica::new(Role::Organiser)?;
+    let residents: Vec<Replica> = times
+        .iter()
+        .map(|_| Replica::new(Role::Resident))
+        .collect::<Result<_>>()?;
+    let mut new = NewEvent::new(
+        "Buurtbarbecue",
+        "Binnentuin",
+        crate::support::T0 + 86_400_000,
+        crate::support::T0 + 90_000_000,
+    );
+    new.capacity = Some(capacity);
+    let id = org.store.create_event(&new)?;
+    for r in &residents {
+        crate::support::deliver(&org, r)?;
+    }
+    for ((r, t), decline) in residents.iter().zip(times).zip(declines) {
+        r.clock.set(crate::support::T0 + 1_000 + t);
+        r.store.rsvp_event(&id, Rsvp::Going)?;
+        if *decline {
+            r.clock.advance(50_000);
+            r.store.rsvp_event(&id, Rsvp::Declined)?;
+        }
+    }
+    let mut all: Vec<&Replica> = vec![&org];
+    all.extend(residents.iter());
+    exchange(&all, sched)?;
+    assert_converged(&all, &id)?;
+
+    // The model: still-going residents by the time they said going.
+    let mut going: Vec<(i64, noaber_core::MemberId)> = residents
+        .iter()
+        .zip(times)
+        .zip(declines)
+        .filter(|(_, d)| !**d)
+        .map(|((r, t), _)| (*t, r.member()))
+        .collect();
+    going.sort();
+    let cap = usize::try_from(capacity).unwrap();
+    let want_confirmed: Vec<_> = going.iter().take(cap).map(|(_, m)| m.clone()).collect();
+    let want_waitlist: Vec<_> = going.iter().skip(cap).map(|(_, m)| m.clone()).collect();
+    let v = org.store.event(&id)?;
+    assert_eq!(
+        v.confirmed
+            .iter()
+            .map(|a| a.member.clone())
+            .collect::<Vec<_>>(),
+        want_confirmed
+    );
+    assert_eq!(
+        v.waitlist
+            .iter()
+            .map(|a| a.member.clone())
+            .collect::<Vec<_>>(),
+        want_waitlist
+    );
+    for m in &want_waitlist {
+        assert!(
+            v.notices
+                .iter()
+                .any(|n| &n.member == m && n.code == "waitlisted"),
+            "the waitlisted are told"
+        );
+    }
+    Ok(())
+}
+
 fn run_help_scenario(steps: &[Step]) -> Result<()> {
     // Replica 0 asks; 1 is an organiser; 2 a neighbour.
     let rs = [
@@ -101,23 +245,7 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
                 dup,
                 rev,
             } => {
-                if from == to {
-                    continue;
-                }
-                let all = rs[*from].outgoing()?;
-                let mut batch: Vec<_> = all
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| pick >> (i % 64) & 1 == 1)
-                    .map(|(_, c)| c)
-                    .collect();
-                if *rev {
-                    batch.reverse();
-                }
-                if *dup {
-                    batch.extend(batch.clone());
-                }
-                rs[*to].store.apply_remote_changes(&batch)?;
+                deliver_part(&[&rs[0], &rs[1], &rs[2]], *from, *to, *pick, *dup, *rev)?;
             }
         }
     }
@@ -163,6 +291,16 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rsvps_race_for_the_last_places(
+        capacity in 1..4i64,
+        times in proptest::sample::subsequence((0..40i64).collect::<Vec<_>>(), 4).prop_shuffle(),
+        declines in proptest::collection::vec(proptest::bool::weighted(0.25), 4),
+        sched in schedule(5),
+    ) {
+        run_rsvp_race(capacity, &times, &declines, &sched).unwrap();
+    }
 
     #[test]
     fn help_requests_converge(steps in proptest::collection::vec(step(), 1..40)) {
