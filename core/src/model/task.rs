@@ -2413,7 +2413,10 @@ mod tests {
                 }
                 // Not ignored: it stands, and done beats skipped for the same date.
                 let got = recorded.get(day).copied();
-                assert!(got.is_some(), "an accepted record that was not ignored is derived");
+                assert!(
+                    got.is_some(),
+                    "an accepted record that was not ignored is derived"
+                );
                 if *outcome == Outcome::Done {
                     assert_eq!(got, Some(Outcome::Done), "done beats skipped");
                 }

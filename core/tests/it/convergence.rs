@@ -220,6 +220,57 @@ fn run_rsvp_race(capacity: i64, times: &[i64], declines: &[bool], sched: &Schedu
     Ok(())
 }
 
+/// Several people claim one task while offline: every device shows the same adopter (the
+/// earliest claim), the others become backups in claim order, and each of them is told.
+fn run_claim_race(times: &[i64], sched: &Schedule) -> Result<()> {
+    use noaber_core::model::task::NewTask;
+    let creator = Replica::new(Role::Caretaker)?;
+    let claimants: Vec<Replica> = times
+        .iter()
+        .map(|_| Replica::new(Role::Resident))
+        .collect::<Result<_>>()?;
+    let id = creator
+        .store
+        .create_task(&NewTask::new("Trappenhuis vegen"))?;
+    for c in &claimants {
+        crate::support::deliver(&creator, c)?;
+    }
+    for (c, t) in claimants.iter().zip(times) {
+        c.clock.set(crate::support::T0 + 1_000 + t);
+        c.store.claim_task(&id)?;
+        // Each saw itself as adopter when it claimed.
+        assert_eq!(c.store.task(&id)?.adopter, Some(c.member()));
+    }
+    let mut all: Vec<&Replica> = vec![&creator];
+    all.extend(claimants.iter());
+    exchange(&all, sched)?;
+    assert_converged(&all, &id)?;
+
+    let mut order: Vec<(i64, noaber_core::MemberId)> = claimants
+        .iter()
+        .zip(times)
+        .map(|(c, t)| (*t, c.member()))
+        .collect();
+    order.sort();
+    let v = claimants[0].store.task(&id)?;
+    assert_eq!(
+        v.adopter.as_ref(),
+        Some(&order[0].1),
+        "the earliest claim adopts"
+    );
+    let backups: Vec<_> = order[1..].iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(v.backups, backups, "the others are backups in claim order");
+    for m in &backups {
+        assert!(
+            v.notices
+                .iter()
+                .any(|n| &n.member == m && n.code == "claim_lost"),
+            "a lost claim is told"
+        );
+    }
+    Ok(())
+}
+
 fn run_help_scenario(steps: &[Step]) -> Result<()> {
     // Replica 0 asks; 1 is an organiser; 2 a neighbour.
     let rs = [
@@ -291,6 +342,14 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn claims_race_for_one_task(
+        times in proptest::sample::subsequence((0..30i64).collect::<Vec<_>>(), 3).prop_shuffle(),
+        sched in schedule(4),
+    ) {
+        run_claim_race(&times, &sched).unwrap();
+    }
 
     #[test]
     fn rsvps_race_for_the_last_places(

@@ -117,3 +117,79 @@ fn help_request_v1() -> Result<()> {
         |s, id| Ok(serde_json::to_value(s.help(id)?).unwrap()),
     )
 }
+
+#[test]
+fn event_v1() -> Result<()> {
+    use noaber_core::model::event::{NewEvent, Rsvp};
+    golden(
+        "event_v1",
+        || {
+            let org = Replica::new(Role::Organiser)?;
+            let a = Replica::new(Role::Resident)?;
+            let b = Replica::new(Role::Resident)?;
+            let mut new = NewEvent::new(
+                "Buurtbarbecue",
+                "Binnentuin De Linde",
+                T0 + 86_400_000,
+                T0 + 97_200_000,
+            );
+            new.description = "Neem een stoel mee".into();
+            new.capacity = Some(1);
+            new.point = Some((52.0907, 5.1214));
+            let id = org.store.create_event(&new)?;
+            let role = org
+                .store
+                .add_event_role(&id, "Opbouw", "Tafels en stoelen")?;
+            let shift =
+                org.store
+                    .add_event_shift(&id, &role, T0 + 82_800_000, T0 + 86_400_000, 2)?;
+            sync_all(&[&org, &a, &b])?;
+            a.clock.advance(1_000);
+            a.store.rsvp_event(&id, Rsvp::Going)?;
+            b.clock.advance(2_000);
+            b.store.rsvp_event(&id, Rsvp::Going)?;
+            b.store.signup_shift(&id, &shift)?;
+            sync_all(&[&org, &a, &b])?;
+            a.clock.advance(5_000);
+            a.store.rsvp_event(&id, Rsvp::Declined)?;
+            Ok((id, vec![org, a, b]))
+        },
+        |s, id| Ok(serde_json::to_value(s.event(id)?).unwrap()),
+    )
+}
+
+#[test]
+fn task_v1() -> Result<()> {
+    use noaber_core::model::task::{NewTask, Outcome};
+    golden(
+        "task_v1",
+        || {
+            let caretaker = Replica::new(Role::Caretaker)?;
+            let a = Replica::new(Role::Resident)?;
+            let b = Replica::new(Role::Resident)?;
+            let mut new = NewTask::recurring(
+                "Binnentuin water geven",
+                "FREQ=WEEKLY;BYDAY=MO,TH",
+                "2026-09-03",
+            );
+            new.description = "Vooral de moestuinbakken".into();
+            new.location_label = "Binnentuin".into();
+            let id = caretaker.store.create_task(&new)?;
+            caretaker
+                .store
+                .add_checklist_item(&id, "Gieter vullen bij de kraan")?;
+            sync_all(&[&caretaker, &a, &b])?;
+            a.clock.advance(1_000);
+            a.store.claim_task(&id)?;
+            b.clock.advance(500);
+            b.store.claim_task(&id)?; // concurrent: b claimed first
+            sync_all(&[&caretaker, &a, &b])?;
+            b.store
+                .record_occurrence(&id, "2026-09-03", Outcome::Done, "flink gegoten")?;
+            a.store
+                .record_occurrence(&id, "2026-09-07", Outcome::Skipped, "regen")?;
+            Ok((id, vec![caretaker, a, b]))
+        },
+        |s, id| Ok(serde_json::to_value(s.task(id)?).unwrap()),
+    )
+}
