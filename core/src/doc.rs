@@ -131,21 +131,6 @@ impl Entry {
         }
     }
 
-    pub fn f64(&self, key: &str) -> Option<f64> {
-        match self.fields.get(key) {
-            Some(Field::F64(f)) => Some(*f),
-            Some(Field::Int(i)) => Some(*i as f64),
-            _ => None,
-        }
-    }
-
-    pub fn bool(&self, key: &str) -> Option<bool> {
-        match self.fields.get(key) {
-            Some(Field::Bool(b)) => Some(*b),
-            _ => None,
-        }
-    }
-
     /// The key entries are ordered by on every device: `(at, by, id)`.
     pub fn order_key(&self) -> (i64, &str, &str) {
         (self.at, self.by.as_str(), &self.id)
@@ -222,19 +207,6 @@ pub(crate) fn get_text(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Option<Str
         },
         _ => None,
     }
-}
-
-/// A list of strings at `key` (skipping anything that is not a string).
-pub(crate) fn get_str_list(doc: &impl ReadDoc, obj: &ObjId, key: &str) -> Vec<String> {
-    let Some(list) = get_obj(doc, obj, key, ObjType::List) else {
-        return Vec::new();
-    };
-    doc.list_range(&list, ..)
-        .filter_map(|item| match item.value {
-            ValueRef::Scalar(ScalarValueRef::Str(s)) => Some(s.into_owned()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Reads the root header.
@@ -378,20 +350,6 @@ pub(crate) fn put(
     value: impl Into<Field>,
 ) -> Result<()> {
     doc.put(obj, key, value.into().to_scalar())?;
-    Ok(())
-}
-
-/// Puts a list of strings (creation only; lists replaced later lose concurrent edits).
-pub(crate) fn put_str_list(
-    doc: &mut AutoCommit,
-    obj: &ObjId,
-    key: &str,
-    items: &[String],
-) -> Result<()> {
-    let list = doc.put_object(obj, key, ObjType::List)?;
-    for (i, item) in items.iter().enumerate() {
-        doc.insert(&list, i, item.as_str())?;
-    }
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! Errors of the core.
 //!
 //! Two layers, as STYLE.md asks: [`Error`] is the public error with the variants a caller
-//! (the CLI, the bindings, a UI) acts on; [`Internal`] carries the library errors underneath and
+//! (the CLI, the bindings, a UI) acts on; `Internal` carries the library errors underneath and
 //! is converted in exactly one place ([`From<Internal> for Error`]). Messages name the offending
 //! field or value but never carry personal data (titles, bodies, names).
 

@@ -24,7 +24,7 @@
 //! | `signup`, `unsignup` | `shift` | any member, for themself |
 //! | `cancel` | `reason` | organiser, staff |
 //!
-//! (`t`, `by`, `role`, `at` are the keys every entry has, see [`crate::doc`]; so a shift names
+//! (`t`, `by`, `role`, `at` are the keys every entry has, see `crate::doc`; so a shift names
 //! its volunteer role as `role_id`.)
 //!
 //! `seen` records what the writer's own device showed when it said "going" (a place, or a

@@ -2,7 +2,7 @@
 //! one SQLite database.
 //!
 //! One [`Store`] owns one connection (one writer, WAL). Every local edit runs as
-//! [`Store::update_entity`]: load the document (from a bounded cache, or from disk), let the
+//! `Store::update_entity`: load the document (from a bounded cache, or from disk), let the
 //! kind's module apply the operation, commit the Automerge change, then in **one** SQLite
 //! transaction append the change bytes, record it in the outbox and rewrite the entity's
 //! projection rows. If any step fails nothing is written and the cached document is dropped, so
