@@ -193,3 +193,74 @@ fn task_v1() -> Result<()> {
         |s, id| Ok(serde_json::to_value(s.task(id)?).unwrap()),
     )
 }
+
+#[test]
+fn report_v1() -> Result<()> {
+    use noaber_core::model::report::{NewReport, PhotoRef, ReportTransition};
+    golden(
+        "report_v1",
+        || {
+            let caretaker = Replica::new(Role::Caretaker)?;
+            let resident = Replica::new(Role::Resident)?;
+            let neighbour = Replica::new(Role::Resident)?;
+            let mut new = NewReport::at("lighting", 52.0907, 5.1214);
+            new.description = "Lamp in de kelderbox-gang is kapot".into();
+            new.complex = Some("De Linde".into());
+            new.floor = Some("kelder".into());
+            new.stairwell = Some("B".into());
+            new.severity = "high".into();
+            let id = resident.store.create_report(&new)?;
+            resident.store.attach_photo_ref(
+                &id,
+                &PhotoRef {
+                    hash: "a".repeat(64),
+                    mime: "image/jpeg".into(),
+                    size: 123_456,
+                    width: 1600,
+                    height: 1200,
+                },
+            )?;
+            sync_all(&[&caretaker, &resident, &neighbour])?;
+            neighbour.store.me_too_report(&id)?;
+            caretaker.clock.advance(1_000);
+            caretaker
+                .store
+                .transition_report(&id, ReportTransition::Acknowledge)?;
+            caretaker
+                .store
+                .set_report_responsible(&id, "Woningcorporatie, team onderhoud")?;
+            caretaker
+                .store
+                .transition_report(&id, ReportTransition::Resolve)?;
+            caretaker.store.set_report_response(&id, "Lamp vervangen")?;
+            sync_all(&[&caretaker, &resident, &neighbour])?;
+            resident.clock.advance(10_000);
+            resident
+                .store
+                .transition_report(&id, ReportTransition::Confirm)?;
+            Ok((id, vec![resident, caretaker, neighbour]))
+        },
+        |s, id| Ok(serde_json::to_value(s.report(id)?).unwrap()),
+    )
+}
+
+#[test]
+fn profile_v1() -> Result<()> {
+    use noaber_core::model::profile::NewProfile;
+    golden(
+        "profile_v1",
+        || {
+            let me = Replica::new(Role::Resident)?;
+            let id = me.store.create_profile(&NewProfile {
+                display_name: "Ans".into(),
+                household: Some("De Linde 12".into()),
+                skills: vec!["fietsen repareren".into(), "Nederlandse les".into()],
+                availability: "doordeweeks 's avonds".into(),
+            })?;
+            me.store.remove_skill(&id, "Nederlandse les")?;
+            me.store.add_skill(&id, "koken")?;
+            Ok((id, vec![me]))
+        },
+        |s, id| Ok(serde_json::to_value(s.profile(id)?).unwrap()),
+    )
+}
