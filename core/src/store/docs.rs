@@ -16,6 +16,17 @@ use crate::model::Kind;
 /// Incremental changes kept per document before it is compacted into a snapshot.
 pub(crate) const COMPACT_AFTER: i64 = 64;
 
+/// Runs Automerge on bytes it may choke on. Automerge 0.12 can panic on malformed input (an
+/// out-of-range actor index in a forged change, for one) instead of returning an error; a panic
+/// there must not take the app or the relay down, so it becomes an error for that input. The
+/// document being worked on is dropped by the caller (it may be half-updated).
+pub(crate) fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => Err(format!("{what} made the document library fail")),
+    }
+}
+
 /// Loads one document from its snapshot and change rows.
 ///
 /// # Errors
@@ -34,7 +45,10 @@ pub(crate) fn load(conn: &Connection, id: &EntityId) -> Result<AutoCommit> {
         reason,
     };
     let mut doc = match snapshot {
-        Some(bytes) => AutoCommit::load(&bytes).map_err(|e| corrupt(format!("snapshot: {e}")))?,
+        Some(bytes) => guard("snapshot", || {
+            AutoCommit::load(&bytes).map_err(|e| format!("snapshot: {e}"))
+        })
+        .map_err(corrupt)?,
         None => AutoCommit::new(),
     };
     let mut stmt =

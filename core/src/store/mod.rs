@@ -532,7 +532,10 @@ impl Store {
                     .iter()
                     .map(|c| (c.hash(), c.raw_bytes().to_vec()))
                     .collect();
-                doc.apply_changes(fresh).map_err(|e| {
+                docs::guard("a received change", || {
+                    doc.apply_changes(fresh).map_err(|e| e.to_string())
+                })
+                .map_err(|e| {
                     Error::invalid(
                         "change",
                         format!("for entity `{id}` cannot be applied: {e}"),

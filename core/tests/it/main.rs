@@ -4,5 +4,6 @@
 
 mod convergence;
 mod golden;
+mod hostile;
 mod store;
 mod support;
