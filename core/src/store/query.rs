@@ -199,6 +199,7 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
         format!("?{}", args.len())
     };
     let mut wh: Vec<String> = Vec::new();
+    let mut from = "entities e";
     if let Some(k) = q.kind {
         wh.push(format!("e.kind = {}", arg(Value::Text(k.as_str().into()))));
     }
@@ -245,10 +246,12 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
     if let Some(t) = &q.text {
         crate::doc::check_len("text", t, 500)?;
         match fts_query(t) {
-            Some(fq) => wh.push(format!(
-                "e.seq IN (SELECT rowid FROM search WHERE search MATCH {})",
-                arg(Value::Text(fq))
-            )),
+            // Driven from the full-text index (a join, not `IN (subquery)`): SQLite then walks
+            // only the matching rows.
+            Some(fq) => {
+                from = "search s JOIN entities e ON e.seq = s.rowid";
+                wh.push(format!("search MATCH {}", arg(Value::Text(fq))));
+            }
             None => return Err(Error::invalid("text", "has no words to search for")),
         }
     }
@@ -276,7 +279,7 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
         "SELECT e.id, e.kind, {EFFECTIVE_STATUS}, e.category, e.title, e.created_by, e.created_at,
                 e.updated_at, e.starts_at, e.ends_at, e.location_label, e.lat, e.lon,
                 e.needs_response, e.detail, {sort_col}
-         FROM entities e {where_sql}
+         FROM {from} {where_sql}
          ORDER BY {sort_col} {dir}, e.id {dir} LIMIT {lim}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -347,22 +350,39 @@ impl Store {
     pub fn status_counts(&self) -> Result<Vec<StatusCount>> {
         let now = self.now_ms();
         self.with_conn(|conn, _| {
+            // Stored statuses come from the (kind, status) index alone; then only the rows
+            // whose clock fields have passed are read, to move them to expired/due/overdue.
+            let mut counts: std::collections::BTreeMap<(String, String), i64> = Default::default();
+            let mut stmt = conn.prepare_cached(
+                "SELECT kind, status, count(*) FROM entities GROUP BY kind, status",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                counts.insert((r.get(0)?, r.get(1)?), r.get(2)?);
+            }
             let sql = format!(
-                "SELECT e.kind, {EFFECTIVE_STATUS} AS s, count(*) FROM entities e
-                 GROUP BY e.kind, s ORDER BY e.kind, s"
+                "SELECT e.kind, e.status, {EFFECTIVE_STATUS} FROM entities e
+                 WHERE (e.status = 'open' AND e.expires_at <= ?1) OR e.due_at <= ?1"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map([now], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?))
-            })?;
+            let mut rows = stmt.query([now])?;
+            while let Some(r) = rows.next()? {
+                let (kind, stored, shown): (String, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                if stored != shown {
+                    *counts.entry((kind.clone(), stored)).or_default() -= 1;
+                    *counts.entry((kind, shown)).or_default() += 1;
+                }
+            }
             let mut out = Vec::new();
-            for row in rows {
-                let (kind, status, count) = row?;
-                out.push(StatusCount {
-                    kind: Kind::parse(&kind)?,
-                    status,
-                    count,
-                });
+            for ((kind, status), count) in counts {
+                if count > 0 {
+                    out.push(StatusCount {
+                        kind: Kind::parse(&kind)?,
+                        status,
+                        count,
+                    });
+                }
             }
             Ok(out)
         })

@@ -72,6 +72,9 @@ CREATE INDEX entities_kind_status ON entities(kind, status);
 CREATE INDEX entities_kind_starts ON entities(kind, starts_at, id);
 CREATE INDEX entities_updated ON entities(updated_at DESC, id DESC);
 CREATE INDEX entities_point ON entities(lat, lon) WHERE lat IS NOT NULL;
+-- Rows whose shown status depends on the clock (expired, due, overdue), found without a scan.
+CREATE INDEX entities_expiry ON entities(status, expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX entities_due ON entities(due_at) WHERE due_at IS NOT NULL;
 
 CREATE TABLE help_requests (
     id        TEXT PRIMARY KEY,
