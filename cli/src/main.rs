@@ -277,14 +277,11 @@ impl Out {
     ) -> Result<(), Error> {
         if self.json {
             let s = serde_json::to_string_pretty(value).map_err(|e| Error::Other(e.to_string()))?;
-            println!("{s}");
+            say(&s)
         } else {
             let t = text();
-            if !t.is_empty() {
-                println!("{t}");
-            }
+            if t.is_empty() { Ok(()) } else { say(&t) }
         }
-        Ok(())
     }
 
     /// Prints a new id.
@@ -301,6 +298,19 @@ impl Out {
     pub(crate) fn view<T: Serialize>(&self, value: &T) -> Result<(), Error> {
         let v = serde_json::to_value(value).map_err(|e| Error::Other(e.to_string()))?;
         self.print(&v, || render_text(&v, 0))
+    }
+}
+
+/// Writes a line to stdout. A closed pipe (`noaber list all | head`) is not an error: the
+/// reader has what it wanted.
+pub(crate) fn say(line: &str) -> Result<(), Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Other(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -421,7 +431,7 @@ fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
     for s in &page.items {
         let when = s.starts_at.map(time::show).unwrap_or_default();
         let cat = s.category.as_deref().unwrap_or("");
-        println!(
+        say(&format!(
             "{}  {:<8} {:<11} {:<12} {}  {}",
             s.id,
             s.kind.as_str(),
@@ -429,13 +439,13 @@ fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
             cat,
             s.title,
             when
-        );
+        ))?;
     }
     if page.items.is_empty() {
-        println!("(nothing)");
+        say("(nothing)")?;
     }
     if let Some(next) = &page.next {
-        println!("more: --after {next}");
+        say(&format!("more: --after {next}"))?;
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ pub enum Error {
     },
     /// The action is not possible in the entity's current (derived) state,
     /// e.g. marking a cancelled help request done.
-    #[error("cannot {action} a {kind} that is {status}")]
+    #[error("cannot {action} this {kind}: it is {status}")]
     InvalidTransition {
         /// The entity kind (`help`, `event`, `task`, `report`).
         kind: &'static str,

@@ -155,6 +155,23 @@ pub enum Action {
     TriageReport,
 }
 
+impl Action {
+    /// What the action is, for messages ("a resident may not create events").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::CreateHelp => "create help requests",
+            Action::MatchHelpForOthers => "match helpers to someone else's request",
+            Action::CreateEvent => "create events",
+            Action::ManageEvent => "manage events",
+            Action::CreateTask => "create tasks",
+            Action::ManageTask => "manage tasks",
+            Action::CreateReport => "create reports",
+            Action::WorkReport => "work on reports",
+            Action::TriageReport => "triage reports",
+        }
+    }
+}
+
 /// The permission table: which roles may take `action`. One place, tested as a matrix; the
 /// relay enforces the same table on what it accepts.
 pub fn allowed(action: Action, role: Role) -> bool {
@@ -177,8 +194,9 @@ pub(crate) fn require(ctx: &Ctx, action: Action) -> Result<()> {
         Ok(())
     } else {
         Err(Error::not_allowed(format!(
-            "a {} may not {action:?}",
-            ctx.role.as_str()
+            "a {} may not {}",
+            ctx.role.as_str(),
+            action.describe()
         )))
     }
 }

@@ -380,7 +380,7 @@ impl Store {
             own(&v, ctx)?;
             let s = skill(skill_name)?;
             if !v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
-                return Err(Error::not_found("skill", v.id.as_str()));
+                return Err(Error::not_found("skill", s));
             }
             doc::append_entry(doc, ctx, "skill_remove", &[("skill", s.into())])?;
             Ok(())
