@@ -320,7 +320,8 @@ pub enum TaskCmd {
     Record {
         /// The task.
         id: String,
-        /// The occurrence's date, YYYY-MM-DD; today in the task's time zone when left out.
+        /// The occurrence's date, YYYY-MM-DD; when left out, the latest occurrence on or before
+        /// today in the task's time zone.
         #[arg(long)]
         date: Option<String>,
         /// What happened.
@@ -489,17 +490,6 @@ struct TaskShown<'a> {
     you: Standing,
 }
 
-/// Today in the task's time zone, `YYYY-MM-DD`.
-fn today_in(tz: &str, now_ms: i64) -> Result<String, Error> {
-    let zone = jiff::tz::TimeZone::get(tz).map_err(|_| Error::InvalidInput {
-        field: "tz",
-        reason: format!("`{tz}` is not a known time zone"),
-    })?;
-    let now = jiff::Timestamp::from_millisecond(now_ms)
-        .map_err(|e| Error::Other(format!("the clock is out of range: {e}")))?;
-    Ok(now.to_zoned(zone).date().to_string())
-}
-
 /// Runs a task subcommand.
 ///
 /// # Errors
@@ -592,7 +582,13 @@ pub fn task(s: &Store, o: &Out, c: TaskCmd) -> Result<(), Error> {
             let outcome = Outcome::parse(&outcome)?;
             let date = match date {
                 Some(d) => d,
-                None => today_in(&s.task(&id)?.tz, s.now_ms())?,
+                None => s.task(&id)?.current_occurrence(s.now_ms()).ok_or_else(|| {
+                    Error::InvalidInput {
+                        field: "date",
+                        reason: "the task has no occurrence on or before today; give `--date`"
+                            .into(),
+                    }
+                })?,
             };
             s.record_occurrence(&id, &date, outcome, &note)?;
             o.ok()

@@ -332,7 +332,7 @@ fn render_text(v: &serde_json::Value, indent: usize) -> String {
                         let is_time = k.ends_with("_at")
                             || matches!(
                                 k.as_str(),
-                                "start" | "end" | "window_start" | "window_end"
+                                "at" | "since" | "start" | "end" | "window_start" | "window_end"
                             );
                         let shown = match (is_time, val.as_i64()) {
                             (true, Some(ms)) => time::show(ms),

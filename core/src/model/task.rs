@@ -396,6 +396,9 @@ impl Schedule {
     }
 }
 
+/// How far [`TaskView::current_occurrence`] looks back.
+pub const LOOKBACK_DAYS: i64 = 800;
+
 fn default_tz() -> (String, TimeZone) {
     // Without a time zone database the task still works, in UTC.
     (
@@ -564,6 +567,34 @@ impl TaskView {
             (Some(d), _) if d <= now => "due",
             _ => "not_due",
         }
+    }
+
+    /// The occurrence "record it" most likely means at `now`: the latest occurrence on or
+    /// before today (in the task's zone), looking back at most [`LOOKBACK_DAYS`] days; for a
+    /// dated one-off its date once reached; for an undated one-off, today. `None` when there is
+    /// none (the series has not started, or its last occurrence is older than the look-back).
+    pub fn current_occurrence(&self, now: i64) -> Option<String> {
+        let rule = self.recurrence.as_deref().and_then(|r| Rule::parse(r).ok());
+        let dtstart = self
+            .dtstart
+            .as_deref()
+            .and_then(|d| parse_date("dtstart", d).ok());
+        let tz = parse_tz(&self.tz).ok();
+        let sched = Schedule::build(rule, dtstart, tz);
+        let today = sched.day_of(now)?;
+        let date = match (&sched.rule, sched.dtstart) {
+            (Some(rule), Some(start)) => {
+                let from = today
+                    .checked_sub(jiff::Span::new().days(LOOKBACK_DAYS))
+                    .ok()?
+                    .max(start);
+                rule.between(start, from, today, usize::try_from(LOOKBACK_DAYS).ok()? + 1)
+                    .pop()?
+            }
+            (_, Some(start)) => Some(start).filter(|s| *s <= today)?,
+            (_, None) => today,
+        };
+        Some(date.to_string())
     }
 
     /// Whether `member` is the adopter or a backup.
@@ -2246,6 +2277,39 @@ mod tests {
             p.participants
                 .iter()
                 .any(|x| x.member == d.member && x.relation == "adopter")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn current_occurrence_is_the_latest_on_or_before_today() -> Result<()> {
+        // 2026-11-25 is a Wednesday; the rule is Mondays and Thursdays.
+        let now = jiff::civil::date(2026, 11, 25)
+            .at(12, 0, 0, 0)
+            .to_zoned(TimeZone::get(DEFAULT_TZ).unwrap())
+            .unwrap()
+            .timestamp()
+            .as_millisecond();
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(now)))?;
+        let weekly = s.create_task(&NewTask::recurring(
+            "Water",
+            "FREQ=WEEKLY;BYDAY=MO,TH",
+            "2026-11-02",
+        ))?;
+        assert_eq!(
+            s.task(&weekly)?.current_occurrence(now).as_deref(),
+            Some("2026-11-23")
+        );
+        let later = s.create_task(&NewTask::recurring("Later", "FREQ=DAILY", "2026-12-01"))?;
+        assert_eq!(
+            s.task(&later)?.current_occurrence(now),
+            None,
+            "not started yet"
+        );
+        let undated = s.create_task(&NewTask::new("Eenmalig"))?;
+        assert_eq!(
+            s.task(&undated)?.current_occurrence(now).as_deref(),
+            Some("2026-11-25")
         );
         Ok(())
     }
