@@ -15,6 +15,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod store;
+pub mod sync;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use doc::SCHEMA_VERSION as DOC_SCHEMA_VERSION;

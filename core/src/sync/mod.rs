@@ -1,0 +1,2 @@
+//! Sync with a relay: the wire messages ([`wire`]).
+pub mod wire;
