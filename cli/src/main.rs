@@ -80,6 +80,32 @@ enum Command {
     Outbox,
     /// Derive every projection again from the documents.
     Rebuild,
+    /// Join a buurt on a relay with an invite code.
+    Join {
+        /// The relay's URL, e.g. `https://relay.example.nl`
+        url: String,
+        /// The invite code an organiser gave you.
+        code: String,
+        /// The name other members see.
+        #[arg(long)]
+        name: String,
+    },
+    /// Sync with the relay: push local changes, pull everyone else's (one pass, or `--live`).
+    Sync {
+        /// Stay connected and sync whenever the buurt's log moves (Ctrl-C to stop).
+        #[arg(long)]
+        live: bool,
+        /// Only this buurt (default: every joined buurt).
+        #[arg(long)]
+        buurt: Option<String>,
+    },
+    /// Sync status per buurt: pending changes, last sync, last error.
+    Status,
+    /// Leave a buurt: forget its token and remove its data from this device.
+    Leave {
+        /// The buurt id.
+        buurt: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -450,6 +476,76 @@ fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
     Ok(())
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+}
+
+fn describe_report(buurt: &str, r: &noaber_core::sync::http::SyncReport) -> String {
+    let mut s = format!(
+        "{buurt}: pushed {} (accepted), pulled {} ({} new), cursor {}",
+        r.accepted, r.pulled, r.applied, r.cursor
+    );
+    for rej in &r.rejected {
+        s.push_str(&format!(
+            "\n  refused {}: {} ({})",
+            rej.entity, rej.code, rej.reason
+        ));
+    }
+    s
+}
+
+fn sync_cmd(store: &Store, out: &Out, live: bool, buurt: Option<String>) -> Result<(), Error> {
+    let client = noaber_core::sync::http::Client::new()?;
+    let rt = runtime()?;
+    let buurten = match buurt {
+        Some(b) => vec![store.buurt(&b)?.id],
+        None => store.buurten()?.into_iter().map(|b| b.id).collect(),
+    };
+    if buurten.is_empty() {
+        return Err(Error::InvalidInput {
+            field: "buurt",
+            reason: "this store has not joined a buurt yet; use `noaber join URL CODE --name NAME`"
+                .into(),
+        });
+    }
+    if live {
+        let [b] = &buurten[..] else {
+            return Err(Error::InvalidInput {
+                field: "buurt",
+                reason: "`--live` follows one buurt: give `--buurt ID`".into(),
+            });
+        };
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        return rt.block_on(client.live(
+            store,
+            b,
+            |r| {
+                let _ = match r {
+                    Ok(rep) => out.print(rep, || describe_report(b, rep)),
+                    Err(e) => {
+                        eprintln!("sync: {e} (retrying)");
+                        Ok(())
+                    }
+                };
+            },
+            stop,
+        ));
+    }
+    let mut failed = None;
+    for b in buurten {
+        match rt.block_on(client.sync(store, &b)) {
+            Ok(rep) => out.print(&rep, || describe_report(&b, &rep))?,
+            Err(e) => failed = Some(e),
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     let out = Out { json: cli.json };
     let store = open(&cli.store)?;
@@ -581,6 +677,55 @@ fn run(cli: Cli) -> Result<(), Error> {
             out.print(&serde_json::json!({ "pending": n }), || {
                 format!("{n} change(s) waiting to sync")
             })
+        }
+        Command::Join { url, code, name } => {
+            let client = noaber_core::sync::http::Client::new()?;
+            let b = runtime()?.block_on(client.join(&store, &url, &code, &name))?;
+            out.print(&b, || {
+                format!(
+                    "joined {} ({}) as {}: buurt {}",
+                    b.name,
+                    b.relay_url,
+                    b.role.as_str(),
+                    b.id
+                )
+            })
+        }
+        Command::Sync { live, buurt } => sync_cmd(&store, &out, live, buurt),
+        Command::Status => {
+            let statuses: Vec<_> = store
+                .buurten()?
+                .iter()
+                .map(|b| store.sync_status(&b.id))
+                .collect::<Result<_, _>>()?;
+            let outbox = store.pending_count()?;
+            out.print(&serde_json::json!({ "buurten": statuses, "unsynced_changes": outbox }), || {
+                if statuses.is_empty() {
+                    return format!("not joined to a buurt; {outbox} local change(s) will sync after `noaber join`");
+                }
+                statuses
+                    .iter()
+                    .map(|s| {
+                        let last = s.last_sync_at.map(time::show).unwrap_or_else(|| "never".into());
+                        let mut line = format!(
+                            "{}: {} pending, last sync {last}, at {} of {}",
+                            s.buurt, s.pending, s.cursor, s.head
+                        );
+                        if let Some(e) = &s.last_error {
+                            line.push_str(&format!("\n  last error: {e}"));
+                        }
+                        for r in &s.rejected {
+                            line.push_str(&format!("\n  refused {}: {} ({})", r.entity, r.code, r.reason));
+                        }
+                        line
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+        }
+        Command::Leave { buurt } => {
+            store.leave_buurt(&buurt)?;
+            out.ok()
         }
         Command::Rebuild => {
             let n = store.rebuild_projections()?;

@@ -52,6 +52,19 @@ pub enum Error {
         /// What went wrong while decoding.
         reason: String,
     },
+    /// The relay could not be reached (offline, timeout, connection cut).
+    #[error("network: {0}")]
+    Network(String),
+    /// The relay answered with an error.
+    #[error("relay refused ({status} `{code}`): {message}")]
+    Relay {
+        /// The HTTP status.
+        status: u16,
+        /// The relay's machine code.
+        code: String,
+        /// The relay's message.
+        message: String,
+    },
     /// The database could not be read or written.
     #[error("storage error: {0}")]
     Storage(String),

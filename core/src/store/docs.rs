@@ -88,9 +88,11 @@ pub(crate) fn has_change(tx: &Transaction<'_>, hash: &ChangeHash) -> Result<bool
 
 /// Appends one change to a document's rows, creating the document row when new.
 /// Compacts the document when it has accumulated [`COMPACT_AFTER`] changes.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn append_change(
     tx: &Transaction<'_>,
     id: &EntityId,
+    buurt: Option<&str>,
     kind: Option<Kind>,
     hash: &ChangeHash,
     bytes: &[u8],
@@ -98,13 +100,14 @@ pub(crate) fn append_change(
     doc: &mut AutoCommit,
 ) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO documents (id, kind, changes_since, updated_at) VALUES (?1, ?2, 1, ?3)
+        "INSERT INTO documents (id, kind, changes_since, updated_at, buurt) VALUES (?1, ?2, 1, ?3, ?4)
          ON CONFLICT(id) DO UPDATE SET
              kind = coalesce(documents.kind, excluded.kind),
+             buurt = coalesce(documents.buurt, excluded.buurt),
              changes_since = documents.changes_since + 1,
              updated_at = excluded.updated_at",
     )?
-    .execute(params![id.as_str(), kind.map(Kind::as_str), now])?;
+    .execute(params![id.as_str(), kind.map(Kind::as_str), now, buurt])?;
     tx.prepare_cached("INSERT INTO doc_changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)")?
         .execute(params![id.as_str(), hash.0.as_slice(), bytes])?;
     tx.prepare_cached("INSERT OR IGNORE INTO change_hashes (hash, doc_id) VALUES (?1, ?2)")?

@@ -26,8 +26,9 @@ use crate::ids::{EntityId, MemberId, hex};
 use crate::model::{self, Ctx, Kind, Role};
 
 mod docs;
+pub mod membership;
 mod outbox;
-mod project;
+pub(crate) mod project;
 pub mod query;
 pub(crate) mod schema;
 mod subscribe;
@@ -58,6 +59,8 @@ struct Inner {
     conn: Connection,
     cache: LruCache<EntityId, AutoCommit>,
     identity: Identity,
+    /// The buurt new entities are created in (`None` before the first join).
+    active_buurt: Option<String>,
 }
 
 /// A Noaber device store. `Send + Sync`; calls serialise on one connection.
@@ -85,7 +88,7 @@ fn setting(conn: &Connection, key: &str) -> Result<Option<String>> {
         .optional()?)
 }
 
-fn set_setting(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
+pub(crate) fn set_setting(conn: &Connection, key: &str, value: Option<&str>) -> Result<()> {
     match value {
         Some(v) => conn
             .prepare_cached("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value")?
@@ -171,6 +174,7 @@ impl Store {
         let cap = NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN);
         Ok(Store {
             inner: Mutex::new(Inner {
+                active_buurt: setting(&conn, "active_buurt")?,
                 conn,
                 cache: LruCache::new(cap),
                 identity,
@@ -327,8 +331,18 @@ impl Store {
                 .ok_or_else(|| Error::Other("committed change not found; this is a bug".into()))?;
             let bytes = change.raw_bytes().to_vec();
             let projection = model::project(&doc)?;
+            let buurt = inner.active_buurt.clone();
             let tx = inner.conn.transaction()?;
-            docs::append_change(&tx, &id, Some(kind), &hash, &bytes, ctx.now, &mut doc)?;
+            docs::append_change(
+                &tx,
+                &id,
+                buurt.as_deref(),
+                Some(kind),
+                &hash,
+                &bytes,
+                ctx.now,
+                &mut doc,
+            )?;
             outbox::record(&tx, &id, &hash, &bytes, ctx.now)?;
             project::write(&tx, &id, &projection)?;
             tx.commit()?;
@@ -460,6 +474,16 @@ impl Store {
     /// [`Error::InvalidInput`] when a change does not decode or cannot be applied (nothing of
     /// the batch is applied); storage errors.
     pub fn apply_remote_changes(&self, batch: &[(EntityId, Vec<u8>)]) -> Result<ApplyReport> {
+        self.apply_changes_in(None, batch)
+    }
+
+    /// [`Store::apply_remote_changes`] for changes pulled from `buurt`: documents new to this
+    /// device are recorded as belonging to it.
+    pub(crate) fn apply_changes_in(
+        &self,
+        buurt: Option<&str>,
+        batch: &[(EntityId, Vec<u8>)],
+    ) -> Result<ApplyReport> {
         // Decode everything first and group by document, keeping first-arrival order.
         let mut order: Vec<EntityId> = Vec::new();
         let mut by_doc: HashMap<EntityId, Vec<Change>> = HashMap::new();
@@ -543,7 +567,7 @@ impl Store {
                 })?;
                 let kind = crate::doc::header(&doc).ok().map(|h| h.kind);
                 for (hash, bytes) in &hashes {
-                    docs::append_change(&tx, id, kind, hash, bytes, now, &mut doc)?;
+                    docs::append_change(&tx, id, buurt, kind, hash, bytes, now, &mut doc)?;
                 }
                 report.applied += hashes.len();
                 match model::project(&doc) {

@@ -10,7 +10,10 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The migrations, in order; index + 1 is the `user_version` each one leads to.
-const MIGRATIONS: &[(&str, &str)] = &[("001_initial", include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_initial", include_str!("migrations/001_initial.sql")),
+    ("002_buurten", include_str!("migrations/002_buurten.sql")),
+];
 
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

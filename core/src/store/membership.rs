@@ -1,0 +1,369 @@
+//! The buurten this device belongs to, and the bookkeeping sync needs for each: the relay,
+//! the device's token, the cursor in the buurt's log, the last success and failure.
+//!
+//! The token is a secret: it is stored here (inside the app's private storage), handed only to
+//! the transport, and never part of [`Buurt`], its `Debug` output or any log.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::MemberId;
+use crate::model::Role;
+use crate::store::{Store, set_setting};
+use crate::sync::wire::JoinResponse;
+
+/// A buurt this device has joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Buurt {
+    /// Buurt id (32 hex digits).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// The relay's base URL.
+    pub relay_url: String,
+    /// The local member's id there.
+    pub member: String,
+    /// The local member's role there.
+    pub role: Role,
+    /// This device's id at the relay.
+    pub device: String,
+    /// The highest log sequence number pulled.
+    pub cursor: i64,
+    /// The highest sequence number the relay reported.
+    pub head: i64,
+    /// When the device joined.
+    pub joined_at: i64,
+    /// When the last sync completed.
+    pub last_sync_at: Option<i64>,
+    /// The last sync error, if the last attempt failed.
+    pub last_error: Option<String>,
+    /// Consecutive failed attempts (drives the backoff).
+    pub failures: i64,
+}
+
+fn is_hex32(s: &str) -> bool {
+    s.len() == 32
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+const BUURT_COLS: &str = "id, name, relay_url, member, role, device, cursor, head, joined_at, \
+                          last_sync_at, last_error, failures";
+
+fn row_to_buurt(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Buurt, String)> {
+    let role: String = r.get(4)?;
+    Ok((
+        Buurt {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            relay_url: r.get(2)?,
+            member: r.get(3)?,
+            role: Role::parse(&role).unwrap_or(Role::Resident),
+            device: r.get(5)?,
+            cursor: r.get(6)?,
+            head: r.get(7)?,
+            joined_at: r.get(8)?,
+            last_sync_at: r.get(9)?,
+            last_error: r.get(10)?,
+            failures: r.get(11)?,
+        },
+        role,
+    ))
+}
+
+impl Store {
+    /// Records a successful join: the buurt, the device's token and role. The local member id
+    /// becomes the one the relay registered; the role the invite gave becomes the local role;
+    /// the buurt becomes the active one (new entities are created in it); entities created
+    /// before any join are assigned to it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the field when the relay's answer is malformed
+    /// (`buurt`, `member`, `device`, `role`, `token`, `relay_url`); storage errors.
+    pub fn join_buurt(&self, relay_url: &str, resp: &JoinResponse) -> Result<Buurt> {
+        if !(relay_url.starts_with("http://") || relay_url.starts_with("https://"))
+            || relay_url.len() > 2_000
+        {
+            return Err(Error::invalid(
+                "relay_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        for (field, v) in [
+            ("buurt", &resp.buurt),
+            ("member", &resp.member),
+            ("device", &resp.device),
+        ] {
+            if !is_hex32(v) {
+                return Err(Error::invalid(field, "is not 32 lowercase hex digits"));
+            }
+        }
+        let role = Role::parse(&resp.role)?;
+        if resp.token.len() < 32
+            || resp.token.len() > 256
+            || !resp.token.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(Error::invalid("token", "is not a device token"));
+        }
+        crate::doc::check_len("buurt_name", &resp.buurt_name, 200)?;
+        let member = MemberId::parse(&resp.member)?;
+        let now = self.now_ms();
+        {
+            let mut inner = self.lock();
+            let tx = inner.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, relay_url = excluded.relay_url,
+                     member = excluded.member, role = excluded.role, device = excluded.device,
+                     token = excluded.token, cursor = 0, head = 0, failures = 0, last_error = NULL",
+                params![
+                    resp.buurt,
+                    resp.buurt_name,
+                    relay_url.trim_end_matches('/'),
+                    resp.member,
+                    role.as_str(),
+                    resp.device,
+                    resp.token,
+                    now
+                ],
+            )?;
+            tx.execute(
+                "UPDATE documents SET buurt = ?1 WHERE buurt IS NULL",
+                [&resp.buurt],
+            )?;
+            set_setting(&tx, "member_id", Some(member.as_str()))?;
+            set_setting(&tx, "role", Some(role.as_str()))?;
+            set_setting(&tx, "active_buurt", Some(&resp.buurt))?;
+            tx.commit()?;
+            inner.identity.member = member;
+            inner.identity.role = role;
+            inner.active_buurt = Some(resp.buurt.clone());
+        }
+        self.buurt(&resp.buurt)
+    }
+
+    /// The buurten this device has joined, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn buurten(&self) -> Result<Vec<Buurt>> {
+        self.with_conn(|conn, _| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {BUURT_COLS} FROM buurten ORDER BY joined_at, id"
+            ))?;
+            let rows = stmt.query_map([], row_to_buurt)?;
+            Ok(rows
+                .map(|r| r.map(|(b, _)| b))
+                .collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// One joined buurt.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when this device has not joined it.
+    pub fn buurt(&self, id: &str) -> Result<Buurt> {
+        self.with_conn(|conn, _| {
+            let row = conn
+                .prepare_cached(&format!("SELECT {BUURT_COLS} FROM buurten WHERE id = ?1"))?
+                .query_row([id], row_to_buurt)
+                .optional()?;
+            row.map(|(b, _)| b)
+                .ok_or_else(|| Error::not_found("buurt", id))
+        })
+    }
+
+    /// The buurt new entities are created in.
+    pub fn active_buurt(&self) -> Option<String> {
+        self.lock().active_buurt.clone()
+    }
+
+    /// Makes `id` the buurt new entities are created in.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when this device has not joined it.
+    pub fn set_active_buurt(&self, id: &str) -> Result<()> {
+        let b = self.buurt(id)?;
+        let mut inner = self.lock();
+        set_setting(&inner.conn, "active_buurt", Some(&b.id))?;
+        set_setting(&inner.conn, "role", Some(b.role.as_str()))?;
+        inner.active_buurt = Some(b.id);
+        inner.identity.role = b.role;
+        Ok(())
+    }
+
+    /// Leaves a buurt: forgets its token and removes its entities from this device (documents,
+    /// projections and un-synced changes). Another joined buurt, if any, becomes active.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] when this device has not joined it; storage errors.
+    pub fn leave_buurt(&self, id: &str) -> Result<()> {
+        self.buurt(id)?;
+        let mut inner = self.lock();
+        inner.cache.clear();
+        let tx = inner.conn.transaction()?;
+        let ids: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM documents WHERE buurt = ?1")?;
+            let rows = stmt.query_map([id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for doc in &ids {
+            let eid = crate::ids::EntityId::parse(doc)?;
+            crate::store::project::delete(&tx, &eid)?;
+            tx.execute("DELETE FROM entities WHERE id = ?1", [doc])?;
+            tx.execute("DELETE FROM doc_changes WHERE doc_id = ?1", [doc])?;
+            tx.execute("DELETE FROM change_hashes WHERE doc_id = ?1", [doc])?;
+            tx.execute("DELETE FROM outbox WHERE doc_id = ?1", [doc])?;
+            tx.execute("DELETE FROM documents WHERE id = ?1", [doc])?;
+        }
+        tx.execute("DELETE FROM buurten WHERE id = ?1", [id])?;
+        let next: Option<(String, String)> = tx
+            .query_row(
+                "SELECT id, role FROM buurten ORDER BY joined_at, id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        set_setting(&tx, "active_buurt", next.as_ref().map(|(b, _)| b.as_str()))?;
+        tx.commit()?;
+        inner.active_buurt = next.map(|(b, _)| b);
+        Ok(())
+    }
+
+    /// The device token for a buurt (for the transport only).
+    pub(crate) fn buurt_token(&self, id: &str) -> Result<String> {
+        self.with_conn(|conn, _| {
+            conn.prepare_cached("SELECT token FROM buurten WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?
+                .ok_or_else(|| Error::not_found("buurt", id))
+        })
+    }
+}
+
+/// Sync bookkeeping the engine needs; SQL stays in `store`.
+impl Store {
+    /// Up to `limit` un-acknowledged, un-rejected local changes of documents in `buurt`.
+    pub(crate) fn pending_for_buurt(
+        &self,
+        buurt: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::store::OutgoingChange>> {
+        self.with_conn(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.seq, o.doc_id, o.hash, o.bytes FROM outbox o JOIN documents d ON d.id = o.doc_id
+                 WHERE o.acked_at IS NULL AND o.rejected_code IS NULL AND d.buurt = ?1
+                 ORDER BY o.seq LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![buurt, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (seq, doc, hash, bytes) = row?;
+                out.push(crate::store::OutgoingChange {
+                    seq,
+                    entity: crate::ids::EntityId::parse(&doc)?,
+                    hash: crate::ids::hex(&hash),
+                    bytes,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Un-acknowledged, un-rejected local changes in `buurt`.
+    pub(crate) fn pending_count_for(&self, buurt: &str) -> Result<i64> {
+        self.with_conn(|conn, _| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT count(*) FROM outbox o JOIN documents d ON d.id = o.doc_id
+                     WHERE o.acked_at IS NULL AND o.rejected_code IS NULL AND d.buurt = ?1",
+                )?
+                .query_row([buurt], |r| r.get(0))?)
+        })
+    }
+
+    /// Local changes the relay refused, newest first (at most `limit`).
+    pub(crate) fn rejected_for(
+        &self,
+        buurt: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>> {
+        self.with_conn(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT o.doc_id, o.rejected_code, coalesce(o.rejected_reason, '') FROM outbox o
+                 JOIN documents d ON d.id = o.doc_id
+                 WHERE o.rejected_code IS NOT NULL AND d.buurt = ?1 ORDER BY o.seq DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(
+                params![buurt, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Records a round's outcome: acks, rejections, and the new cursor, in one transaction.
+    pub(crate) fn record_round(
+        &self,
+        buurt: &str,
+        acked: &[i64],
+        rejected: &[(i64, String, String)],
+        cursor: i64,
+    ) -> Result<()> {
+        let now = self.now_ms();
+        self.with_tx(|tx| {
+            let mut ack = tx.prepare_cached(
+                "UPDATE outbox SET acked_at = ?2, bytes = NULL WHERE seq = ?1 AND acked_at IS NULL",
+            )?;
+            for seq in acked {
+                ack.execute(params![seq, now])?;
+            }
+            let mut rej = tx.prepare_cached(
+                "UPDATE outbox SET rejected_code = ?2, rejected_reason = ?3 WHERE seq = ?1 AND acked_at IS NULL",
+            )?;
+            for (seq, code, reason) in rejected {
+                rej.execute(params![seq, code, reason])?;
+            }
+            tx.prepare_cached(
+                "UPDATE buurten SET cursor = max(cursor, ?2), head = max(head, ?2), last_sync_at = ?3,
+                     last_error = NULL, last_error_at = NULL, failures = 0 WHERE id = ?1",
+            )?
+            .execute(params![buurt, cursor, now])?;
+            Ok(())
+        })
+    }
+
+    /// Records a failed attempt; returns the number of consecutive failures.
+    pub(crate) fn record_failure(&self, buurt: &str, message: &str) -> Result<i64> {
+        let now = self.now_ms();
+        self.with_tx(|tx| {
+            tx.prepare_cached(
+                "UPDATE buurten SET last_error = ?2, last_error_at = ?3, failures = failures + 1 WHERE id = ?1",
+            )?
+            .execute(params![buurt, message, now])?;
+            Ok(tx
+                .prepare_cached("SELECT failures FROM buurten WHERE id = ?1")?
+                .query_row([buurt], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0))
+        })
+    }
+
+    /// Notes the relay's head (from a live notification).
+    pub(crate) fn record_head(&self, buurt: &str, head: i64) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.prepare_cached("UPDATE buurten SET head = max(head, ?2) WHERE id = ?1")?
+                .execute(params![buurt, head])?;
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,455 @@
+//! The sans-I/O sync engine: what to push, how to apply what came back, when to retry.
+//!
+//! One round is `prepare` → (the transport sends [`Round::request`] and receives a
+//! [`SyncResponse`]) → `finish`. No I/O happens here, so the whole protocol logic is tested
+//! without a network, and any transport (HTTP here, something else on a phone) drives it.
+//!
+//! Guarantees:
+//! - A local change stays in the outbox until a response acknowledges it; the relay answers
+//!   only after committing, so an ack means durable. A lost response means the same changes are
+//!   pushed again, which the relay treats as duplicates.
+//! - Pulled changes are applied to documents and projections in one transaction per round;
+//!   the cursor moves only after that commit. A crash in between re-pulls the same page, and
+//!   re-applied changes are duplicates (ignored).
+//! - A response that contradicts its request (a version, an index out of range, a cursor that
+//!   goes backwards or beyond what was pulled) is refused as a whole: nothing is acked.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::{ApplyReport, Store};
+use crate::sync::wire::{self, PROTOCOL_VERSION, PushChange, SyncRequest, SyncResponse};
+
+/// Most changes pushed per round.
+pub const PUSH_PER_ROUND: usize = 500;
+
+/// One prepared round: the request to send, and what it pushed.
+#[derive(Debug, Clone)]
+pub struct Round {
+    /// The buurt.
+    pub buurt: String,
+    /// The request body to send.
+    pub request: SyncRequest,
+    /// Local outbox seqs of the pushed changes, in request order.
+    seqs: Vec<i64>,
+}
+
+/// A change the relay refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedChange {
+    /// The entity it belonged to.
+    pub entity: String,
+    /// The relay's code.
+    pub code: String,
+    /// The relay's reason.
+    pub reason: String,
+}
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoundOutcome {
+    /// Changes pushed.
+    pub pushed: usize,
+    /// Of those, accepted (durable at the relay).
+    pub accepted: usize,
+    /// Of those, refused.
+    pub rejected: Vec<RejectedChange>,
+    /// Changes pulled.
+    pub pulled: usize,
+    /// What applying them did.
+    pub applied: ApplyReport,
+    /// The new cursor.
+    pub cursor: u64,
+    /// Whether another round is needed (more to pull, or more to push).
+    pub again: bool,
+}
+
+/// What a UI shows about one buurt's sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    /// The buurt.
+    pub buurt: String,
+    /// Local changes waiting for an acknowledgement.
+    pub pending: i64,
+    /// Local changes the relay refused (they are not retried).
+    pub rejected: Vec<RejectedChange>,
+    /// When the last sync completed.
+    pub last_sync_at: Option<i64>,
+    /// The last error, while the last attempt failed.
+    pub last_error: Option<String>,
+    /// The cursor (pulled up to).
+    pub cursor: i64,
+    /// The relay's head as last heard; `head - cursor` is what a running pull still has to do.
+    pub head: i64,
+    /// Consecutive failures.
+    pub failures: i64,
+}
+
+impl Store {
+    /// Prepares the next round for `buurt`: its cursor and up to [`PUSH_PER_ROUND`] pending
+    /// local changes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for a buurt this device has not joined; storage errors.
+    pub fn sync_prepare(&self, buurt: &str) -> Result<Round> {
+        let b = self.buurt(buurt)?;
+        let pending = self.pending_for_buurt(buurt, PUSH_PER_ROUND)?;
+        let seqs = pending.iter().map(|c| c.seq).collect();
+        let push = pending
+            .into_iter()
+            .map(|c| PushChange {
+                doc: wire::doc_bytes(&c.entity),
+                change: c.bytes,
+            })
+            .collect();
+        Ok(Round {
+            buurt: b.id,
+            request: SyncRequest {
+                v: PROTOCOL_VERSION,
+                cursor: u64::try_from(b.cursor).unwrap_or(0),
+                push,
+                max: None,
+            },
+            seqs,
+        })
+    }
+
+    /// Applies the relay's answer to a prepared round: acknowledges what was accepted, marks
+    /// what was refused, applies pulled changes, moves the cursor.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (`field` = `response`) when the response contradicts the request
+    /// (nothing is recorded); errors applying pulled changes; storage errors.
+    pub fn sync_finish(&self, round: &Round, resp: &SyncResponse) -> Result<RoundOutcome> {
+        let bad = |why: String| Error::invalid("response", why);
+        if resp.v != PROTOCOL_VERSION {
+            return Err(bad(format!(
+                "version {} instead of {PROTOCOL_VERSION}",
+                resp.v
+            )));
+        }
+        let cursor = round.request.cursor;
+        if resp.cursor < cursor {
+            return Err(bad(format!(
+                "cursor went back from {cursor} to {}",
+                resp.cursor
+            )));
+        }
+        let mut last = cursor;
+        let mut batch = Vec::with_capacity(resp.pull.len());
+        for p in &resp.pull {
+            if p.seq <= last || p.seq > resp.cursor {
+                return Err(bad(format!("pulled seq {} out of order", p.seq)));
+            }
+            last = p.seq;
+            batch.push((wire::doc_id(&p.doc)?, p.change.clone()));
+        }
+        let mut refused = vec![None; round.seqs.len()];
+        for r in &resp.rejected {
+            let slot = usize::try_from(r.i)
+                .ok()
+                .and_then(|i| refused.get_mut(i))
+                .ok_or_else(|| bad(format!("rejection index {} out of range", r.i)))?;
+            *slot = Some((r.code.clone(), r.reason.clone()));
+        }
+
+        // Pulled changes first (one transaction), then the acks and the cursor (another):
+        // a crash between them re-pulls, and duplicates are ignored.
+        let applied = self.apply_changes_in(Some(&round.buurt), &batch)?;
+        let mut acked = Vec::new();
+        let mut rejected = Vec::new();
+        let mut rejected_out = Vec::new();
+        for ((seq, outcome), push) in round.seqs.iter().zip(&refused).zip(&round.request.push) {
+            match outcome {
+                None => acked.push(*seq),
+                Some((code, reason)) => {
+                    let entity = wire::doc_id(&push.doc)
+                        .map(|e| e.to_string())
+                        .unwrap_or_default();
+                    tracing::warn!(entity = %entity, code = %code, "relay refused a local change");
+                    rejected.push((*seq, code.clone(), reason.clone()));
+                    rejected_out.push(RejectedChange {
+                        entity,
+                        code: code.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+        }
+        let new_cursor =
+            i64::try_from(resp.cursor).map_err(|_| bad("cursor out of range".into()))?;
+        self.record_round(&round.buurt, &acked, &rejected, new_cursor)?;
+        let again = resp.more || round.seqs.len() == PUSH_PER_ROUND;
+        Ok(RoundOutcome {
+            pushed: round.seqs.len(),
+            accepted: acked.len(),
+            rejected: rejected_out,
+            pulled: resp.pull.len(),
+            applied,
+            cursor: resp.cursor,
+            again,
+        })
+    }
+
+    /// Records a failed round (network down, relay error) and returns how long to wait before
+    /// the next attempt ([`backoff`] with fresh jitter).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn sync_failed(&self, buurt: &str, error: &Error) -> Result<Duration> {
+        let failures = self.record_failure(buurt, &error.to_string())?;
+        let jitter = crate::ids::random_bytes::<1>()
+            .map(|b| f64::from(b[0]) / 255.0)
+            .unwrap_or(0.5);
+        Ok(backoff(u32::try_from(failures).unwrap_or(u32::MAX), jitter))
+    }
+
+    /// Notes the relay's head, as a live connection reported it.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn sync_head(&self, buurt: &str, head: u64) -> Result<()> {
+        self.record_head(buurt, i64::try_from(head).unwrap_or(i64::MAX))
+    }
+
+    /// The sync status of one buurt, for a UI.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for a buurt not joined; storage errors.
+    pub fn sync_status(&self, buurt: &str) -> Result<SyncStatus> {
+        let b = self.buurt(buurt)?;
+        let rejected = self
+            .rejected_for(buurt, 20)?
+            .into_iter()
+            .map(|(entity, code, reason)| RejectedChange {
+                entity,
+                code,
+                reason,
+            })
+            .collect();
+        Ok(SyncStatus {
+            pending: self.pending_count_for(buurt)?,
+            rejected,
+            last_sync_at: b.last_sync_at,
+            last_error: b.last_error,
+            cursor: b.cursor,
+            head: b.head.max(b.cursor),
+            failures: b.failures,
+            buurt: b.id,
+        })
+    }
+}
+
+/// Exponential backoff with jitter: after `failures` consecutive failures, wait between half
+/// and all of `min(2^failures s, 5 min)`; `jitter` in `0.0..=1.0` picks where. Jitter spreads
+/// the retries of many phones after a relay outage.
+pub fn backoff(failures: u32, jitter: f64) -> Duration {
+    if failures == 0 {
+        return Duration::ZERO;
+    }
+    let cap = 300.0_f64;
+    let full = 2f64
+        .powi(i32::try_from(failures.min(16)).unwrap_or(16))
+        .min(cap);
+    let j = if jitter.is_finite() {
+        jitter.clamp(0.0, 1.0)
+    } else {
+        0.5
+    };
+    Duration::from_secs_f64(full * (0.5 + 0.5 * j))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::help::NewHelp;
+    use crate::sync::wire::{JoinResponse, PullChange, Rejected};
+
+    fn joined(buurt: &str) -> Result<Store> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(1_790_000_000_000)))?;
+        let me = s.identity().member;
+        s.join_buurt(
+            "http://127.0.0.1:1",
+            &JoinResponse {
+                v: 1,
+                buurt: buurt.into(),
+                buurt_name: "De Linde".into(),
+                member: me.to_string(),
+                role: "resident".into(),
+                device: "d".repeat(32),
+                token: "t".repeat(64),
+            },
+        )?;
+        Ok(s)
+    }
+
+    const B: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_round_acks_rejects_pulls_and_moves_the_cursor() -> Result<()> {
+        let a = joined(B)?;
+        let b = joined(B)?;
+        a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        a.create_help(&NewHelp::ask("groceries", "Twee"))?;
+        let round = a.sync_prepare(B)?;
+        assert_eq!(round.request.push.len(), 2);
+        assert_eq!(round.request.cursor, 0);
+        let resp = SyncResponse {
+            v: 1,
+            rejected: vec![Rejected {
+                i: 1,
+                code: "not_allowed".into(),
+                reason: "x".into(),
+            }],
+            pull: vec![],
+            cursor: 2,
+            more: false,
+        };
+        let out = a.sync_finish(&round, &resp)?;
+        assert_eq!((out.pushed, out.accepted, out.rejected.len()), (2, 1, 1));
+        let status = a.sync_status(B)?;
+        assert_eq!(
+            (status.pending, status.cursor, status.rejected.len()),
+            (0, 2, 1)
+        );
+        assert!(
+            a.sync_prepare(B)?.request.push.is_empty(),
+            "rejected changes are not pushed again"
+        );
+
+        // b pulls a's accepted change as a relay would hand it over.
+        let first = &round.request.push[0];
+        let round_b = b.sync_prepare(B)?;
+        let resp_b = SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![PullChange {
+                seq: 1,
+                doc: first.doc.clone(),
+                change: first.change.clone(),
+            }],
+            cursor: 2,
+            more: false,
+        };
+        let out = b.sync_finish(&round_b, &resp_b)?;
+        assert_eq!(out.applied.applied, 1);
+        assert_eq!(b.list(&Default::default())?.items.len(), 1);
+        assert_eq!(b.buurt(B)?.cursor, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn contradictory_responses_record_nothing() -> Result<()> {
+        let a = joined(B)?;
+        a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        let round = a.sync_prepare(B)?;
+        let ok = SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![],
+            cursor: 0,
+            more: false,
+        };
+        let bad = [
+            SyncResponse { v: 2, ..ok.clone() },
+            SyncResponse {
+                rejected: vec![Rejected {
+                    i: 9,
+                    code: "x".into(),
+                    reason: String::new(),
+                }],
+                ..ok.clone()
+            },
+            SyncResponse {
+                pull: vec![PullChange {
+                    seq: 5,
+                    doc: vec![0; 16],
+                    change: vec![],
+                }],
+                cursor: 3,
+                ..ok.clone()
+            },
+            SyncResponse {
+                pull: vec![PullChange {
+                    seq: 1,
+                    doc: vec![0; 3],
+                    change: vec![],
+                }],
+                cursor: 1,
+                ..ok.clone()
+            },
+        ];
+        for resp in bad {
+            assert!(a.sync_finish(&round, &resp).is_err(), "{resp:?}");
+            assert_eq!(a.sync_status(B)?.pending, 1, "nothing acked");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn failures_back_off_with_jitter() -> Result<()> {
+        assert_eq!(backoff(0, 0.3), Duration::ZERO);
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(1, 0.0), Duration::from_secs(1));
+        assert_eq!(
+            backoff(30, 1.0),
+            Duration::from_secs(300),
+            "capped at five minutes"
+        );
+        assert_eq!(backoff(3, f64::NAN), Duration::from_secs(6));
+        let a = joined(B)?;
+        let wait = a.sync_failed(B, &Error::Network("connection refused".into()))?;
+        assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(2));
+        let s = a.sync_status(B)?;
+        assert_eq!(s.failures, 1);
+        assert!(s.last_error.is_some());
+        Ok(())
+    }
+
+    #[test]
+    fn entities_made_before_joining_belong_to_the_first_buurt() -> Result<()> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(1_790_000_000_000)))?;
+        s.create_help(&NewHelp::ask("groceries", "Voor het lid worden"))?;
+        let me = s.identity().member;
+        let resp = JoinResponse {
+            v: 1,
+            buurt: B.into(),
+            buurt_name: "De Linde".into(),
+            member: me.to_string(),
+            role: "caretaker".into(),
+            device: "d".repeat(32),
+            token: "t".repeat(64),
+        };
+        s.join_buurt("https://relay.example", &resp)?;
+        assert_eq!(s.identity().role, crate::Role::Caretaker);
+        assert_eq!(s.sync_prepare(B)?.request.push.len(), 1);
+        assert!(s.join_buurt("ftp://x", &resp).is_err());
+        assert!(
+            s.join_buurt(
+                "https://x",
+                &JoinResponse {
+                    buurt: "../x".into(),
+                    ..resp.clone()
+                }
+            )
+            .is_err()
+        );
+        s.leave_buurt(B)?;
+        assert!(
+            s.list(&Default::default())?.items.is_empty(),
+            "leaving removes the buurt's data"
+        );
+        assert!(s.buurten()?.is_empty());
+        Ok(())
+    }
+}

@@ -1,0 +1,294 @@
+//! The HTTP transport of the sync engine (feature `http`): reqwest over rustls, driven by
+//! tokio. It moves bytes and maps failures to errors; every decision is the engine's.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+use crate::store::membership::Buurt;
+use crate::sync::engine::{RoundOutcome, SyncStatus};
+use crate::sync::wire::{
+    self, CBOR, ErrorBody, JoinRequest, JoinResponse, PROTOCOL_VERSION, SyncResponse,
+};
+
+/// Most rounds one [`Client::sync`] runs (a page each); 200 × 2 000 changes covers a device
+/// that was offline for 400 000 changes before it yields.
+pub const MAX_ROUNDS: usize = 200;
+
+/// What one [`Client::sync`] did, summed over its rounds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SyncReport {
+    /// Round trips made.
+    pub rounds: usize,
+    /// Local changes pushed and accepted.
+    pub accepted: usize,
+    /// Local changes refused (entity, code, reason).
+    pub rejected: Vec<crate::sync::engine::RejectedChange>,
+    /// Changes pulled.
+    pub pulled: usize,
+    /// Of those, new to this device.
+    pub applied: usize,
+    /// The cursor at the end.
+    pub cursor: u64,
+}
+
+/// An HTTP client for one or more relays.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+}
+
+fn network(e: &reqwest::Error) -> Error {
+    // reqwest's messages carry the URL, never a header: no token can leak through them.
+    Error::Network(e.to_string())
+}
+
+async fn relay_error(resp: reqwest::Response) -> Error {
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) => Error::Relay {
+            status,
+            code: b.error.code,
+            message: b.error.message,
+        },
+        Err(_) => Error::Relay {
+            status,
+            code: "http".into(),
+            message: format!("status {status}"),
+        },
+    }
+}
+
+impl Client {
+    /// A client with sensible timeouts (connect 10 s, whole request 60 s).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Network`] when the TLS stack cannot be set up.
+    pub fn new() -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("noaber/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| network(&e))?;
+        Ok(Client { http })
+    }
+
+    /// Joins a buurt with an invite code and records the membership in `store`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Network`] when the relay cannot be reached; [`Error::Relay`] with the relay's
+    /// code (`invite_invalid`, `rate_limited`, ...); [`Error::InvalidInput`] for a malformed
+    /// answer or URL.
+    pub async fn join(
+        &self,
+        store: &Store,
+        relay_url: &str,
+        invite: &str,
+        display_name: &str,
+    ) -> Result<Buurt> {
+        let base = relay_url.trim_end_matches('/');
+        if !(base.starts_with("http://") || base.starts_with("https://")) {
+            return Err(Error::invalid(
+                "relay_url",
+                "must start with http:// or https://",
+            ));
+        }
+        let me = store.identity();
+        let req = JoinRequest {
+            v: PROTOCOL_VERSION,
+            invite: invite.trim().to_owned(),
+            display_name: display_name.trim().to_owned(),
+            member: me.member.to_string(),
+            actors: vec![me.actor.clone()],
+        };
+        let resp = self
+            .http
+            .post(format!("{base}/v1/join"))
+            .json(&req)
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
+        if !resp.status().is_success() {
+            return Err(relay_error(resp).await);
+        }
+        let body: JoinResponse = resp.json().await.map_err(|e| network(&e))?;
+        store.join_buurt(base, &body)
+    }
+
+    /// One round trip: push what is pending, pull a page.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sync`].
+    pub async fn round(&self, store: &Store, buurt: &str) -> Result<RoundOutcome> {
+        let b = store.buurt(buurt)?;
+        let token = store.buurt_token(buurt)?;
+        let round = store.sync_prepare(buurt)?;
+        let body = wire::to_cbor(&round.request)?;
+        let resp = self
+            .http
+            .post(format!("{}/v1/sync", b.relay_url))
+            .header(reqwest::header::CONTENT_TYPE, CBOR)
+            .bearer_auth(token)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| network(&e))?;
+        if !resp.status().is_success() {
+            return Err(relay_error(resp).await);
+        }
+        let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+        let answer: SyncResponse = wire::from_cbor(&bytes)?;
+        store.sync_finish(&round, &answer)
+    }
+
+    /// Syncs `buurt` until nothing is left to push or pull (at most [`MAX_ROUNDS`] rounds).
+    /// A failure is recorded in the store's sync status (with the backoff it implies) and
+    /// returned; what earlier rounds did stays done.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Network`] (offline, timeout, cut connection), [`Error::Relay`] (the relay's
+    /// code: `unauthorized` for a revoked device, ...), [`Error::NotFound`] for a buurt not
+    /// joined, storage errors.
+    pub async fn sync(&self, store: &Store, buurt: &str) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        for _ in 0..MAX_ROUNDS {
+            let out = match self.round(store, buurt).await {
+                Ok(out) => out,
+                Err(e) => {
+                    if !matches!(e, Error::NotFound { .. }) {
+                        store.sync_failed(buurt, &e)?;
+                    }
+                    return Err(e);
+                }
+            };
+            report.rounds += 1;
+            report.accepted += out.accepted;
+            report.rejected.extend(out.rejected);
+            report.pulled += out.pulled;
+            report.applied += out.applied.applied;
+            report.cursor = out.cursor;
+            if !out.again {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Syncs every joined buurt once; returns each one's result.
+    pub async fn sync_all(&self, store: &Store) -> Vec<(String, Result<SyncReport>)> {
+        let mut out = Vec::new();
+        match store.buurten() {
+            Ok(buurten) => {
+                for b in buurten {
+                    let r = self.sync(store, &b.id).await;
+                    out.push((b.id, r));
+                }
+            }
+            Err(e) => out.push((String::new(), Err(e))),
+        }
+        out
+    }
+
+    /// Stays connected to `buurt`'s live channel until `stop` completes: syncs at once, then
+    /// whenever the relay says its log moved past the local cursor, and calls `on_sync` with
+    /// each report. A dropped connection is retried with [`crate::sync::engine::backoff`];
+    /// no polling: between notifications nothing runs.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Relay`] with `unauthorized` (a revoked device: retrying cannot help);
+    /// storage errors. Network failures are retried, not returned.
+    pub async fn live(
+        &self,
+        store: &Store,
+        buurt: &str,
+        mut on_sync: impl FnMut(&Result<SyncReport>),
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+        tokio::pin!(stop);
+        loop {
+            let b = store.buurt(buurt)?;
+            let first = self.sync(store, buurt).await;
+            let fatal = matches!(&first, Err(Error::Relay { status: 401, .. }));
+            on_sync(&first);
+            if fatal {
+                return first.map(|_| ());
+            }
+            let url = format!("{}/v1/live", b.relay_url.replacen("http", "ws", 1));
+            let connected = async {
+                let mut req = url
+                    .as_str()
+                    .into_client_request()
+                    .map_err(|e| Error::Network(e.to_string()))?;
+                let token = store.buurt_token(buurt)?;
+                let value = format!("Bearer {token}")
+                    .parse()
+                    .map_err(|_| Error::Other("device token is not a valid header".into()))?;
+                req.headers_mut().insert("authorization", value);
+                let (ws, _) = tokio_tungstenite::connect_async(req)
+                    .await
+                    .map_err(|e| Error::Network(e.to_string()))?;
+                Ok::<_, Error>(ws)
+            };
+            let mut ws = tokio::select! {
+                () = &mut stop => return Ok(()),
+                ws = connected => match ws {
+                    Ok(ws) => ws,
+                    Err(e) => {
+                        let wait = store.sync_failed(buurt, &e)?;
+                        tokio::select! {
+                            () = &mut stop => return Ok(()),
+                            () = tokio::time::sleep(wait.max(Duration::from_millis(200))) => continue,
+                        }
+                    }
+                },
+            };
+            loop {
+                let msg = tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    msg = ws.next() => msg,
+                };
+                match msg {
+                    Some(Ok(Message::Text(text))) => {
+                        let Ok(head) =
+                            serde_json::from_str::<crate::sync::wire::LiveHead>(text.as_str())
+                        else {
+                            continue;
+                        };
+                        store.sync_head(buurt, head.head)?;
+                        let cursor = u64::try_from(store.buurt(buurt)?.cursor).unwrap_or(0);
+                        let pending = store.sync_status(buurt)?.pending;
+                        if head.head > cursor || pending > 0 {
+                            let r = self.sync(store, buurt).await;
+                            on_sync(&r);
+                        }
+                    }
+                    Some(Ok(_)) => {} // pings are answered by tungstenite; others ignored
+                    Some(Err(_)) | None => break, // reconnect
+                }
+            }
+        }
+    }
+
+    /// The status of every joined buurt.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn status(&self, store: &Store) -> Result<Vec<SyncStatus>> {
+        store
+            .buurten()?
+            .iter()
+            .map(|b| store.sync_status(&b.id))
+            .collect()
+    }
+}
