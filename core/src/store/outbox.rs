@@ -32,6 +32,8 @@ pub struct ApplyReport {
     pub waiting: usize,
     /// Changes stored unapplied because their document is corrupt on this device.
     pub corrupt: usize,
+    /// Pulled changes skipped because they could not be decoded or applied.
+    pub skipped: usize,
 }
 
 pub(crate) fn record(

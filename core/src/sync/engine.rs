@@ -159,7 +159,31 @@ impl Store {
 
         // Pulled changes first (one transaction), then the acks and the cursor (another):
         // a crash between them re-pulls, and duplicates are ignored.
-        let applied = self.apply_changes_in(Some(&round.buurt), &batch)?;
+        let applied = match self.apply_changes_in(Some(&round.buurt), &batch) {
+            Ok(r) => r,
+            // One undecodable change must not block the buurt for ever (the cursor would never
+            // move): apply one by one and skip what this device cannot use.
+            Err(Error::InvalidInput { .. }) => {
+                let mut sum = ApplyReport::default();
+                for item in &batch {
+                    match self.apply_changes_in(Some(&round.buurt), std::slice::from_ref(item)) {
+                        Ok(r) => {
+                            sum.applied += r.applied;
+                            sum.duplicates += r.duplicates;
+                            sum.waiting += r.waiting;
+                            sum.corrupt += r.corrupt;
+                        }
+                        Err(Error::InvalidInput { .. }) => {
+                            tracing::warn!(entity = %item.0, "skipping a pulled change this device cannot apply");
+                            sum.skipped += 1;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                sum
+            }
+            Err(e) => return Err(e),
+        };
         let mut acked = Vec::new();
         let mut rejected = Vec::new();
         let mut rejected_out = Vec::new();
@@ -345,6 +369,41 @@ mod tests {
         assert_eq!(out.applied.applied, 1);
         assert_eq!(b.list(&Default::default())?.items.len(), 1);
         assert_eq!(b.buurt(B)?.cursor, 2);
+        Ok(())
+    }
+
+    #[test]
+    fn an_unusable_pulled_change_is_skipped_not_blocking() -> Result<()> {
+        let a = joined(B)?;
+        let b = joined(B)?;
+        a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        let good = a.sync_prepare(B)?.request.push.remove(0);
+        let round = b.sync_prepare(B)?;
+        let resp = SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![
+                PullChange {
+                    seq: 1,
+                    doc: vec![7; 16],
+                    change: b"garbage".to_vec(),
+                },
+                PullChange {
+                    seq: 2,
+                    doc: good.doc,
+                    change: good.change,
+                },
+            ],
+            cursor: 2,
+            more: false,
+        };
+        let out = b.sync_finish(&round, &resp)?;
+        assert_eq!((out.applied.applied, out.applied.skipped), (1, 1));
+        assert_eq!(
+            b.buurt(B)?.cursor,
+            2,
+            "the cursor moves past what cannot be used"
+        );
         Ok(())
     }
 
