@@ -16,6 +16,7 @@ pub mod ids;
 pub mod model;
 pub mod store;
 pub mod sync;
+pub mod validate;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use doc::SCHEMA_VERSION as DOC_SCHEMA_VERSION;

@@ -1,0 +1,2023 @@
+//! What a relay accepts: the write rules of Noaber documents, checked on one pushed change.
+//!
+//! A relay passes every change a member pushes to every other member of the buurt. A change it
+//! accepts can never be taken back (other devices merge it for good), so the relay refuses
+//! anything the pusher was not allowed to write. The domain rules live here, in core, beside the
+//! documents they protect; the relay only calls [`check_bounds`] on the bytes it received, decodes
+//! them with [`automerge::Change::from_bytes`], and calls [`check_change`] with its own copy of
+//! the document.
+//!
+//! # What derivation already handles, and what only the relay can
+//!
+//! Every kind's `derive` replays the `log` and **ignores entries whose recorded `role` may not
+//! take their action** (a resident's `cancel` of an event, a resident's `transition` to
+//! `resolved`), and entries that are not valid at their place in the order. So the relay does
+//! not re-check workflows. What derivation cannot check is whether the *recorded* facts are
+//! true: that `by` is the member who wrote the entry and `role` their role, that nobody rewrote
+//! someone else's entry or comment, that root fields (which are not entries) were edited only by
+//! those allowed to, and that a new document was created by someone allowed to create it. That
+//! is this module.
+//!
+//! # The rules (each one tested below)
+//!
+//! | # | what | rule | refused with |
+//! |---|---|---|---|
+//! | 0 | the bytes ([`check_bounds`]) | at most `max_bytes`; an Automerge change chunk (type 1) or compressed change chunk (type 2) whose length field matches the bytes; a compressed body inflates to at most `max_inflated` bytes | `too_large`, `bad_change` |
+//! | 1 | the actor | the change's actor is one of the pusher's device actors | `actor_not_yours` |
+//! | 2 | dependencies | every dependency is in the relay's document (a new document's first change has none) | `missing_dependencies` |
+//! | 3 | applying | the change applies to a copy of the document (never to the relay's own), is new, and does not make Automerge fail | `bad_change` |
+//! | 4 | creation | a document the relay has never seen must end up with `schema` (int ≥ 1), a known `kind`, `created_at`, `log` and `comments` maps (else `bad_change`); `id` equal to the entity it was pushed for (else `wrong_document`); `created_by`/`created_role` equal to the pusher and their role (else `forged_entry`); and the pusher's role must be allowed to create that kind (`CreateHelp`, `CreateEvent`, `CreateTask`, `CreateReport`; a profile anyone, for themself) | `bad_change`, `wrong_document`, `forged_entry`, `not_allowed` |
+//! | 5 | header | after creation, `schema`, `kind`, `id`, `created_by`, `created_role`, `created_at` and the `log` and `comments` containers themselves never change | `immutable` |
+//! | 6 | new log entries | a new key in `log` holds a map whose `by` is the pusher and whose `role` is the pusher's role | `forged_entry` |
+//! | 7 | existing log entries | are never changed or deleted, not even by their author | `immutable` |
+//! | 8 | new comments | a new key in `comments` holds a map whose `author` is the pusher | `forged_entry` |
+//! | 9 | existing comments | only their author changes them; never their `author` or `at`; never replaced or deleted; `withdrawn` only ever set to `true` | `not_allowed`, `immutable` |
+//! | 10 | root kind fields | see the table below | `not_allowed`, `immutable` |
+//! | 11 | the rest | accepted | |
+//!
+//! Root kind fields, by kind ("creator" is the document's `created_by`):
+//!
+//! | kind | field | who may write it after creation |
+//! |---|---|---|
+//! | help | `title`, `body` | the creator (requester), or [`Action::MatchHelpForOthers`] |
+//! | help | `mode`, `category`, `urgency`, `window_start`, `window_end`, `precision`, `location_label` | nobody: set at creation only (`immutable`) |
+//! | event | `title`, `description`, `starts_at`, `ends_at`, `place`, `lat`, `lon`, `capacity` | the creator, or [`Action::ManageEvent`] |
+//! | task | `title`, `description`, `location_label`, `lat`, `lon` | the creator, or [`Action::ManageTask`] |
+//! | task | `rrule`, `dtstart`, `tz`, `pledge_target` | nobody: set at creation only (a schedule change is a `schedule` entry) |
+//! | report | `description` | the creator (reporter), or [`Action::WorkReport`] |
+//! | report | `response` | [`Action::TriageReport`] |
+//! | report | `category`, `lat`, `lon`, `complex`, `floor`, `stairwell`, `severity` | nobody: set at creation only |
+//! | profile | `display_name`, `household`, `availability` | the creator only |
+//! | any | a key this schema does not know (a newer schema's field) | as the kind's editors: help, event, task as their `title`; report and profile the creator |
+//!
+//! The "set at creation only" rows follow each kind's own API, which is stricter than "the
+//! creator may edit anything": no operation edits those fields after creation, so no honest
+//! device ever writes them and the relay refuses a change that does. Editors also may not
+//! *replace* a container (a `Text`) that already exists at a root key (`immutable`): a second
+//! device's concurrent edits of the old one would be hidden (containers are created only in
+//! the creation change, see `doc.rs`).
+//!
+//! # How a change is inspected
+//!
+//! The change is applied to a clone of the relay's document (`AutoCommit` is `Clone`, so the
+//! relay's copy is only borrowed). Then **every operation** of the change is located — the
+//! keys from the root to the object it writes, and the key it writes — and each location is
+//! checked against the rules above. Operations are checked, not only what the change visibly
+//! did: a write that loses a conflict on a key that was already in conflict leaves no trace in
+//! a diff, yet it surfaces as soon as someone who had not seen it deletes the values that hid
+//! it (an organiser removing `capacity` would unveil a resident's hidden `capacity`; the test
+//! `a_hidden_write_that_loses_a_conflict_is_still_refused` shows it). As a second line, every
+//! patch of `AutoCommit::diff(before, after)` is checked by the same rules, so a visible effect
+//! cannot slip through a mistake in locating operations. Finally the state after the change is
+//! read to check what new entries, new comments and a new header say, all their values
+//! included (a right `by` winning over a hidden wrong one is still forged).
+//!
+//! Rejections carry a stable [`Rejection::code`] (one of [`REJECTION_CODES`]) and a lowercase
+//! reason that names fields of the schema but never text from the change (keys and values
+//! written by a hostile peer are never echoed).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::io::Read;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::legacy::{Key, ObjectId, Op, OpType};
+use automerge::{
+    ActorId, AutoCommit, Change, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
+    ScalarValue, Value,
+};
+
+use crate::doc;
+use crate::ids::{EntityId, MemberId};
+use crate::model::{Action, Kind, Role, allowed};
+
+const BAD_CHANGE: &str = "bad_change";
+const TOO_LARGE: &str = "too_large";
+const ACTOR_NOT_YOURS: &str = "actor_not_yours";
+const MISSING_DEPENDENCIES: &str = "missing_dependencies";
+const NOT_ALLOWED: &str = "not_allowed";
+const FORGED_ENTRY: &str = "forged_entry";
+const IMMUTABLE: &str = "immutable";
+const WRONG_DOCUMENT: &str = "wrong_document";
+
+/// Every code a [`Rejection`] may carry. Stable: relays and apps match on them.
+///
+/// - `bad_change`: the bytes are not one well-formed, new, applicable change (or a new document
+///   lacks its header);
+/// - `too_large`: the bytes, or what they inflate to, exceed the relay's limits;
+/// - `actor_not_yours`: the change was written by a device actor the pusher does not own;
+/// - `missing_dependencies`: the change builds on changes the relay does not have;
+/// - `not_allowed`: the pusher's role or relation does not allow the write;
+/// - `forged_entry`: an entry, comment or new document claims another author or role;
+/// - `immutable`: the change rewrites what never changes (header, existing entries, ...);
+/// - `wrong_document`: the change belongs to another document than it was pushed for.
+pub const REJECTION_CODES: &[&str] = &[
+    BAD_CHANGE,
+    TOO_LARGE,
+    ACTOR_NOT_YOURS,
+    MISSING_DEPENDENCIES,
+    NOT_ALLOWED,
+    FORGED_ENTRY,
+    IMMUTABLE,
+    WRONG_DOCUMENT,
+];
+
+/// Who pushed a change, as the relay knows them (never as the change claims).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pusher {
+    /// The member, as authenticated by the relay.
+    pub member: MemberId,
+    /// Their role in the buurt, as the relay records it.
+    pub role: Role,
+    /// The Automerge actor ids of the member's devices.
+    pub actors: Vec<ActorId>,
+}
+
+/// Why a change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// A stable machine code, one of [`REJECTION_CODES`].
+    pub code: &'static str,
+    /// A lowercase sentence for logs and developers; names schema fields, never user text.
+    pub reason: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.reason)
+    }
+}
+
+impl std::error::Error for Rejection {}
+
+fn reject(code: &'static str, reason: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        reason: reason.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bytes
+
+/// The magic bytes every Automerge chunk starts with.
+const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Magic (4), checksum (4), chunk type (1).
+const PREFIX: usize = 9;
+const CHUNK_CHANGE: u8 = 1;
+const CHUNK_COMPRESSED_CHANGE: u8 = 2;
+
+/// Reads an unsigned LEB128 number as Automerge writes it: at most 10 bytes, no overflow, no
+/// overlong encoding. Returns the number and how many bytes it took.
+fn read_uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
+    let mut value: u64 = 0;
+    let mut shift: u32 = 0;
+    for (i, b) in bytes.iter().take(10).enumerate() {
+        let low = u64::from(b & 0x7f);
+        if shift == 63 && low > 1 {
+            return None; // does not fit in 64 bits
+        }
+        value |= low << shift;
+        if b & 0x80 == 0 {
+            if i > 0 && *b == 0 {
+                return None; // overlong: a trailing zero byte
+            }
+            return Some((value, i.saturating_add(1)));
+        }
+        shift = shift.saturating_add(7);
+    }
+    None
+}
+
+/// Checks untrusted bytes before Automerge parses them: their size, that they are one
+/// Automerge change chunk (type 1) or compressed change chunk (type 2) whose length field
+/// matches the bytes, and — for a compressed change — that its DEFLATE body inflates to at most
+/// `max_inflated` bytes. Automerge inflates without a bound, so a small input could otherwise
+/// take gigabytes of memory. Checksums and the change's contents are left to Automerge.
+///
+/// # Errors
+///
+/// A [`Rejection`] with code `too_large` when `bytes` is longer than `max_bytes` or inflates to
+/// more than `max_inflated` bytes; `bad_change` when it is not a change chunk as described.
+pub fn check_bounds(bytes: &[u8], max_bytes: usize, max_inflated: usize) -> Result<(), Rejection> {
+    if bytes.len() > max_bytes {
+        return Err(reject(
+            TOO_LARGE,
+            format!(
+                "the change is {} bytes, at most {max_bytes} allowed",
+                bytes.len()
+            ),
+        ));
+    }
+    let (Some(magic), Some(&chunk_type), Some(rest)) =
+        (bytes.get(..4), bytes.get(8), bytes.get(PREFIX..))
+    else {
+        return Err(reject(BAD_CHANGE, "the bytes are too short for a change"));
+    };
+    if magic != MAGIC {
+        return Err(reject(BAD_CHANGE, "the bytes are not an automerge chunk"));
+    }
+    if chunk_type != CHUNK_CHANGE && chunk_type != CHUNK_COMPRESSED_CHANGE {
+        return Err(reject(
+            BAD_CHANGE,
+            format!("chunk type {chunk_type} is not a change (1) or compressed change (2)"),
+        ));
+    }
+    let Some((len, used)) = read_uleb128(rest) else {
+        return Err(reject(
+            BAD_CHANGE,
+            "the chunk length is not a valid leb128 number",
+        ));
+    };
+    let body = rest.get(used..).unwrap_or_default();
+    if u64::try_from(body.len()).ok() != Some(len) {
+        return Err(reject(
+            BAD_CHANGE,
+            format!(
+                "the chunk length says {len} bytes but {} follow",
+                body.len()
+            ),
+        ));
+    }
+    if chunk_type == CHUNK_COMPRESSED_CHANGE {
+        let cap = u64::try_from(max_inflated)
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let mut inflater = flate2::read::DeflateDecoder::new(body).take(cap);
+        let inflated = std::io::copy(&mut inflater, &mut std::io::sink())
+            .map_err(|_| reject(BAD_CHANGE, "the compressed change does not inflate"))?;
+        if inflated >= cap {
+            return Err(reject(
+                TOO_LARGE,
+                format!("the compressed change inflates to more than {max_inflated} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes
+
+/// Checks one decoded change against the relay's current copy of its document, by the rules in
+/// the module docs. `doc` is `None` when the relay has never seen the document: the change must
+/// then create it. `entity` is the document id the change was pushed for. The change is applied
+/// to a clone: `doc` is never modified, and the caller applies the change itself once accepted.
+/// Never panics: Automerge 0.12 panics on some forged changes, which are refused as
+/// `bad_change`.
+///
+/// # Errors
+///
+/// A [`Rejection`] whose code says which rule the change breaks (see [`REJECTION_CODES`]).
+pub fn check_change(
+    doc: Option<&AutoCommit>,
+    entity: &EntityId,
+    change: &Change,
+    pusher: &Pusher,
+) -> Result<(), Rejection> {
+    if !pusher.actors.contains(change.actor_id()) {
+        return Err(reject(
+            ACTOR_NOT_YOURS,
+            "the change was written by a device actor the pusher does not own",
+        ));
+    }
+    match catch_unwind(AssertUnwindSafe(|| inspect(doc, entity, change, pusher))) {
+        Ok(result) => result,
+        Err(_) => Err(reject(
+            BAD_CHANGE,
+            "the change made the document library fail",
+        )),
+    }
+}
+
+/// Rules 2 to 10, on a clone of `doc`.
+fn inspect(
+    doc: Option<&AutoCommit>,
+    entity: &EntityId,
+    change: &Change,
+    pusher: &Pusher,
+) -> Result<(), Rejection> {
+    let mut fork = doc.cloned().unwrap_or_default();
+    for dep in change.deps() {
+        if fork.get_change_by_hash(dep).is_none() {
+            return Err(reject(
+                MISSING_DEPENDENCIES,
+                format!("dependency {dep} of the change is not in the document"),
+            ));
+        }
+    }
+    let hash = change.hash();
+    if fork.get_change_by_hash(&hash).is_some() {
+        return Err(reject(BAD_CHANGE, "the change is already in the document"));
+    }
+    let before_heads = fork.get_heads();
+    let before = Before::read(&fork, entity)?;
+    if before.header.is_none() && !before_heads.is_empty() {
+        // Only an empty document may be created; one whose header is unreadable is refused
+        // rather than treated as new (which would let anyone rewrite its header).
+        return Err(reject(
+            BAD_CHANGE,
+            "the document has changes but no readable header",
+        ));
+    }
+    fork.apply_changes([change.clone()])
+        .map_err(|_| reject(BAD_CHANGE, "the change cannot be applied to the document"))?;
+    if fork.get_change_by_hash(&hash).is_none() {
+        return Err(reject(
+            BAD_CHANGE,
+            "the change was not applied to the document",
+        ));
+    }
+    let after_heads = fork.get_heads();
+
+    if before.header.is_none() {
+        check_creation(&fork, entity, pusher)?;
+    }
+    let mut rules = Rules {
+        before: &before,
+        pusher,
+        new_entries: BTreeSet::new(),
+        new_comments: BTreeSet::new(),
+    };
+    let mut paths = HashMap::new();
+    for op in &change.decode().operations {
+        let touch = locate_op(&fork, op, &mut paths)?;
+        rules.check(&touch)?;
+    }
+    for patch in fork.diff(&before_heads, &after_heads) {
+        rules.check(&locate_patch(&patch))?;
+    }
+    rules.check_new_entries(&fork)?;
+    rules.check_new_comments(&fork)
+}
+
+/// The keys whose values never change after creation (rule 5).
+const HEADER: [&str; 8] = [
+    "schema",
+    "kind",
+    "id",
+    "created_by",
+    "created_role",
+    "created_at",
+    "log",
+    "comments",
+];
+
+/// What the document held before the change, as far as the rules need it.
+struct Before {
+    /// `None`: the document is new (the change must create it).
+    header: Option<doc::Header>,
+    /// Keys of `log`.
+    entries: HashSet<String>,
+    /// Keys of `comments`, with each comment's author.
+    comments: HashMap<String, Option<String>>,
+    /// Root keys holding a container (map, list, text).
+    containers: HashSet<String>,
+}
+
+impl Before {
+    fn read(d: &AutoCommit, entity: &EntityId) -> Result<Before, Rejection> {
+        let header = doc::header(d).ok();
+        if header.as_ref().is_some_and(|h| h.id != entity.as_str()) {
+            return Err(reject(
+                WRONG_DOCUMENT,
+                "the document's `id` is not the entity the change was pushed for",
+            ));
+        }
+        let entries = doc::get_obj(d, &ROOT, "log", ObjType::Map)
+            .map(|log| d.keys(&log).collect())
+            .unwrap_or_default();
+        let comments = doc::get_obj(d, &ROOT, "comments", ObjType::Map)
+            .map(|map| {
+                d.keys(&map)
+                    .map(|key| {
+                        let author = doc::get_obj(d, &map, &key, ObjType::Map)
+                            .and_then(|c| doc::get_str(d, &c, "author"));
+                        (key, author)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let containers = d
+            .keys(&ROOT)
+            .filter(|k| matches!(d.get(&ROOT, k.as_str()), Ok(Some((Value::Object(_), _)))))
+            .collect();
+        Ok(Before {
+            header,
+            entries,
+            comments,
+            containers,
+        })
+    }
+}
+
+/// One step of a location: a map key, or a position in a list or text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seg {
+    Key(String),
+    Index,
+}
+
+impl From<&Prop> for Seg {
+    fn from(p: &Prop) -> Self {
+        match p {
+            Prop::Map(k) => Seg::Key(k.clone()),
+            Prop::Seq(_) => Seg::Index,
+        }
+    }
+}
+
+/// What a write does at its location.
+#[derive(Debug, Clone, PartialEq)]
+enum Act {
+    Put(ScalarValue),
+    Make,
+    Delete,
+    /// A conflict flagged at the location (a diff only).
+    Conflict,
+    /// Anything else: text splices, increments, marks.
+    Other,
+}
+
+/// One write: where (keys from the root, ending with the key written) and what.
+#[derive(Debug, Clone, PartialEq)]
+struct Touch {
+    path: Vec<Seg>,
+    act: Act,
+}
+
+/// Locates one operation of the change in the document it was applied to.
+fn locate_op(
+    d: &AutoCommit,
+    op: &Op,
+    paths: &mut HashMap<String, Vec<Seg>>,
+) -> Result<Touch, Rejection> {
+    let mut path = match &op.obj {
+        ObjectId::Root => Vec::new(),
+        ObjectId::Id(id) => {
+            let name = format!("{}@{}", id.0, id.1.to_hex_string());
+            match paths.get(&name) {
+                Some(p) => p.clone(),
+                None => {
+                    let unknown = || {
+                        reject(
+                            BAD_CHANGE,
+                            "the change writes to an object the document does not have",
+                        )
+                    };
+                    // `import_obj` resolves "counter@actor" to the document's object id (with
+                    // its internal actor index); automerge is pinned at =0.12.0 for this.
+                    let obj: ObjId = d.import_obj(&name).map_err(|_| unknown())?;
+                    let p: Vec<Seg> = d
+                        .parents(&obj)
+                        .map_err(|_| unknown())?
+                        .path()
+                        .iter()
+                        .map(|(_, prop)| Seg::from(prop))
+                        .collect();
+                    paths.insert(name, p.clone());
+                    p
+                }
+            }
+        }
+    };
+    path.push(match &op.key {
+        Key::Map(k) => Seg::Key(k.to_string()),
+        Key::Seq(_) => Seg::Index,
+    });
+    let act = match &op.action {
+        OpType::Put(v) => Act::Put(v.clone()),
+        OpType::Make(_) => Act::Make,
+        OpType::Delete => Act::Delete,
+        _ => Act::Other,
+    };
+    Ok(Touch { path, act })
+}
+
+/// Locates one patch of the diff.
+fn locate_patch(patch: &Patch) -> Touch {
+    let mut path: Vec<Seg> = patch.path.iter().map(|(_, p)| Seg::from(p)).collect();
+    let act = match &patch.action {
+        PatchAction::PutMap { key, value, .. } => {
+            path.push(Seg::Key(key.clone()));
+            match &value.0 {
+                Value::Object(_) => Act::Make,
+                Value::Scalar(s) => Act::Put(s.clone().into_owned()),
+            }
+        }
+        PatchAction::DeleteMap { key } => {
+            path.push(Seg::Key(key.clone()));
+            Act::Delete
+        }
+        PatchAction::Conflict { prop } => {
+            path.push(Seg::from(prop));
+            Act::Conflict
+        }
+        PatchAction::Increment { prop, .. } => {
+            path.push(Seg::from(prop));
+            Act::Other
+        }
+        _ => {
+            path.push(Seg::Index);
+            Act::Other
+        }
+    };
+    Touch { path, act }
+}
+
+/// Who may write a root kind field after creation.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    /// Nobody: the field is set at creation only.
+    Nobody,
+    /// Only the document's creator.
+    Creator,
+    /// The creator, or a role allowed to take the action.
+    CreatorOr(Action),
+    /// A role allowed to take the action.
+    RoleFor(Action),
+}
+
+impl Who {
+    fn permits(self, pusher: &Pusher, creator: &MemberId) -> bool {
+        match self {
+            Who::Nobody => false,
+            Who::Creator => pusher.member == *creator,
+            Who::CreatorOr(action) => pusher.member == *creator || allowed(action, pusher.role),
+            Who::RoleFor(action) => allowed(action, pusher.role),
+        }
+    }
+}
+
+/// The root kind fields of one kind: `(field, who)`, and who writes keys not listed.
+struct Fields {
+    known: &'static [(&'static str, Who)],
+    unknown: Who,
+}
+
+const HELP_EDITOR: Who = Who::CreatorOr(Action::MatchHelpForOthers);
+const EVENT_EDITOR: Who = Who::CreatorOr(Action::ManageEvent);
+const TASK_EDITOR: Who = Who::CreatorOr(Action::ManageTask);
+
+const HELP_FIELDS: Fields = Fields {
+    known: &[
+        ("title", HELP_EDITOR),
+        ("body", HELP_EDITOR),
+        ("mode", Who::Nobody),
+        ("category", Who::Nobody),
+        ("urgency", Who::Nobody),
+        ("window_start", Who::Nobody),
+        ("window_end", Who::Nobody),
+        ("precision", Who::Nobody),
+        ("location_label", Who::Nobody),
+    ],
+    unknown: HELP_EDITOR,
+};
+
+const EVENT_FIELDS: Fields = Fields {
+    known: &[
+        ("title", EVENT_EDITOR),
+        ("description", EVENT_EDITOR),
+        ("starts_at", EVENT_EDITOR),
+        ("ends_at", EVENT_EDITOR),
+        ("place", EVENT_EDITOR),
+        ("lat", EVENT_EDITOR),
+        ("lon", EVENT_EDITOR),
+        ("capacity", EVENT_EDITOR),
+    ],
+    unknown: EVENT_EDITOR,
+};
+
+const TASK_FIELDS: Fields = Fields {
+    known: &[
+        ("title", TASK_EDITOR),
+        ("description", TASK_EDITOR),
+        ("location_label", TASK_EDITOR),
+        ("lat", TASK_EDITOR),
+        ("lon", TASK_EDITOR),
+        ("rrule", Who::Nobody),
+        ("dtstart", Who::Nobody),
+        ("tz", Who::Nobody),
+        ("pledge_target", Who::Nobody),
+    ],
+    unknown: TASK_EDITOR,
+};
+
+const REPORT_FIELDS: Fields = Fields {
+    known: &[
+        ("description", Who::CreatorOr(Action::WorkReport)),
+        ("response", Who::RoleFor(Action::TriageReport)),
+        ("category", Who::Nobody),
+        ("lat", Who::Nobody),
+        ("lon", Who::Nobody),
+        ("complex", Who::Nobody),
+        ("floor", Who::Nobody),
+        ("stairwell", Who::Nobody),
+        ("severity", Who::Nobody),
+    ],
+    unknown: Who::Creator,
+};
+
+const PROFILE_FIELDS: Fields = Fields {
+    known: &[
+        ("display_name", Who::Creator),
+        ("household", Who::Creator),
+        ("availability", Who::Creator),
+    ],
+    unknown: Who::Creator,
+};
+
+fn fields(kind: Kind) -> &'static Fields {
+    match kind {
+        Kind::Help => &HELP_FIELDS,
+        Kind::Event => &EVENT_FIELDS,
+        Kind::Task => &TASK_FIELDS,
+        Kind::Report => &REPORT_FIELDS,
+        Kind::Profile => &PROFILE_FIELDS,
+    }
+}
+
+/// The action a role needs to create a document of `kind`; `None` for profiles (anyone, for
+/// themself — rule 4 already requires `created_by` to be the pusher).
+fn create_action(kind: Kind) -> Option<Action> {
+    match kind {
+        Kind::Help => Some(Action::CreateHelp),
+        Kind::Event => Some(Action::CreateEvent),
+        Kind::Task => Some(Action::CreateTask),
+        Kind::Report => Some(Action::CreateReport),
+        Kind::Profile => None,
+    }
+}
+
+/// Whether every value at `obj.key` (winner and conflicts) is the string `want`, and there is
+/// at least one.
+fn all_str_eq(d: &AutoCommit, obj: &ObjId, key: &str, want: &str) -> bool {
+    match d.get_all(obj, key) {
+        Ok(values) => {
+            !values.is_empty()
+                && values.iter().all(|(v, _)| {
+                    matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Str(s) if s.as_str() == want))
+                })
+        }
+        Err(_) => false,
+    }
+}
+
+/// Rule 4: what a new document must say after its creation change.
+fn check_creation(d: &AutoCommit, entity: &EntityId, pusher: &Pusher) -> Result<(), Rejection> {
+    let missing = |field: &str| {
+        reject(
+            BAD_CHANGE,
+            format!("a new document needs `{field}` in its header"),
+        )
+    };
+    if doc::get_i64(d, &ROOT, "schema").is_none_or(|s| s < 1) {
+        return Err(missing("schema"));
+    }
+    let kind = doc::get_str(d, &ROOT, "kind")
+        .and_then(|k| Kind::parse(&k).ok())
+        .ok_or_else(|| missing("kind"))?;
+    let id = doc::get_str(d, &ROOT, "id").ok_or_else(|| missing("id"))?;
+    if id != entity.as_str() {
+        return Err(reject(
+            WRONG_DOCUMENT,
+            "the new document's `id` is not the entity it was pushed for",
+        ));
+    }
+    if doc::get_i64(d, &ROOT, "created_at").is_none() {
+        return Err(missing("created_at"));
+    }
+    for container in ["log", "comments"] {
+        if doc::get_obj(d, &ROOT, container, ObjType::Map).is_none() {
+            return Err(missing(container));
+        }
+    }
+    if !all_str_eq(d, &ROOT, "created_by", pusher.member.as_str()) {
+        return Err(reject(
+            FORGED_ENTRY,
+            "the new document's `created_by` is not the pusher",
+        ));
+    }
+    if !all_str_eq(d, &ROOT, "created_role", pusher.role.as_str()) {
+        return Err(reject(
+            FORGED_ENTRY,
+            "the new document's `created_role` is not the pusher's role",
+        ));
+    }
+    if let Some(action) = create_action(kind) {
+        if !allowed(action, pusher.role) {
+            return Err(reject(
+                NOT_ALLOWED,
+                format!("a {} may not {}", pusher.role.as_str(), action.describe()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Rules 5 to 10 for each located write; collects new entries and comments for their final
+/// check.
+struct Rules<'a> {
+    before: &'a Before,
+    pusher: &'a Pusher,
+    new_entries: BTreeSet<String>,
+    new_comments: BTreeSet<String>,
+}
+
+impl Rules<'_> {
+    fn check(&mut self, touch: &Touch) -> Result<(), Rejection> {
+        match touch.path.as_slice() {
+            [] => Ok(()),
+            [Seg::Index, ..] => Err(reject(BAD_CHANGE, "the document root is not a list")),
+            [Seg::Key(key), rest @ ..] => match key.as_str() {
+                "log" if !rest.is_empty() => self.log(rest),
+                "comments" if !rest.is_empty() => self.comment(rest, &touch.act),
+                k if HEADER.contains(&k) => match self.before.header {
+                    None => Ok(()), // the creation change writes the header
+                    Some(_) => Err(reject(
+                        IMMUTABLE,
+                        format!("`{k}` never changes after creation"),
+                    )),
+                },
+                _ => self.field(key, rest, &touch.act),
+            },
+        }
+    }
+
+    /// Rules 6 and 7: a write in `log`.
+    fn log(&mut self, rest: &[Seg]) -> Result<(), Rejection> {
+        let [Seg::Key(entry), ..] = rest else {
+            return Err(reject(BAD_CHANGE, "`log` is not a list"));
+        };
+        if self.before.entries.contains(entry) {
+            return Err(reject(
+                IMMUTABLE,
+                "an existing log entry is never changed or deleted",
+            ));
+        }
+        self.new_entries.insert(entry.clone());
+        Ok(())
+    }
+
+    /// Rules 8 and 9: a write in `comments`.
+    fn comment(&mut self, rest: &[Seg], act: &Act) -> Result<(), Rejection> {
+        let [Seg::Key(id), inner @ ..] = rest else {
+            return Err(reject(BAD_CHANGE, "`comments` is not a list"));
+        };
+        let Some(author) = self.before.comments.get(id) else {
+            self.new_comments.insert(id.clone());
+            return Ok(());
+        };
+        if author.as_deref() != Some(self.pusher.member.as_str()) {
+            return Err(reject(NOT_ALLOWED, "only its author may change a comment"));
+        }
+        match inner {
+            [] => Err(reject(IMMUTABLE, "a comment is never replaced or deleted")),
+            [Seg::Key(f), ..] if f == "author" || f == "at" => Err(reject(
+                IMMUTABLE,
+                "a comment's `author` and `at` never change",
+            )),
+            [Seg::Key(f)] if f == "withdrawn" => match act {
+                Act::Put(ScalarValue::Boolean(true)) | Act::Conflict => Ok(()),
+                _ => Err(reject(
+                    IMMUTABLE,
+                    "a comment's `withdrawn` is only ever set to true",
+                )),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Rule 10: a root kind field (or anything inside it).
+    fn field(&self, key: &str, rest: &[Seg], act: &Act) -> Result<(), Rejection> {
+        let Some(header) = &self.before.header else {
+            return Ok(()); // the creator writes every field of a new document
+        };
+        let table = fields(header.kind);
+        let (name, who) = match table.known.iter().find(|(k, _)| *k == key) {
+            Some((k, who)) => (format!("`{k}`"), *who),
+            None => ("a field unknown to this schema".to_owned(), table.unknown),
+        };
+        if matches!(who, Who::Nobody) {
+            return Err(reject(
+                IMMUTABLE,
+                format!(
+                    "{name} of a {} is set at creation only",
+                    header.kind.as_str()
+                ),
+            ));
+        }
+        if !who.permits(self.pusher, &header.created_by) {
+            return Err(reject(
+                NOT_ALLOWED,
+                format!(
+                    "a {} who did not create this {} may not write {name}",
+                    self.pusher.role.as_str(),
+                    header.kind.as_str()
+                ),
+            ));
+        }
+        if rest.is_empty() && *act == Act::Make && self.before.containers.contains(key) {
+            return Err(reject(
+                IMMUTABLE,
+                format!("the container at {name} is never replaced, only edited"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Rule 6: every new entry says the pusher wrote it, in their role.
+    fn check_new_entries(&self, d: &AutoCommit) -> Result<(), Rejection> {
+        if self.new_entries.is_empty() {
+            return Ok(());
+        }
+        let forged = |what: &str| reject(FORGED_ENTRY, format!("a new log entry {what}"));
+        let log = doc::get_obj(d, &ROOT, "log", ObjType::Map)
+            .ok_or_else(|| forged("is not in the document's `log`"))?;
+        for key in &self.new_entries {
+            let values = d.get_all(&log, key.as_str()).unwrap_or_default();
+            if values.is_empty() {
+                return Err(forged("is not in the document's `log`"));
+            }
+            for (value, entry) in &values {
+                if !matches!(value, Value::Object(ObjType::Map)) {
+                    return Err(forged("is not a map"));
+                }
+                if !all_str_eq(d, entry, "by", self.pusher.member.as_str()) {
+                    return Err(forged("has a `by` that is not the pusher"));
+                }
+                if !all_str_eq(d, entry, "role", self.pusher.role.as_str()) {
+                    return Err(forged("has a `role` that is not the pusher's role"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Rule 8: every new comment says the pusher wrote it.
+    fn check_new_comments(&self, d: &AutoCommit) -> Result<(), Rejection> {
+        if self.new_comments.is_empty() {
+            return Ok(());
+        }
+        let forged = |what: &str| reject(FORGED_ENTRY, format!("a new comment {what}"));
+        let comments = doc::get_obj(d, &ROOT, "comments", ObjType::Map)
+            .ok_or_else(|| forged("is not in the document's `comments`"))?;
+        for key in &self.new_comments {
+            let values = d.get_all(&comments, key.as_str()).unwrap_or_default();
+            if values.is_empty() {
+                return Err(forged("is not in the document's `comments`"));
+            }
+            for (value, comment) in &values {
+                if !matches!(value, Value::Object(ObjType::Map)) {
+                    return Err(forged("is not a map"));
+                }
+                if !all_str_eq(d, comment, "author", self.pusher.member.as_str()) {
+                    return Err(forged("has an `author` that is not the pusher"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    use automerge::transaction::Transactable;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::Ctx;
+    use crate::model::event::{EventEdit, NewEvent, Rsvp};
+    use crate::model::help::{HelpStatus, NewHelp};
+    use crate::model::profile::{NewProfile, ProfileEdit};
+    use crate::model::report::{NewReport, PhotoRef, ReportStatus, ReportTransition};
+    use crate::model::task::{NewTask, Outcome, TaskEdit, TaskSchedule};
+    use crate::store::Store;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// Tuesday 2025-03-25 12:00 UTC.
+    const T0: i64 = 1_742_904_000_000;
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 24 * HOUR;
+    const MAX_BYTES: usize = 1 << 20;
+    const MAX_INFLATED: usize = 4 << 20;
+
+    fn phone(role: Role) -> crate::Result<Store> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(T0)))?;
+        s.set_identity(role, None, None)?;
+        Ok(s)
+    }
+
+    fn member(s: &Store) -> MemberId {
+        s.identity().member
+    }
+
+    fn actor(s: &Store) -> ActorId {
+        ActorId::try_from(s.identity().actor.as_str()).unwrap()
+    }
+
+    fn pusher(s: &Store) -> Pusher {
+        let id = s.identity();
+        Pusher {
+            member: id.member,
+            role: id.role,
+            actors: vec![actor(s)],
+        }
+    }
+
+    fn ctx(member: &MemberId, role: Role) -> Ctx {
+        Ctx {
+            member: member.clone(),
+            role,
+            household: None,
+            now: T0 + HOUR,
+        }
+    }
+
+    /// Commits what was written on a forged copy and returns that change.
+    fn last(d: &mut AutoCommit) -> Change {
+        d.commit();
+        d.get_last_local_change().unwrap()
+    }
+
+    fn code(r: Result<(), Rejection>) -> &'static str {
+        match r {
+            Ok(()) => "accepted",
+            Err(r) => {
+                assert!(REJECTION_CODES.contains(&r.code), "{r}");
+                assert!(!r.reason.is_empty() && !r.reason.ends_with('.'), "{r}");
+                assert_eq!(r.reason, r.reason.to_lowercase(), "{r}");
+                r.code
+            }
+        }
+    }
+
+    fn log_entry(d: &AutoCommit, id: &str) -> ObjId {
+        let log = doc::get_obj(d, &ROOT, "log", ObjType::Map).unwrap();
+        doc::get_obj(d, &log, id, ObjType::Map).unwrap()
+    }
+
+    fn comment_obj(d: &AutoCommit, id: &str) -> ObjId {
+        let map = doc::get_obj(d, &ROOT, "comments", ObjType::Map).unwrap();
+        doc::get_obj(d, &map, id, ObjType::Map).unwrap()
+    }
+
+    /// A relay's side: its own copy of every document, built only from changes it accepted.
+    #[derive(Default)]
+    struct Relay {
+        docs: HashMap<EntityId, AutoCommit>,
+    }
+
+    impl Relay {
+        /// What a relay does with pushed bytes: bounds, decode, check, then apply.
+        fn accept(&mut self, entity: &EntityId, bytes: &[u8], p: &Pusher) -> Result<(), Rejection> {
+            check_bounds(bytes, MAX_BYTES, MAX_INFLATED)?;
+            let change = Change::from_bytes(bytes.to_vec())
+                .map_err(|_| reject(BAD_CHANGE, "does not decode"))?;
+            check_change(self.docs.get(entity), entity, &change, p)?;
+            self.docs
+                .entry(entity.clone())
+                .or_default()
+                .apply_changes([change])
+                .unwrap();
+            Ok(())
+        }
+
+        fn check(&self, entity: &EntityId, change: &Change, p: &Pusher) -> Result<(), Rejection> {
+            check_change(self.docs.get(entity), entity, change, p)
+        }
+
+        /// Pushes every pending change of every phone (each must be accepted), then delivers
+        /// all of them to every phone.
+        fn sync(&mut self, phones: &[&Store]) -> TestResult {
+            let mut batch = Vec::new();
+            for s in phones {
+                let p = pusher(s);
+                let mut seqs = Vec::new();
+                for c in s.pending_changes(10_000)? {
+                    self.accept(&c.entity, &c.bytes, &p)
+                        .map_err(|r| format!("an honest {} was refused: {r}", p.role.as_str()))?;
+                    seqs.push(c.seq);
+                    batch.push((c.entity, c.bytes));
+                }
+                s.ack_changes(&seqs)?;
+            }
+            for s in phones {
+                s.apply_remote_changes(&batch)?;
+            }
+            Ok(())
+        }
+
+        /// Gives a phone that joined late every change the relay holds.
+        fn catch_up(&self, s: &Store) -> TestResult {
+            let mut batch = Vec::new();
+            for (id, d) in &self.docs {
+                for c in d.clone().get_changes(&[]) {
+                    batch.push((id.clone(), c.raw_bytes().to_vec()));
+                }
+            }
+            s.apply_remote_changes(&batch)?;
+            Ok(())
+        }
+
+        /// A copy of the relay's document to forge a change on, written by `actor`.
+        fn forge(&self, entity: &EntityId, actor: ActorId) -> AutoCommit {
+            self.docs[entity].clone().with_actor(actor)
+        }
+    }
+
+    /// Adds, edits and withdraws a comment by `author`, through the relay.
+    fn comment_round(
+        relay: &mut Relay,
+        all: &[&Store],
+        id: &EntityId,
+        author: &Store,
+    ) -> TestResult {
+        let c = author.add_comment(id, "Goed idee")?;
+        relay.sync(all)?;
+        author.edit_comment(id, &c, "Heel goed idee")?;
+        relay.sync(all)?;
+        author.withdraw_comment(id, &c)?;
+        relay.sync(all)?;
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Every honest operation of every kind, by the roles that may take it, is accepted.
+
+    #[test]
+    fn honest_help_operations_are_accepted() -> TestResult {
+        let req = phone(Role::Resident)?;
+        let helper = phone(Role::Resident)?;
+        let org = phone(Role::Organiser)?;
+        let all = [&req, &helper, &org];
+        let mut relay = Relay::default();
+        let id = req.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        relay.sync(&all)?;
+        helper.respond_help(&id, "ik kan")?;
+        relay.sync(&all)?;
+        // concurrent title edits by the requester and an organiser
+        org.edit_help(&id, Some("Boodschappen zaterdag"), None)?;
+        req.edit_help(&id, Some("Boodschappen Spar"), Some("Bij de Spar"))?;
+        relay.sync(&all)?;
+        req.match_help(&id, &member(&helper))?;
+        relay.sync(&all)?;
+        helper.complete_help(&id)?;
+        relay.sync(&all)?;
+        helper.thank_help(&id, "graag gedaan")?;
+        req.thank_help(&id, "dank je")?;
+        relay.sync(&all)?;
+        comment_round(&mut relay, &all, &id, &helper)?;
+        comment_round(&mut relay, &all, &id, &req)?;
+        assert_eq!(org.help(&id)?.status, HelpStatus::Done);
+
+        let id2 = req.create_help(&NewHelp::ask("odd_jobs", "Lamp ophangen"))?;
+        relay.sync(&all)?;
+        helper.respond_help(&id2, "")?;
+        relay.sync(&all)?;
+        org.match_help(&id2, &member(&helper))?;
+        relay.sync(&all)?;
+        helper.unmatch_help(&id2)?;
+        relay.sync(&all)?;
+        helper.withdraw_help_response(&id2)?;
+        relay.sync(&all)?;
+        org.cancel_help(&id2, "al geregeld")?;
+        relay.sync(&all)?;
+        assert_eq!(req.help(&id2)?.status, HelpStatus::Cancelled);
+        Ok(())
+    }
+
+    #[test]
+    fn honest_event_operations_are_accepted() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let staff = phone(Role::Staff)?;
+        let r1 = phone(Role::Resident)?;
+        let r2 = phone(Role::Resident)?;
+        let r3 = phone(Role::Resident)?;
+        let all = [&org, &staff, &r1, &r2, &r3];
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Barbecue", "Speeltuin", T0 + DAY, T0 + DAY + 3 * HOUR);
+        new.capacity = Some(2);
+        new.point = Some((52.37, 4.89));
+        let id = org.create_event(&new)?;
+        relay.sync(&all)?;
+        for r in [&r1, &r2, &r3] {
+            r.rsvp_event(&id, Rsvp::Going)?; // offline, concurrently
+        }
+        relay.sync(&all)?;
+        r1.rsvp_event(&id, Rsvp::Declined)?;
+        r3.rsvp_event(&id, Rsvp::Maybe)?;
+        relay.sync(&all)?;
+        org.edit_event(
+            &id,
+            &EventEdit {
+                title: Some("Buurtbarbecue".into()),
+                capacity: Some(Some(3)),
+                ..Default::default()
+            },
+        )?;
+        staff.edit_event(
+            &id,
+            &EventEdit {
+                description: Some("Neem een bord mee".into()),
+                starts_at: Some(T0 + DAY + HOUR),
+                place: Some("Binnentuin".into()),
+                ..Default::default()
+            },
+        )?;
+        relay.sync(&all)?;
+        org.edit_event(
+            &id,
+            &EventEdit {
+                point: Some(None),
+                capacity: Some(None),
+                ..Default::default()
+            },
+        )?;
+        relay.sync(&all)?;
+        let role = org.add_event_role(&id, "Bar", "")?;
+        relay.sync(&all)?;
+        let shift = org.add_event_shift(&id, &role, T0 + DAY, T0 + DAY + HOUR, 2)?;
+        relay.sync(&all)?;
+        r2.signup_shift(&id, &shift)?;
+        r3.signup_shift(&id, &shift)?;
+        relay.sync(&all)?;
+        r2.withdraw_shift(&id, &shift)?;
+        relay.sync(&all)?;
+        comment_round(&mut relay, &all, &id, &r1)?;
+        // the creator may edit even after losing the organiser role
+        org.set_identity(Role::Resident, None, None)?;
+        org.edit_event(
+            &id,
+            &EventEdit {
+                title: Some("Barbecue!".into()),
+                ..Default::default()
+            },
+        )?;
+        relay.sync(&all)?;
+        staff.cancel_event(&id, "regen")?;
+        relay.sync(&all)?;
+        assert_eq!(r1.event(&id)?.title, "Barbecue!");
+        Ok(())
+    }
+
+    #[test]
+    fn honest_task_operations_are_accepted() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let car = phone(Role::Caretaker)?;
+        let a = phone(Role::Resident)?;
+        let b = phone(Role::Resident)?;
+        let all = [&res, &car, &a, &b];
+        let mut relay = Relay::default();
+        let id = res.create_task(&NewTask::new("Bankje schilderen"))?;
+        relay.sync(&all)?;
+        car.edit_task(
+            &id,
+            &TaskEdit {
+                title: Some("Bankje verven".into()),
+                point: Some(Some((52.0, 4.0))),
+                schedule: Some(TaskSchedule {
+                    rrule: Some("FREQ=WEEKLY".into()),
+                    dtstart: Some("2025-03-25".into()),
+                    tz: None,
+                }),
+                ..Default::default()
+            },
+        )?;
+        relay.sync(&all)?;
+        res.edit_task(
+            &id,
+            &TaskEdit {
+                description: Some("Groene verf".into()),
+                location_label: Some("Speeltuin".into()),
+                point: Some(None),
+                ..Default::default()
+            },
+        )?;
+        relay.sync(&all)?;
+        a.claim_task(&id)?;
+        b.claim_task(&id)?;
+        relay.sync(&all)?;
+        // the two claims raced: one adopts, the other is backup
+        let (adopter, backup) = if res.task(&id)?.adopter == Some(member(&a)) {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
+        let item = backup.add_checklist_item(&id, "Schuren")?;
+        relay.sync(&all)?;
+        adopter.remove_checklist_item(&id, &item)?;
+        relay.sync(&all)?;
+        adopter.pause_task(&id)?;
+        relay.sync(&all)?;
+        car.resume_task(&id)?;
+        relay.sync(&all)?;
+        backup.record_occurrence(&id, "2025-03-25", Outcome::Done, "klaar")?;
+        relay.sync(&all)?;
+        adopter.release_task(&id)?;
+        relay.sync(&all)?;
+        comment_round(&mut relay, &all, &id, &b)?;
+
+        let pledged = res.create_task(&NewTask {
+            pledge_target: Some(2),
+            ..NewTask::new("Plantenbak")
+        })?;
+        relay.sync(&all)?;
+        a.pledge_task(&pledged)?;
+        b.pledge_task(&pledged)?;
+        relay.sync(&all)?;
+        a.unpledge_task(&pledged)?;
+        relay.sync(&all)?;
+        assert_eq!(res.task(&pledged)?.pledges.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn honest_report_operations_are_accepted() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let car = phone(Role::Caretaker)?;
+        let org = phone(Role::Organiser)?;
+        let staff = phone(Role::Staff)?;
+        let other = phone(Role::Resident)?;
+        let all = [&res, &car, &org, &staff, &other];
+        let mut relay = Relay::default();
+        let id = res.create_report(&NewReport {
+            description: "Glas".into(),
+            complex: Some("Complex 4".into()),
+            ..NewReport::at("litter", 52.37, 4.89)
+        })?;
+        relay.sync(&all)?;
+        res.edit_report(&id, "Glas bij de ingang")?;
+        car.edit_report(&id, "Glasscherven")?;
+        relay.sync(&all)?;
+        other.me_too_report(&id)?;
+        relay.sync(&all)?;
+        other.withdraw_me_too(&id)?;
+        relay.sync(&all)?;
+        car.transition_report(&id, ReportTransition::Acknowledge)?;
+        relay.sync(&all)?;
+        org.set_report_responsible(&id, "Gemeente")?;
+        org.set_report_response(&id, "We kijken ernaar")?;
+        relay.sync(&all)?;
+        res.attach_photo_ref(
+            &id,
+            &PhotoRef {
+                hash: "a".repeat(64),
+                mime: "image/jpeg".into(),
+                size: 1_000,
+                width: 10,
+                height: 10,
+            },
+        )?;
+        relay.sync(&all)?;
+        car.transition_report(&id, ReportTransition::Resolve)?;
+        relay.sync(&all)?;
+        res.transition_report(&id, ReportTransition::Confirm)?;
+        relay.sync(&all)?;
+        comment_round(&mut relay, &all, &id, &other)?;
+        assert_eq!(org.report(&id)?.status, ReportStatus::Confirmed);
+
+        let id2 = other.create_report(&NewReport::at("graffiti", 52.0, 4.0))?;
+        relay.sync(&all)?;
+        staff.transition_report(
+            &id2,
+            ReportTransition::Reject {
+                reason: "geen probleem".into(),
+            },
+        )?;
+        relay.sync(&all)?;
+        Ok(())
+    }
+
+    #[test]
+    fn honest_profile_operations_are_accepted() -> TestResult {
+        let me = phone(Role::Resident)?;
+        let other = phone(Role::Staff)?;
+        let all = [&me, &other];
+        let mut relay = Relay::default();
+        let id = me.create_profile(&NewProfile {
+            display_name: "Ans".into(),
+            household: Some("Complex 4".into()),
+            skills: vec!["fietsen".into(), "Turks".into()],
+            availability: "avonden".into(),
+        })?;
+        relay.sync(&all)?;
+        me.edit_profile(
+            &id,
+            &ProfileEdit {
+                display_name: Some("Ans B.".into()),
+                household: Some(String::new()),
+                availability: Some("weekend".into()),
+            },
+        )?;
+        relay.sync(&all)?;
+        me.add_skill(&id, "koken")?;
+        relay.sync(&all)?;
+        me.remove_skill(&id, "fietsen")?;
+        relay.sync(&all)?;
+        comment_round(&mut relay, &all, &id, &other)?;
+        assert_eq!(other.profile(&id)?.display_name, "Ans B.");
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Hostile changes, forged on copies of the relay's documents.
+
+    /// An event by an organiser, with a resident's RSVP and a resident's comment.
+    struct World {
+        relay: Relay,
+        org: Store,
+        res: Store,
+        id: EntityId,
+        comment: String,
+    }
+
+    fn world() -> std::result::Result<World, Box<dyn std::error::Error>> {
+        let org = phone(Role::Organiser)?;
+        let res = phone(Role::Resident)?;
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Barbecue", "Speeltuin", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(10);
+        let id = org.create_event(&new)?;
+        relay.sync(&[&org, &res])?;
+        res.rsvp_event(&id, Rsvp::Going)?;
+        let comment = res.add_comment(&id, "Ik neem sla mee")?;
+        relay.sync(&[&org, &res])?;
+        Ok(World {
+            relay,
+            org,
+            res,
+            id,
+            comment,
+        })
+    }
+
+    impl World {
+        fn forge(&self, by: &Store) -> AutoCommit {
+            self.relay.forge(&self.id, actor(by))
+        }
+
+        fn check(&self, d: &mut AutoCommit, by: &Store) -> &'static str {
+            code(self.relay.check(&self.id, &last(d), &pusher(by)))
+        }
+
+        fn entry_of(&self, by: &Store) -> String {
+            doc::entries(&self.relay.docs[&self.id])
+                .into_iter()
+                .find(|e| e.by == member(by))
+                .unwrap()
+                .id
+        }
+    }
+
+    #[test]
+    fn an_entry_must_carry_the_pushers_member_and_role() -> TestResult {
+        let w = world()?;
+        // honest: the resident's own entry in their own role
+        let mut d = w.forge(&w.res);
+        doc::append_entry(&mut d, &ctx(&member(&w.res), Role::Resident), "rsvp", &[])?;
+        assert_eq!(w.check(&mut d, &w.res), "accepted");
+        // someone else's `by`: the resident cancels "as the organiser"
+        let mut d = w.forge(&w.res);
+        doc::append_entry(
+            &mut d,
+            &ctx(&member(&w.org), Role::Organiser),
+            "cancel",
+            &[],
+        )?;
+        assert_eq!(w.check(&mut d, &w.res), FORGED_ENTRY);
+        // their own `by` but a role they do not have
+        let mut d = w.forge(&w.res);
+        doc::append_entry(
+            &mut d,
+            &ctx(&member(&w.res), Role::Organiser),
+            "cancel",
+            &[],
+        )?;
+        assert_eq!(w.check(&mut d, &w.res), FORGED_ENTRY);
+        // an entry without `by`, and an entry that is not a map
+        let mut d = w.forge(&w.res);
+        let log = doc::get_obj(&d, &ROOT, "log", ObjType::Map).unwrap();
+        let e = d.put_object(&log, "0011223344556677", ObjType::Map)?;
+        d.put(&e, "t", "rsvp")?;
+        assert_eq!(w.check(&mut d, &w.res), FORGED_ENTRY);
+        let mut d = w.forge(&w.res);
+        d.put(&log, "0011223344556677", "rsvp")?;
+        assert_eq!(w.check(&mut d, &w.res), FORGED_ENTRY);
+        // a right `by` that wins over a hidden, conflicting one in the same change: every
+        // value at `by` must be the pusher, not only the visible one
+        let mut d = w.forge(&w.res);
+        doc::append_entry(&mut d, &ctx(&member(&w.res), Role::Resident), "rsvp", &[])?;
+        let mut expanded = last(&mut d).decode();
+        let at = expanded
+            .operations
+            .iter()
+            .position(|op| op.key == Key::Map("by".into()))
+            .unwrap();
+        let mut hidden = expanded.operations[at].clone();
+        hidden.action = OpType::Put(ScalarValue::Str(member(&w.org).as_str().into()));
+        hidden.pred = automerge::legacy::SortedVec::new();
+        expanded.operations.insert(at, hidden); // a lower op counter: it loses the conflict
+        let forged = Change::from(expanded);
+        let mut applied = w.relay.docs[&w.id].clone();
+        applied.apply_changes([forged.clone()])?;
+        let visible = doc::entries(&applied);
+        assert!(
+            visible.iter().all(|e| e.by != member(&w.org)),
+            "the forged `by` is hidden"
+        );
+        assert_eq!(
+            code(w.relay.check(&w.id, &forged, &pusher(&w.res))),
+            FORGED_ENTRY
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn existing_entries_never_change() -> TestResult {
+        let w = world()?;
+        let rsvp = w.entry_of(&w.res);
+        // the organiser edits the resident's entry
+        let mut d = w.forge(&w.org);
+        let e = log_entry(&d, &rsvp);
+        d.put(&e, "status", "declined")?;
+        assert_eq!(w.check(&mut d, &w.org), IMMUTABLE);
+        // not even its author may
+        let mut d = w.forge(&w.res);
+        let e = log_entry(&d, &rsvp);
+        d.put(&e, "at", 0)?;
+        assert_eq!(w.check(&mut d, &w.res), IMMUTABLE);
+        // nor delete it
+        let mut d = w.forge(&w.res);
+        let log = doc::get_obj(&d, &ROOT, "log", ObjType::Map).unwrap();
+        d.delete(&log, rsvp.as_str())?;
+        assert_eq!(w.check(&mut d, &w.res), IMMUTABLE);
+        // nor replace it with a new map under the same key
+        let mut d = w.forge(&w.res);
+        let e = d.put_object(&log, rsvp.as_str(), ObjType::Map)?;
+        d.put(&e, "by", member(&w.res).as_str())?;
+        d.put(&e, "role", "resident")?;
+        assert_eq!(w.check(&mut d, &w.res), IMMUTABLE);
+        Ok(())
+    }
+
+    #[test]
+    fn comments_are_changed_only_by_their_author_and_never_lose_author_or_time() -> TestResult {
+        let w = world()?;
+        let c = w.comment.clone();
+        // the author edits and withdraws: accepted
+        let mut d = w.forge(&w.res);
+        crate::model::comment::edit(&mut d, &ctx(&member(&w.res), Role::Resident), &c, "Sla")?;
+        assert_eq!(w.check(&mut d, &w.res), "accepted");
+        let mut d = w.forge(&w.res);
+        crate::model::comment::withdraw(&mut d, &ctx(&member(&w.res), Role::Resident), &c)?;
+        assert_eq!(w.check(&mut d, &w.res), "accepted");
+        // someone else edits the body, or withdraws it: not allowed, whatever their role
+        let mut d = w.forge(&w.org);
+        let obj = comment_obj(&d, &c);
+        doc::set_text(&mut d, &obj, "body", "Iets anders")?;
+        assert_eq!(w.check(&mut d, &w.org), NOT_ALLOWED);
+        let mut d = w.forge(&w.org);
+        d.put(&obj, "withdrawn", true)?;
+        assert_eq!(w.check(&mut d, &w.org), NOT_ALLOWED);
+        // the author may not rewrite `author` or `at`, un-withdraw, or delete the comment
+        for (key, value) in [
+            ("author", ScalarValue::Str(member(&w.org).as_str().into())),
+            ("at", ScalarValue::Int(0)),
+            ("withdrawn", ScalarValue::Boolean(false)),
+        ] {
+            let mut d = w.forge(&w.res);
+            d.put(&obj, key, value)?;
+            assert_eq!(w.check(&mut d, &w.res), IMMUTABLE, "{key}");
+        }
+        let mut d = w.forge(&w.res);
+        let map = doc::get_obj(&d, &ROOT, "comments", ObjType::Map).unwrap();
+        d.delete(&map, c.as_str())?;
+        assert_eq!(w.check(&mut d, &w.res), IMMUTABLE);
+        // a new comment in someone else's name is forged
+        let mut d = w.forge(&w.res);
+        crate::model::comment::add(&mut d, &ctx(&member(&w.org), Role::Organiser), "Namens jou")?;
+        assert_eq!(w.check(&mut d, &w.res), FORGED_ENTRY);
+        Ok(())
+    }
+
+    #[test]
+    fn the_header_and_containers_never_change() -> TestResult {
+        let w = world()?;
+        for key in [
+            "created_by",
+            "created_role",
+            "kind",
+            "id",
+            "schema",
+            "created_at",
+        ] {
+            let mut d = w.forge(&w.org); // even the creator
+            d.put(ROOT, key, member(&w.res).as_str())?;
+            assert_eq!(w.check(&mut d, &w.org), IMMUTABLE, "{key}");
+        }
+        for key in ["log", "comments"] {
+            let mut d = w.forge(&w.org);
+            d.put_object(ROOT, key, ObjType::Map)?;
+            assert_eq!(w.check(&mut d, &w.org), IMMUTABLE, "{key}");
+            let mut d = w.forge(&w.org);
+            d.delete(ROOT, key)?;
+            assert_eq!(w.check(&mut d, &w.org), IMMUTABLE, "{key}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_resident_may_not_create_an_event_but_may_create_what_residents_create() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let me = ctx(&member(&res), Role::Resident);
+        let create = |kind: Kind, c: &Ctx| -> crate::Result<(EntityId, Change)> {
+            let id = EntityId::new()?;
+            let mut d = AutoCommit::new().with_actor(actor(&res));
+            doc::init(&mut d, kind, &id, c)?;
+            doc::set_text(&mut d, &ROOT, "title", "Feest")?;
+            Ok((id, last(&mut d)))
+        };
+        let (id, change) = create(Kind::Event, &me)?;
+        assert_eq!(
+            code(check_change(None, &id, &change, &pusher(&res))),
+            NOT_ALLOWED
+        );
+        for kind in [Kind::Help, Kind::Task, Kind::Report, Kind::Profile] {
+            let (id, change) = create(kind, &me)?;
+            assert_eq!(
+                code(check_change(None, &id, &change, &pusher(&res))),
+                "accepted",
+                "{kind:?}"
+            );
+        }
+        // a new document in someone else's name, or in a role one does not have
+        let (id, change) = create(Kind::Help, &ctx(&MemberId::new()?, Role::Resident))?;
+        assert_eq!(
+            code(check_change(None, &id, &change, &pusher(&res))),
+            FORGED_ENTRY
+        );
+        let (id, change) = create(Kind::Event, &ctx(&member(&res), Role::Organiser))?;
+        assert_eq!(
+            code(check_change(None, &id, &change, &pusher(&res))),
+            FORGED_ENTRY
+        );
+        // a new document without its header
+        let id = EntityId::new()?;
+        let mut d = AutoCommit::new().with_actor(actor(&res));
+        d.put(ROOT, "kind", "help")?;
+        d.put(ROOT, "id", id.as_str())?;
+        assert_eq!(
+            code(check_change(None, &id, &last(&mut d), &pusher(&res))),
+            BAD_CHANGE
+        );
+        let mut d = AutoCommit::new().with_actor(actor(&res));
+        doc::init(&mut d, Kind::Help, &id, &me)?;
+        d.delete(ROOT, "comments")?;
+        assert_eq!(
+            code(check_change(None, &id, &last(&mut d), &pusher(&res))),
+            BAD_CHANGE
+        );
+        let mut d = AutoCommit::new().with_actor(actor(&res));
+        doc::init(&mut d, Kind::Help, &id, &me)?;
+        d.put(ROOT, "kind", "petition")?;
+        assert_eq!(
+            code(check_change(None, &id, &last(&mut d), &pusher(&res))),
+            BAD_CHANGE
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_resident_may_not_edit_an_event() -> TestResult {
+        let w = world()?;
+        let mut d = w.forge(&w.res);
+        doc::set_text(&mut d, &ROOT, "title", "Afgelast")?;
+        assert_eq!(w.check(&mut d, &w.res), NOT_ALLOWED);
+        for key in ["capacity", "starts_at", "place", "some_new_field"] {
+            let mut d = w.forge(&w.res);
+            d.put(ROOT, key, 1)?;
+            assert_eq!(w.check(&mut d, &w.res), NOT_ALLOWED, "{key}");
+        }
+        let mut d = w.forge(&w.res);
+        d.delete(ROOT, "capacity")?;
+        assert_eq!(w.check(&mut d, &w.res), NOT_ALLOWED);
+        // a staff member may
+        let staff = phone(Role::Staff)?;
+        let mut d = w.forge(&staff);
+        doc::set_text(&mut d, &ROOT, "title", "Afgelast")?;
+        d.put(ROOT, "capacity", 5)?;
+        d.put(ROOT, "some_new_field", 5)?;
+        assert_eq!(w.check(&mut d, &staff), "accepted");
+        // but not replace a container: concurrent edits of the old one would vanish
+        let mut d = w.forge(&w.org);
+        let t = d.put_object(ROOT, "title", ObjType::Text)?;
+        d.splice_text(&t, 0, 0, "Nieuw")?;
+        assert_eq!(w.check(&mut d, &w.org), IMMUTABLE);
+        Ok(())
+    }
+
+    /// A write of one root field, for [`root_fields_follow_each_kinds_editors`].
+    #[derive(Debug, Clone, Copy)]
+    enum FieldWrite {
+        /// An edit of the `Text` at this key.
+        Text(&'static str),
+        /// A string put at this key.
+        Scalar(&'static str),
+    }
+
+    /// Runs `write` as `by` on a copy of `id`'s document and returns the relay's verdict.
+    fn verdict(
+        relay: &Relay,
+        id: &EntityId,
+        by: &Store,
+        write: FieldWrite,
+    ) -> crate::Result<&'static str> {
+        let mut d = relay.forge(id, actor(by));
+        match write {
+            FieldWrite::Text(key) => doc::set_text(&mut d, &ROOT, key, "Anders")?,
+            FieldWrite::Scalar(key) => doc::put(&mut d, &ROOT, key, "anders")?,
+        }
+        Ok(code(relay.check(id, &last(&mut d), &pusher(by))))
+    }
+
+    #[test]
+    fn root_fields_follow_each_kinds_editors() -> TestResult {
+        use FieldWrite::{Scalar, Text};
+        const OK: &str = "accepted";
+        let res = phone(Role::Resident)?;
+        let nb = phone(Role::Resident)?; // a neighbour
+        let car = phone(Role::Caretaker)?;
+        let org = phone(Role::Organiser)?;
+        let staff = phone(Role::Staff)?;
+        let all = [&res, &nb, &car, &org, &staff];
+        let mut relay = Relay::default();
+        let help = res.create_help(&NewHelp::ask("garden", "Tuin"))?;
+        let task = res.create_task(&NewTask::recurring("Tuin", "FREQ=WEEKLY", "2025-03-25"))?;
+        let report = res.create_report(&NewReport::at("litter", 52.0, 4.0))?;
+        let profile = res.create_profile(&NewProfile {
+            display_name: "Ans".into(),
+            ..Default::default()
+        })?;
+        relay.sync(&all)?;
+        // everything here was created by `res`, a resident
+        let cases = [
+            (&help, &res, Text("title"), OK),
+            (&help, &org, Text("body"), OK),
+            (&help, &nb, Text("title"), NOT_ALLOWED),
+            (&help, &car, Text("title"), NOT_ALLOWED),
+            (&help, &res, Scalar("urgency"), IMMUTABLE),
+            (&help, &org, Scalar("window_end"), IMMUTABLE),
+            (&help, &res, Scalar("new_field"), OK),
+            (&help, &nb, Scalar("new_field"), NOT_ALLOWED),
+            (&task, &res, Text("title"), OK),
+            (&task, &car, Scalar("location_label"), OK),
+            (&task, &nb, Text("description"), NOT_ALLOWED),
+            (&task, &res, Scalar("rrule"), IMMUTABLE),
+            (&task, &staff, Scalar("pledge_target"), IMMUTABLE),
+            (&report, &res, Text("description"), OK),
+            (&report, &car, Text("description"), OK),
+            (&report, &org, Text("description"), NOT_ALLOWED),
+            (&report, &nb, Text("description"), NOT_ALLOWED),
+            (&report, &org, Text("response"), OK),
+            (&report, &res, Text("response"), NOT_ALLOWED),
+            (&report, &car, Scalar("severity"), IMMUTABLE),
+            (&report, &res, Scalar("lat"), IMMUTABLE),
+            (&report, &staff, Scalar("new_field"), NOT_ALLOWED),
+            (&report, &res, Scalar("new_field"), OK),
+            (&profile, &res, Scalar("display_name"), OK),
+            (&profile, &res, Text("availability"), OK),
+            (&profile, &staff, Scalar("display_name"), NOT_ALLOWED),
+            (&profile, &nb, Text("availability"), NOT_ALLOWED),
+        ];
+        for (id, by, write, want) in cases {
+            let kind = res.kind_of(id)?;
+            let role = by.identity().role;
+            let got = verdict(&relay, id, by, write)?;
+            assert_eq!(got, want, "{write:?} of a {kind:?} by a {role:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_hidden_write_that_loses_a_conflict_is_still_refused() -> TestResult {
+        let w = world()?;
+        let staff = phone(Role::Staff)?;
+        let mut relay = w.relay;
+        let all = [&w.org, &w.res, &staff];
+        relay.catch_up(&staff)?;
+        // the heads right after creation: a write from there gets a lower op counter than the
+        // edits below, which come after the RSVP and the comment
+        let created = vec![
+            relay.docs[&w.id]
+                .clone()
+                .get_changes(&[])
+                .first()
+                .unwrap()
+                .hash(),
+        ];
+        // the organiser and staff set `capacity` concurrently: a conflict the relay accepts
+        for (s, c) in [(&w.org, 20), (&staff, 30)] {
+            s.edit_event(
+                &w.id,
+                &EventEdit {
+                    capacity: Some(Some(c)),
+                    ..Default::default()
+                },
+            )?;
+        }
+        relay.sync(&all)?;
+        // the resident writes `capacity` concurrently too, with a lower op counter, from a
+        // second device (so its change does not reuse a sequence number): their value loses
+        let device = ActorId::random();
+        let mut d = relay.docs[&w.id]
+            .clone()
+            .fork_at(&created)?
+            .with_actor(device.clone());
+        d.put(ROOT, "capacity", 1_000)?;
+        let change = last(&mut d);
+        // a diff does not show it at all ...
+        let mut after = relay.docs[&w.id].clone();
+        let before = after.get_heads();
+        let capacity = doc::get_i64(&after, &ROOT, "capacity");
+        after.apply_changes([change.clone()])?;
+        let heads = after.get_heads();
+        assert_eq!(doc::get_i64(&after, &ROOT, "capacity"), capacity);
+        assert!(after.diff(&before, &heads).is_empty());
+        // ... but it is there, and surfaces when an organiser who has not seen it removes the
+        // capacity: so the operations are checked, not only the diff
+        assert_eq!(after.get_all(ROOT, "capacity")?.len(), 3);
+        w.org.edit_event(
+            &w.id,
+            &EventEdit {
+                capacity: Some(None),
+                ..Default::default()
+            },
+        )?;
+        let removal = w.org.pending_changes(1)?.remove(0).bytes;
+        after.apply_changes([Change::from_bytes(removal)?])?;
+        assert_eq!(doc::get_i64(&after, &ROOT, "capacity"), Some(1_000));
+        let mut p = pusher(&w.res);
+        p.actors.push(device);
+        assert_eq!(code(relay.check(&w.id, &change, &p)), NOT_ALLOWED);
+        Ok(())
+    }
+
+    #[test]
+    fn a_change_by_an_actor_the_pusher_does_not_own_is_refused() -> TestResult {
+        let w = world()?;
+        let mut d = w.forge(&w.org);
+        doc::append_entry(&mut d, &ctx(&member(&w.res), Role::Resident), "rsvp", &[])?;
+        // written by the organiser's device, pushed by the resident
+        assert_eq!(w.check(&mut d, &w.res), ACTOR_NOT_YOURS);
+        let mut d = w.relay.forge(&w.id, ActorId::random());
+        doc::append_entry(&mut d, &ctx(&member(&w.res), Role::Resident), "rsvp", &[])?;
+        assert_eq!(w.check(&mut d, &w.res), ACTOR_NOT_YOURS);
+        Ok(())
+    }
+
+    #[test]
+    fn a_change_whose_dependencies_the_relay_lacks_is_refused() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let id = org.create_event(&NewEvent::new("Feest", "Plein", T0 + DAY, T0 + DAY))?;
+        org.edit_event(
+            &id,
+            &EventEdit {
+                place: Some("Buurthuis".into()),
+                ..Default::default()
+            },
+        )?;
+        let pending = org.pending_changes(10)?;
+        let edit = Change::from_bytes(pending[1].bytes.clone())?;
+        assert_eq!(
+            code(check_change(None, &id, &edit, &pusher(&org))),
+            MISSING_DEPENDENCIES
+        );
+        let mut relay = Relay::default();
+        relay.accept(&id, &pending[0].bytes, &pusher(&org))?;
+        assert_eq!(code(relay.check(&id, &edit, &pusher(&org))), "accepted");
+        Ok(())
+    }
+
+    #[test]
+    fn a_change_pushed_for_another_entity_is_the_wrong_document() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let id = org.create_event(&NewEvent::new("Feest", "Plein", T0 + DAY, T0 + DAY))?;
+        org.edit_event(
+            &id,
+            &EventEdit {
+                place: Some("Buurthuis".into()),
+                ..Default::default()
+            },
+        )?;
+        let pending = org.pending_changes(10)?;
+        let creation = Change::from_bytes(pending[0].bytes.clone())?;
+        let other = EntityId::new()?;
+        assert_eq!(
+            code(check_change(None, &other, &creation, &pusher(&org))),
+            WRONG_DOCUMENT
+        );
+        let mut doc = AutoCommit::new();
+        doc.apply_changes([creation])?;
+        let edit = Change::from_bytes(pending[1].bytes.clone())?;
+        assert_eq!(
+            code(check_change(Some(&doc), &other, &edit, &pusher(&org))),
+            WRONG_DOCUMENT
+        );
+        assert_eq!(
+            code(check_change(Some(&doc), &id, &edit, &pusher(&org))),
+            "accepted"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_document_without_a_readable_header_takes_no_changes() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let id = EntityId::new()?;
+        let mut relay_doc = AutoCommit::new();
+        relay_doc.put(ROOT, "note", "no header")?;
+        relay_doc.commit();
+        // even a change that would be a valid creation on an empty document
+        let mut d = relay_doc.fork().with_actor(actor(&res));
+        doc::init(&mut d, Kind::Help, &id, &ctx(&member(&res), Role::Resident))?;
+        let change = last(&mut d);
+        assert_eq!(
+            code(check_change(Some(&relay_doc), &id, &change, &pusher(&res))),
+            BAD_CHANGE
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_change_already_applied_is_refused_and_the_document_is_never_modified() -> TestResult {
+        let w = world()?;
+        let mut d = w.forge(&w.res);
+        doc::append_entry(&mut d, &ctx(&member(&w.res), Role::Resident), "rsvp", &[])?;
+        let change = last(&mut d);
+        let mut heads = w.relay.docs[&w.id].clone().get_heads();
+        assert_eq!(
+            code(w.relay.check(&w.id, &change, &pusher(&w.res))),
+            "accepted"
+        );
+        assert_eq!(w.relay.docs[&w.id].clone().get_heads(), heads);
+        let mut relay = w.relay;
+        relay
+            .docs
+            .get_mut(&w.id)
+            .unwrap()
+            .apply_changes([change.clone()])?;
+        heads = relay.docs[&w.id].clone().get_heads();
+        assert_eq!(
+            code(relay.check(&w.id, &change, &pusher(&w.res))),
+            BAD_CHANGE
+        );
+        assert_eq!(relay.docs[&w.id].clone().get_heads(), heads);
+        Ok(())
+    }
+
+    #[test]
+    fn a_change_that_makes_automerge_panic_is_refused() -> TestResult {
+        // A committed fuzzing crasher (see tests/it/hostile.rs): it decodes, but applying it
+        // panics inside Automerge 0.12.
+        let bytes = include_bytes!("../tests/fuzz-crashers/invalid_actor_index.bin");
+        check_bounds(bytes, MAX_BYTES, MAX_INFLATED)?;
+        let change = Change::from_bytes(bytes.to_vec())?;
+        let p = Pusher {
+            member: MemberId::new()?,
+            role: Role::Resident,
+            actors: vec![change.actor_id().clone()],
+        };
+        assert_eq!(
+            code(check_change(None, &EntityId::new()?, &change, &p)),
+            BAD_CHANGE
+        );
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Bytes
+
+    fn uleb(mut n: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        out.extend([0, 0, 0, 0]);
+        out.push(chunk_type);
+        uleb(body.len() as u64, &mut out);
+        out.extend(body);
+        out
+    }
+
+    fn bounds(bytes: &[u8]) -> &'static str {
+        code(check_bounds(bytes, MAX_BYTES, MAX_INFLATED))
+    }
+
+    #[test]
+    fn bounds_refuse_what_is_not_one_change_chunk() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let id = org.create_event(&NewEvent::new("Feest", "Plein", T0 + DAY, T0 + DAY))?;
+        let honest = org.pending_changes(1)?.remove(0).bytes;
+        assert_eq!(bounds(&honest), "accepted");
+        assert_eq!(bounds(b""), BAD_CHANGE);
+        assert_eq!(bounds(b"hello, relay"), BAD_CHANGE);
+        assert_eq!(bounds(&[0u8; 64]), BAD_CHANGE);
+        // a whole document, or a bundle, is not a change
+        let doc = org.document_bytes(&id)?;
+        assert_eq!(bounds(&doc), BAD_CHANGE);
+        assert_eq!(bounds(&chunk(3, b"")), BAD_CHANGE);
+        assert_eq!(bounds(&chunk(9, b"")), BAD_CHANGE);
+        // the length field must match the bytes
+        let mut longer = honest.clone();
+        longer.push(0);
+        assert_eq!(bounds(&longer), BAD_CHANGE);
+        assert_eq!(bounds(&honest[..honest.len() - 1]), BAD_CHANGE);
+        let mut overlong = MAGIC.to_vec();
+        overlong.extend([0, 0, 0, 0, 1, 0x80, 0x00]);
+        assert_eq!(bounds(&overlong), BAD_CHANGE);
+        let mut endless = MAGIC.to_vec();
+        endless.extend([0, 0, 0, 0, 1]);
+        endless.extend([0xff; 11]);
+        assert_eq!(bounds(&endless), BAD_CHANGE);
+        // too many bytes
+        assert_eq!(
+            code(check_bounds(&honest, honest.len() - 1, MAX_INFLATED)),
+            TOO_LARGE
+        );
+        // a compressed body that is not DEFLATE
+        assert_eq!(bounds(&chunk(2, &[0xff; 16])), BAD_CHANGE);
+        Ok(())
+    }
+
+    #[test]
+    fn bounds_stop_a_deflate_bomb() -> TestResult {
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 64 << 20])?;
+        let bomb = chunk(2, &enc.finish()?);
+        assert!(bomb.len() < MAX_BYTES / 8, "{} bytes", bomb.len());
+        assert_eq!(bounds(&bomb), TOO_LARGE);
+        Ok(())
+    }
+
+    #[test]
+    fn an_honest_compressed_change_passes_with_room_and_is_too_large_without() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let mut new = NewEvent::new("Feest", "Plein", T0 + DAY, T0 + DAY);
+        new.description = "Een lange beschrijving. ".repeat(100);
+        let id = org.create_event(&new)?;
+        let raw = org.pending_changes(1)?.remove(0).bytes;
+        let mut change = Change::from_bytes(raw.clone())?;
+        let compressed = change.bytes().into_owned();
+        assert_eq!(compressed.get(8), Some(&CHUNK_COMPRESSED_CHANGE));
+        assert!(compressed.len() < raw.len());
+        assert_eq!(bounds(&compressed), "accepted");
+        assert_eq!(
+            code(check_bounds(&compressed, MAX_BYTES, raw.len() / 2)),
+            TOO_LARGE
+        );
+        let decoded = Change::from_bytes(compressed)?;
+        assert_eq!(
+            code(check_change(None, &id, &decoded, &pusher(&org))),
+            "accepted"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rejection_codes_are_the_stable_eight() {
+        assert_eq!(
+            REJECTION_CODES,
+            [
+                "bad_change",
+                "too_large",
+                "actor_not_yours",
+                "missing_dependencies",
+                "not_allowed",
+                "forged_entry",
+                "immutable",
+                "wrong_document",
+            ]
+        );
+        let r = reject(NOT_ALLOWED, "a resident may not create events");
+        assert_eq!(
+            r.to_string(),
+            "not_allowed: a resident may not create events"
+        );
+    }
+}
