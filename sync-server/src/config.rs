@@ -1,0 +1,218 @@
+//! The relay's configuration: defaults, then a TOML file, then `NOABER_RELAY_*` environment
+//! variables, then command-line flags — each overriding the one before.
+//!
+//! ```toml
+//! # noaber-relay.toml
+//! data = "/var/lib/noaber"
+//! listen = "0.0.0.0:8080"
+//! join_per_minute = 6
+//! ```
+//!
+//! Every key can also be set as `NOABER_RELAY_<KEY>` (`NOABER_RELAY_DATA`,
+//! `NOABER_RELAY_LISTEN`, ...). Unknown keys in the file are an error, so a typo is noticed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Everything `noaber-relay serve` can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The data directory (holds `relay.sqlite3`).
+    pub data: PathBuf,
+    /// The address to listen on.
+    pub listen: String,
+    /// Join attempts a client address may make per minute, sustained.
+    pub join_per_minute: u32,
+    /// Join attempts a client address may make at once.
+    pub join_burst: u32,
+    /// Seconds between pings on a live connection.
+    pub live_ping_secs: u64,
+    /// A live connection silent this long (no pong, no message) is closed.
+    pub live_idle_secs: u64,
+    /// Live connections one device may hold; a further one closes the oldest.
+    pub live_per_device: usize,
+    /// Documents kept loaded for validation (LRU; memory does not grow with documents stored).
+    pub doc_cache: usize,
+}
+
+/// The configuration's keys (for the environment provider).
+const KEYS: &[&str] = &[
+    "data",
+    "listen",
+    "join_per_minute",
+    "join_burst",
+    "live_ping_secs",
+    "live_idle_secs",
+    "live_per_device",
+    "doc_cache",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data: PathBuf::from("./noaber-data"),
+            listen: "127.0.0.1:8080".into(),
+            join_per_minute: 6,
+            join_burst: 10,
+            live_ping_secs: 30,
+            live_idle_secs: 90,
+            live_per_device: 4,
+            doc_cache: 256,
+        }
+    }
+}
+
+impl Config {
+    /// A default configuration with its data directory at `data` (tests, embedding).
+    pub fn with_data(data: impl Into<PathBuf>) -> Self {
+        Config {
+            data: data.into(),
+            ..Config::default()
+        }
+    }
+
+    /// Reads the configuration: defaults, the TOML `file` if given, `NOABER_RELAY_*`
+    /// environment variables, then `overrides` (the command line's flags).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for an unreadable file, an unknown key or a value of the wrong type;
+    /// [`Error::InvalidInput`] for values out of range.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(Error::Config(format!(
+                    "`{}` does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // Only the keys above: other `NOABER_RELAY_*` variables (the CLI's, a wrapper's) are
+        // none of the relay's business and must not fail it.
+        figment = figment.merge(Env::prefixed("NOABER_RELAY_").only(KEYS));
+        if let Some(data) = overrides.data {
+            figment = figment.merge(Serialized::default("data", data));
+        }
+        if let Some(listen) = overrides.listen {
+            figment = figment.merge(Serialized::default("listen", listen));
+        }
+        let config: Config = figment
+            .extract()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// Checks ranges.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] naming the first value out of range.
+    pub fn check(&self) -> Result<()> {
+        let range = |field: &'static str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(Error::invalid(field, format!("{v} is not in {lo}..={hi}")))
+            }
+        };
+        range("join_per_minute", self.join_per_minute.into(), 1, 100_000)?;
+        range("join_burst", self.join_burst.into(), 1, 100_000)?;
+        range("live_ping_secs", self.live_ping_secs, 1, 3_600)?;
+        range(
+            "live_idle_secs",
+            self.live_idle_secs,
+            self.live_ping_secs,
+            7_200,
+        )?;
+        range("live_per_device", self.live_per_device as u64, 1, 64)?;
+        range("doc_cache", self.doc_cache as u64, 1, 100_000)?;
+        Ok(())
+    }
+
+    pub(crate) fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.live_ping_secs)
+    }
+
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.live_idle_secs)
+    }
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--data`.
+    pub data: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail dictates the closure's error type
+    fn file_env_and_flags_override_in_order() -> Result<()> {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("relay.toml", "listen = \"0.0.0.0:9000\"\njoin_burst = 3\n")?;
+            jail.set_env("NOABER_RELAY_JOIN_BURST", "4");
+            jail.set_env("NOABER_RELAY_DATA", "/from/env");
+            jail.set_env("NOABER_RELAY_SOMETHING_ELSE", "ignored");
+            let c = Config::load(Some(Path::new("relay.toml")), Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000");
+            assert_eq!(c.join_burst, 4);
+            assert_eq!(c.data, PathBuf::from("/from/env"));
+            let c = Config::load(
+                Some(Path::new("relay.toml")),
+                Overrides {
+                    data: Some("/from/flag".into()),
+                    listen: None,
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(c.data, PathBuf::from("/from/flag"));
+            jail.create_file("typo.toml", "lisen = \"x\"\n")?;
+            assert!(Config::load(Some(Path::new("typo.toml")), Overrides::default()).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml")), Overrides::default()).is_err());
+            Ok(())
+        });
+        Ok(())
+    }
+
+    #[test]
+    fn the_environment_keys_name_every_field() -> Result<()> {
+        let value =
+            serde_json::to_value(Config::default()).map_err(|e| Error::Other(e.to_string()))?;
+        let mut fields: Vec<&str> = value
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        fields.sort_unstable();
+        let mut keys = KEYS.to_vec();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+        Ok(())
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        assert!(Config::default().check().is_ok());
+        let c = Config {
+            live_idle_secs: 1,
+            ..Config::default()
+        };
+        assert!(c.check().is_err());
+    }
+}

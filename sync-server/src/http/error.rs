@@ -1,0 +1,136 @@
+//! Every failure of the HTTP API becomes a response here, in one `IntoResponse` impl.
+//!
+//! The body is always JSON `{"error": {"code": …, "message": …}}` (`wire::ErrorBody`). Codes
+//! are stable and machine-readable; messages are for developers, lowercase, and never carry
+//! internals (a 500 says only `internal error`; the cause goes to the log), tokens, invite
+//! codes or personal data.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use noaber_core::sync::wire::{ErrorBody, ErrorDetail};
+
+use crate::error::Error;
+
+/// An error answered to a client.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `bad_request`: the request is malformed.
+    BadRequest(String),
+    /// 400 `unsupported_version`: `v` is not 1.
+    UnsupportedVersion(u32),
+    /// 401 `unauthorized`: missing, unknown, revoked or malformed token.
+    Unauthorized(&'static str),
+    /// 403 `forbidden`.
+    Forbidden(String),
+    /// 404 `not_found`.
+    NotFound(String),
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge(String),
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType(&'static str),
+    /// 429 `rate_limited`.
+    RateLimited(&'static str),
+    /// 400 (malformed) or 403 (unknown, expired, used up) `invite_invalid`.
+    InviteInvalid(StatusCode, &'static str),
+    /// 409 `member_taken`.
+    MemberTaken,
+    /// 409 `actor_taken`.
+    ActorTaken,
+    /// 503 `unavailable`: the store does not answer (readiness).
+    Unavailable,
+    /// 500 `internal`: logged, never detailed to the client.
+    Internal,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use ApiError::*;
+        match self {
+            BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            UnsupportedVersion(v) => (
+                StatusCode::BAD_REQUEST,
+                "unsupported_version",
+                format!("protocol version {v} is not supported; this relay speaks 1"),
+            ),
+            Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", (*m).to_owned()),
+            Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m.clone()),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method".into(),
+            ),
+            PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", m.clone()),
+            UnsupportedMediaType(want) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("`content-type` must be `{want}`"),
+            ),
+            RateLimited(m) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", (*m).to_owned()),
+            InviteInvalid(status, m) => (*status, "invite_invalid", (*m).to_owned()),
+            MemberTaken => (
+                StatusCode::CONFLICT,
+                "member_taken",
+                "this member id belongs to a member of the buurt; a further device of that member needs an invite made for them".into(),
+            ),
+            ActorTaken => (
+                StatusCode::CONFLICT,
+                "actor_taken",
+                "an actor id is registered to another device in this buurt".into(),
+            ),
+            Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the store does not answer".into(),
+            ),
+            Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error".into(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.to_owned(),
+                message,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidInput { field, reason } => {
+                ApiError::BadRequest(format!("invalid `{field}`: {reason}"))
+            }
+            Error::NotFound { what, id } => ApiError::NotFound(format!("no {what} with id `{id}`")),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// The response for a panic inside a handler (`CatchPanicLayer`): 500 `internal`.
+pub(crate) fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::Internal.into_response()
+}

@@ -1,0 +1,45 @@
+//! Noaber's relay: authenticated buurten, validated changes, a durable per-buurt log.
+//!
+//! A device joins a buurt with an invite code and gets a secret token. It then syncs in one
+//! round trip: it pushes the changes it made since its last acknowledgement and pulls every
+//! change of its buurt after its cursor. The relay checks every pushed change before storing it
+//! (bounds, decoding, document ownership, then `noaber_core::validate`: actor, dependencies,
+//! role), commits accepted ones durably — many requests share one fsync (group commit) — and
+//! only then answers. A WebSocket tells online devices when their buurt's log moved.
+//!
+//! | module | what |
+//! |---|---|
+//! | `relay.rs` | [`Relay`] (shared state) and [`serve`] |
+//! | `http/` | routes, extractors, the one `IntoResponse` for errors ([`ApiError`]) |
+//! | `ingest.rs` | the validation pipeline and the bounded document cache |
+//! | `commit.rs` | the group-commit writer thread |
+//! | `live.rs` | the live WebSocket, per-buurt heads, per-device connection limits |
+//! | [`storage`] | the [`storage::Storage`] trait, SQLite, migrations, the conformance suite |
+//! | [`admin`] | operator commands; [`invite`] codes; [`ratelimit`]; [`config`] |
+//! | [`repair`] | the messages of `POST /v1/missing` |
+//!
+//! The relay knows the domain only through `noaber_core::validate`; it never interprets a
+//! document itself. Its memory does not grow with the documents stored: documents are loaded
+//! into a bounded LRU only to validate changes.
+
+pub mod admin;
+mod commit;
+pub mod config;
+pub mod error;
+mod http;
+pub mod ids;
+mod ingest;
+pub mod invite;
+mod live;
+mod metrics;
+pub mod ratelimit;
+mod relay;
+pub mod repair;
+pub mod storage;
+
+pub use config::{Config, Overrides};
+pub use error::{Error, Result};
+pub use http::error::ApiError;
+pub use ids::{BuurtId, DeviceId, Token};
+pub use live::{MAX_CLIENT_MESSAGE, MAX_WRITE_BUFFER, SEND_TIMEOUT};
+pub use relay::{Relay, serve};

@@ -1,0 +1,90 @@
+//! Prometheus metrics, served at `GET /metrics`.
+//!
+//! The `metrics` facade has one recorder per process, so the first [`crate::Relay`] installs
+//! the Prometheus recorder and every later relay in the same process (tests) shares it. If the
+//! embedding program installed another recorder first, `/metrics` answers 404.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `relay_http_requests_total` | counter | `route`, `status` |
+//! | `relay_http_request_seconds` | histogram | `route` |
+//! | `relay_changes_accepted_total` | counter | |
+//! | `relay_changes_duplicate_total` | counter | (accepted changes the log already had) |
+//! | `relay_changes_rejected_total` | counter | `code` |
+//! | `relay_commit_batch_changes` | histogram | (changes per group commit) |
+//! | `relay_commit_batch_requests` | histogram | (requests per group commit) |
+//! | `relay_commit_seconds` | histogram | (one commit, fsync included) |
+//! | `relay_live_connections` | gauge | |
+//! | `relay_joins_total` | counter | `outcome` |
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub(crate) const HTTP_REQUESTS: &str = "relay_http_requests_total";
+pub(crate) const HTTP_SECONDS: &str = "relay_http_request_seconds";
+pub(crate) const ACCEPTED: &str = "relay_changes_accepted_total";
+pub(crate) const DUPLICATES: &str = "relay_changes_duplicate_total";
+pub(crate) const REJECTED: &str = "relay_changes_rejected_total";
+pub(crate) const BATCH_CHANGES: &str = "relay_commit_batch_changes";
+pub(crate) const BATCH_REQUESTS: &str = "relay_commit_batch_requests";
+pub(crate) const COMMIT_SECONDS: &str = "relay_commit_seconds";
+pub(crate) const LIVE: &str = "relay_live_connections";
+pub(crate) const JOINS: &str = "relay_joins_total";
+
+const SECONDS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+const COUNTS: &[f64] = &[
+    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+fn build() -> Option<PrometheusHandle> {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Prefix("relay_commit_batch".into()), COUNTS)
+        });
+    match builder.and_then(PrometheusBuilder::install_recorder) {
+        Ok(handle) => {
+            describe();
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed; /metrics is disabled");
+            None
+        }
+    }
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(HTTP_REQUESTS, "HTTP requests answered, by route and status");
+    describe_histogram!(
+        HTTP_SECONDS,
+        Unit::Seconds,
+        "time to answer a request, by route"
+    );
+    describe_counter!(
+        ACCEPTED,
+        "pushed changes accepted (stored or already present)"
+    );
+    describe_counter!(DUPLICATES, "accepted changes the log already had");
+    describe_counter!(REJECTED, "pushed changes rejected, by code");
+    describe_histogram!(BATCH_CHANGES, "changes written per group commit");
+    describe_histogram!(BATCH_REQUESTS, "requests answered per group commit");
+    describe_histogram!(
+        COMMIT_SECONDS,
+        Unit::Seconds,
+        "duration of one durable commit (fsync)"
+    );
+    describe_gauge!(LIVE, "open live (WebSocket) connections");
+    describe_counter!(JOINS, "join attempts, by outcome");
+}
+
+/// The process's Prometheus handle, installing the recorder on first use.
+pub(crate) fn handle() -> Option<&'static PrometheusHandle> {
+    HANDLE.get_or_init(build).as_ref()
+}

@@ -1,0 +1,154 @@
+//! The relay's shared state ([`Relay`]) and [`serve`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::commit::Committer;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ingest::DocCache;
+use crate::live::{Heads, LiveRegistry};
+use crate::ratelimit::RateLimiter;
+use crate::storage::{SqliteStorage, Storage};
+
+/// A running relay's state: storage, the group-commit writer, the validation cache, live
+/// connections. Cheap to clone (one `Arc`); every clone is the same relay.
+#[derive(Clone)]
+pub struct Relay {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) committer: Committer,
+    pub(crate) docs: Mutex<DocCache>,
+    pub(crate) heads: Arc<Heads>,
+    pub(crate) live: LiveRegistry,
+    pub(crate) joins: RateLimiter,
+    pub(crate) config: Config,
+    pub(crate) shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay")
+            .field("data", &self.inner.config.data)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Opens the relay on the SQLite database in `config.data` (created if missing).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for a configuration out of range; [`Error::Storage`] when the
+    /// database cannot be opened or migrated; [`Error::Io`] if the writer thread cannot start.
+    pub fn open(config: &Config) -> Result<Relay> {
+        config.check()?;
+        let storage = SqliteStorage::open_dir(&config.data)?;
+        Relay::with_storage(Arc::new(storage), config)
+    }
+
+    /// A relay over any [`Storage`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Relay::open`].
+    pub fn with_storage(storage: Arc<dyn Storage>, config: &Config) -> Result<Relay> {
+        config.check()?;
+        crate::metrics::handle();
+        let heads = Arc::new(Heads::default());
+        let committer = Committer::start(Arc::clone(&storage), Arc::clone(&heads))?;
+        let (shutdown, _) = watch::channel(false);
+        Ok(Relay {
+            inner: Arc::new(Inner {
+                storage,
+                committer,
+                docs: Mutex::new(DocCache::new(config.doc_cache)),
+                heads,
+                live: LiveRegistry::new(config.live_per_device),
+                joins: RateLimiter::new(config.join_per_minute, config.join_burst),
+                config: config.clone(),
+                shutdown,
+            }),
+        })
+    }
+
+    /// The storage (administration, tests).
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.inner.storage
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// How many documents the validation cache holds now (bounded by `doc_cache`).
+    pub fn loaded_documents(&self) -> usize {
+        self.docs().len()
+    }
+
+    pub(crate) fn docs(&self) -> MutexGuard<'_, DocCache> {
+        // The cache is only a cache: after a panic, start it afresh rather than trust it.
+        self.inner.docs.lock().unwrap_or_else(|poisoned| {
+            let mut docs = poisoned.into_inner();
+            docs.clear();
+            docs
+        })
+    }
+
+    /// Runs a blocking storage call off the async threads.
+    pub(crate) async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Relay) -> Result<T> + Send + 'static,
+    {
+        let relay = self.clone();
+        tokio::task::spawn_blocking(move || f(&relay))
+            .await
+            .map_err(|e| Error::Other(format!("a blocking task failed: {e}")))?
+    }
+}
+
+/// Serves the relay's HTTP API on `listener` until `shutdown` completes, then stops taking
+/// connections, lets in-flight requests finish (their commits included), closes live
+/// connections and waits for the commit thread to drain.
+///
+/// `main` binds the listener and passes a signal future; tests bind `127.0.0.1:0`.
+///
+/// # Errors
+///
+/// [`Error::Io`] when accepting connections fails.
+pub async fn serve<F>(listener: TcpListener, relay: Relay, shutdown: F) -> Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let app = crate::http::router(relay.clone());
+    let signal = {
+        let relay = relay.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            relay.inner.shutdown.send_replace(true);
+        }
+    };
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
+    relay.inner.shutdown.send_replace(true);
+    let r = relay.clone();
+    tokio::task::spawn_blocking(move || r.inner.committer.close())
+        .await
+        .map_err(|e| Error::Other(format!("closing the commit thread failed: {e}")))?;
+    tracing::info!("relay stopped");
+    Ok(())
+}

@@ -1,0 +1,444 @@
+//! The conformance suite every [`Storage`] implementation must pass.
+//!
+//! Each check is a function over `&dyn Storage`; [`suite!`] turns the list into `#[test]`s for
+//! one implementation, given a constructor from an empty directory:
+//!
+//! ```ignore
+//! #[cfg(test)]
+//! mod tests {
+//!     super::super::conformance::suite!(|dir| super::SqliteStorage::open_dir(dir));
+//! }
+//! ```
+//!
+//! A PostgreSQL implementation adds the same three lines (with a constructor that makes a fresh
+//! database). The checks pin the contracts written on the trait: join rules, contiguous
+//! per-buurt sequence numbers, duplicates, document ownership, paging, all-or-nothing appends.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use automerge::ActorId;
+use noaber_core::{MemberId, Role};
+
+use super::{
+    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, Storage,
+    StorageError,
+};
+use crate::ids::{BuurtId, DeviceId, sha256};
+
+/// What every check returns.
+pub(crate) type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+/// Generates one `#[test]` per conformance check for the implementation `$make` builds from
+/// an empty directory (`&Path`).
+macro_rules! suite {
+    ($make:expr) => {
+        $crate::storage::conformance::suite!(@each $make;
+            buurten_are_created_listed_and_unique,
+            join_registers_member_device_and_actors,
+            join_refuses_bad_invites_and_writes_nothing,
+            a_known_member_needs_an_invite_bound_to_them,
+            actors_are_unique_per_buurt,
+            revoke_and_set_role,
+            append_assigns_contiguous_seqs_and_skips_duplicates,
+            append_refuses_documents_of_another_buurt,
+            append_is_all_or_nothing,
+            pull_pages_and_leaves_out_own_changes,
+            doc_changes_are_in_order_and_scoped_to_the_buurt,
+            unknown_buurt_is_not_found
+        );
+    };
+    (@each $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() -> $crate::storage::conformance::Outcome {
+                let dir = tempfile::tempdir()?;
+                let storage = ($make)(dir.path())?;
+                $crate::storage::conformance::$name(&storage)
+            }
+        )*
+    };
+}
+pub(crate) use suite;
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn buurt(s: &dyn Storage, name: &str) -> Result<BuurtId, Box<dyn std::error::Error>> {
+    let id = BuurtId::new()?;
+    s.create_buurt(&id, name, NOW)?;
+    Ok(id)
+}
+
+fn invite(
+    s: &dyn Storage,
+    b: &BuurtId,
+    code: &str,
+    role: Role,
+    uses: u32,
+    member: Option<&MemberId>,
+) -> Result<[u8; 32], Box<dyn std::error::Error>> {
+    let hash = sha256(code.as_bytes());
+    s.create_invite(&NewInvite {
+        hash,
+        buurt: b.clone(),
+        role,
+        member: member.cloned(),
+        created_at: NOW,
+        expires_at: NOW + 1_000,
+        max_uses: uses,
+    })?;
+    Ok(hash)
+}
+
+struct Enrolled {
+    joined: Joined,
+    token: [u8; 32],
+}
+
+fn ticket(invite: [u8; 32], member: &MemberId, actors: &[ActorId]) -> JoinTicket {
+    JoinTicket {
+        invite_hash: invite,
+        member: member.clone(),
+        display_name: "Ans".into(),
+        device: DeviceId::new().unwrap(),
+        token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
+        actors: actors.to_vec(),
+        now: NOW,
+    }
+}
+
+fn enrol(
+    s: &dyn Storage,
+    invite: [u8; 32],
+    member: &MemberId,
+    actors: &[ActorId],
+) -> Result<Enrolled, Box<dyn std::error::Error>> {
+    let t = ticket(invite, member, actors);
+    let joined = s.join(&t)?.map_err(|r| format!("join refused: {r:?}"))?;
+    Ok(Enrolled {
+        joined,
+        token: t.token_hash,
+    })
+}
+
+/// A member of a fresh buurt with one device and one actor.
+fn setup(s: &dyn Storage) -> Result<(BuurtId, Enrolled), Box<dyn std::error::Error>> {
+    let b = buurt(s, "Schildersbuurt")?;
+    let code = DeviceId::new()?.to_string();
+    let inv = invite(s, &b, &code, Role::Resident, 10, None)?;
+    let e = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
+    Ok((b, e))
+}
+
+fn change(doc: u8, n: u8) -> NewChange {
+    NewChange {
+        doc: [doc; 16],
+        hash: [n; 32],
+        bytes: vec![doc, n],
+    }
+}
+
+fn batch(b: &BuurtId, d: &DeviceId, changes: Vec<NewChange>) -> AppendBatch {
+    AppendBatch {
+        buurt: b.clone(),
+        device: d.clone(),
+        changes,
+        received_at: NOW,
+    }
+}
+
+pub(crate) fn buurten_are_created_listed_and_unique(s: &dyn Storage) -> Outcome {
+    s.ping()?;
+    assert!(s.buurten()?.is_empty());
+    let a = buurt(s, "Alpha")?;
+    let b = buurt(s, "Beta")?;
+    let all = s.buurten()?;
+    assert_eq!(
+        all.iter().map(|x| x.name.as_str()).collect::<Vec<_>>(),
+        ["Alpha", "Beta"]
+    );
+    let got = s.buurt(&a)?.unwrap();
+    assert_eq!(
+        (got.head, got.name.as_str(), got.created_at),
+        (0, "Alpha", NOW)
+    );
+    assert!(s.buurt(&BuurtId::new()?)?.is_none());
+    assert!(matches!(
+        s.create_buurt(&b, "again", NOW),
+        Err(StorageError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.create_invite(&NewInvite {
+            hash: [1; 32],
+            buurt: BuurtId::new()?,
+            role: Role::Resident,
+            member: None,
+            created_at: NOW,
+            expires_at: NOW + 1,
+            max_uses: 1,
+        }),
+        Err(StorageError::NotFound { .. })
+    ));
+    Ok(())
+}
+
+pub(crate) fn join_registers_member_device_and_actors(s: &dyn Storage) -> Outcome {
+    let b = buurt(s, "Alpha")?;
+    let inv = invite(s, &b, "ORG", Role::Organiser, 1, None)?;
+    let m = MemberId::new()?;
+    let actors = [ActorId::random(), ActorId::random()];
+    let e = enrol(s, inv, &m, &actors)?;
+    assert_eq!(e.joined.buurt, b);
+    assert_eq!(e.joined.buurt_name, "Alpha");
+    assert_eq!(e.joined.role, Role::Organiser);
+    let auth = s.device_by_token(&e.token)?.unwrap();
+    assert_eq!(auth.device, e.joined.device);
+    assert_eq!(
+        (auth.buurt.clone(), auth.member.clone(), auth.role),
+        (b.clone(), m.clone(), Role::Organiser)
+    );
+    assert!(!auth.revoked);
+    let mut want: Vec<_> = actors.to_vec();
+    want.sort();
+    let mut got = auth.actors.clone();
+    got.sort();
+    assert_eq!(got, want);
+    assert!(s.device_by_token(&[9; 32])?.is_none());
+    let members = s.members(&b)?;
+    assert_eq!(members.len(), 1);
+    assert_eq!(
+        (members[0].display_name.as_str(), members[0].active_devices),
+        ("Ans", 1)
+    );
+    let devices = s.devices(&b)?;
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].actors.len(), 2);
+    Ok(())
+}
+
+pub(crate) fn join_refuses_bad_invites_and_writes_nothing(s: &dyn Storage) -> Outcome {
+    let b = buurt(s, "Alpha")?;
+    let m = MemberId::new()?;
+    let a = [ActorId::random()];
+    assert_eq!(
+        s.join(&ticket([7; 32], &m, &a))?,
+        Err(JoinRefusal::UnknownInvite)
+    );
+    let once = invite(s, &b, "ONCE", Role::Resident, 1, None)?;
+    enrol(s, once, &m, &a)?;
+    assert_eq!(
+        s.join(&ticket(once, &MemberId::new()?, &[ActorId::random()]))?,
+        Err(JoinRefusal::UsedUp)
+    );
+    let inv = invite(s, &b, "LATE", Role::Resident, 5, None)?;
+    let mut late = ticket(inv, &MemberId::new()?, &[ActorId::random()]);
+    late.now = NOW + 1_000; // expires_at is NOW + 1000: refused from that moment on
+    assert_eq!(s.join(&late)?, Err(JoinRefusal::Expired));
+    // Refusals wrote nothing: one member, one device.
+    assert_eq!(s.members(&b)?.len(), 1);
+    assert_eq!(s.devices(&b)?.len(), 1);
+    Ok(())
+}
+
+pub(crate) fn a_known_member_needs_an_invite_bound_to_them(s: &dyn Storage) -> Outcome {
+    let b = buurt(s, "Alpha")?;
+    let open = invite(s, &b, "OPEN", Role::Organiser, 10, None)?;
+    let m = MemberId::new()?;
+    let first = enrol(s, open, &m, &[ActorId::random()])?;
+    s.set_role(&b, &m, Role::Caretaker)?;
+    // Someone presenting a known member id with an ordinary invite is refused.
+    assert_eq!(
+        s.join(&ticket(open, &m, &[ActorId::random()]))?,
+        Err(JoinRefusal::MemberTaken)
+    );
+    // An invite bound to another member is refused too.
+    let other = MemberId::new()?;
+    let bound_other = invite(s, &b, "OTHER", Role::Resident, 1, Some(&other))?;
+    assert_eq!(
+        s.join(&ticket(bound_other, &m, &[ActorId::random()]))?,
+        Err(JoinRefusal::MemberTaken)
+    );
+    // An invite bound to the member adds a second device, keeping the member's stored role.
+    let bound = invite(s, &b, "BOUND", Role::Resident, 1, Some(&m))?;
+    let second = enrol(s, bound, &m, &[ActorId::random()])?;
+    assert_ne!(second.joined.device, first.joined.device);
+    assert_eq!(second.joined.role, Role::Caretaker);
+    let members = s.members(&b)?;
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].active_devices, 2);
+    Ok(())
+}
+
+pub(crate) fn actors_are_unique_per_buurt(s: &dyn Storage) -> Outcome {
+    let a = buurt(s, "Alpha")?;
+    let b = buurt(s, "Beta")?;
+    let inv_a = invite(s, &a, "A", Role::Resident, 10, None)?;
+    let inv_b = invite(s, &b, "B", Role::Resident, 10, None)?;
+    let actor = ActorId::random();
+    let m = MemberId::new()?;
+    let first = enrol(s, inv_a, &m, std::slice::from_ref(&actor))?;
+    // Another member in the same buurt cannot register it.
+    assert_eq!(
+        s.join(&ticket(
+            inv_a,
+            &MemberId::new()?,
+            std::slice::from_ref(&actor)
+        ))?,
+        Err(JoinRefusal::ActorTaken)
+    );
+    // The same device (member and actor) joining another buurt is fine.
+    enrol(s, inv_b, &m, std::slice::from_ref(&actor))?;
+    // The same member re-enrolling while the first device is active: refused.
+    let again = invite(s, &a, "AGAIN", Role::Resident, 2, Some(&m))?;
+    assert_eq!(
+        s.join(&ticket(again, &m, std::slice::from_ref(&actor)))?,
+        Err(JoinRefusal::ActorTaken)
+    );
+    // Once that device is revoked, the member's new enrolment takes the actor over.
+    assert!(s.revoke_device(&first.joined.device, NOW)?);
+    let re = enrol(s, again, &m, std::slice::from_ref(&actor))?;
+    let auth = s.device_by_token(&re.token)?.unwrap();
+    assert_eq!(auth.actors, vec![actor]);
+    assert!(s.device_by_token(&first.token)?.unwrap().actors.is_empty());
+    Ok(())
+}
+
+pub(crate) fn revoke_and_set_role(s: &dyn Storage) -> Outcome {
+    let (b, e) = setup(s)?;
+    assert!(s.set_role(&b, &e.joined.member, Role::Staff)?);
+    assert_eq!(s.device_by_token(&e.token)?.unwrap().role, Role::Staff);
+    assert!(!s.set_role(&b, &MemberId::new()?, Role::Staff)?);
+    assert!(!s.set_role(&BuurtId::new()?, &e.joined.member, Role::Staff)?);
+    assert!(s.revoke_device(&e.joined.device, NOW + 5)?);
+    assert!(s.revoke_device(&e.joined.device, NOW + 9)?);
+    assert!(s.device_by_token(&e.token)?.unwrap().revoked);
+    assert_eq!(s.devices(&b)?[0].revoked_at, Some(NOW + 5));
+    assert_eq!(s.members(&b)?[0].active_devices, 0);
+    assert!(!s.revoke_device(&DeviceId::new()?, NOW)?);
+    Ok(())
+}
+
+pub(crate) fn append_assigns_contiguous_seqs_and_skips_duplicates(s: &dyn Storage) -> Outcome {
+    let (b, e) = setup(s)?;
+    let d = &e.joined.device;
+    let out = s.append(&[
+        batch(&b, d, vec![change(1, 1), change(1, 2)]),
+        batch(&b, d, vec![change(2, 3), change(1, 2)]),
+    ])?;
+    assert_eq!(out[0].appended, [Appended::Stored(1), Appended::Stored(2)]);
+    assert_eq!(out[1].appended, [Appended::Stored(3), Appended::Duplicate]);
+    assert_eq!((out[0].head, out[1].head), (3, 3));
+    let out = s.append(&[batch(&b, d, vec![change(1, 1), change(2, 4)])])?;
+    assert_eq!(out[0].appended, [Appended::Duplicate, Appended::Stored(4)]);
+    assert_eq!(s.head(&b)?, 4);
+    assert!(s.has_change(&b, &[4; 32])?);
+    assert!(!s.has_change(&b, &[5; 32])?);
+    assert_eq!(s.doc_buurt(&[1; 16])?, Some(b.clone()));
+    assert_eq!(s.doc_buurt(&[9; 16])?, None);
+    Ok(())
+}
+
+pub(crate) fn append_refuses_documents_of_another_buurt(s: &dyn Storage) -> Outcome {
+    let (a, ea) = setup(s)?;
+    let (b, eb) = setup(s)?;
+    s.append(&[batch(&a, &ea.joined.device, vec![change(1, 1)])])?;
+    let out = s.append(&[batch(
+        &b,
+        &eb.joined.device,
+        vec![change(1, 2), change(2, 3)],
+    )])?;
+    assert_eq!(out[0].appended, [Appended::WrongBuurt, Appended::Stored(1)]);
+    assert_eq!(s.head(&a)?, 1);
+    assert_eq!(s.head(&b)?, 1);
+    assert_eq!(s.doc_buurt(&[1; 16])?, Some(a.clone()));
+    // The same hash in another buurt's log is not a duplicate there.
+    assert!(!s.has_change(&b, &[1; 32])?);
+    Ok(())
+}
+
+pub(crate) fn append_is_all_or_nothing(s: &dyn Storage) -> Outcome {
+    let (b, e) = setup(s)?;
+    let res = s.append(&[
+        batch(&b, &e.joined.device, vec![change(1, 1)]),
+        batch(&b, &DeviceId::new()?, vec![change(1, 2)]),
+    ]);
+    assert!(matches!(res, Err(StorageError::NotFound { .. })));
+    assert_eq!(s.head(&b)?, 0);
+    assert!(s.doc_buurt(&[1; 16])?.is_none());
+    assert!(s.pull(&b, 0, 10, &DeviceId::new()?)?.changes.is_empty());
+    Ok(())
+}
+
+pub(crate) fn pull_pages_and_leaves_out_own_changes(s: &dyn Storage) -> Outcome {
+    let (b, e) = setup(s)?;
+    let inv = invite(s, &b, "SECOND", Role::Resident, 1, None)?;
+    let other = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
+    let mine = &e.joined.device;
+    let theirs = &other.joined.device;
+    // seqs 1..=3 by me, 4..=8 by them, 9 by me.
+    s.append(&[batch(&b, mine, (1..=3).map(|n| change(1, n)).collect())])?;
+    s.append(&[batch(&b, theirs, (4..=8).map(|n| change(2, n)).collect())])?;
+    s.append(&[batch(&b, mine, vec![change(1, 9)])])?;
+
+    let p = s.pull(&b, 0, 2, mine)?;
+    assert_eq!(p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [4, 5]);
+    assert_eq!((p.cursor, p.more), (5, true));
+    assert_eq!(p.changes[0].doc, [2; 16]);
+    assert_eq!(p.changes[0].bytes, vec![2, 4]);
+    let p = s.pull(&b, 5, 3, mine)?;
+    assert_eq!(
+        p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [6, 7, 8]
+    );
+    // Only my own change remains: the cursor jumps to the head.
+    assert_eq!((p.cursor, p.more), (9, false));
+    let p = s.pull(&b, 0, 100, theirs)?;
+    assert_eq!(
+        p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 9]
+    );
+    assert_eq!((p.cursor, p.more), (9, false));
+    // A page of zero examines nothing.
+    let p = s.pull(&b, 0, 0, mine)?;
+    assert_eq!((p.changes.len(), p.cursor, p.more), (0, 0, true));
+    let p = s.pull(&b, 9, 0, mine)?;
+    assert_eq!((p.changes.len(), p.cursor, p.more), (0, 9, false));
+    // An unknown device is excluded from nothing.
+    assert_eq!(s.pull(&b, 0, 100, &DeviceId::new()?)?.changes.len(), 9);
+    Ok(())
+}
+
+pub(crate) fn doc_changes_are_in_order_and_scoped_to_the_buurt(s: &dyn Storage) -> Outcome {
+    let (a, ea) = setup(s)?;
+    let (b, _) = setup(s)?;
+    s.append(&[batch(
+        &a,
+        &ea.joined.device,
+        vec![change(1, 3), change(2, 1), change(1, 2)],
+    )])?;
+    let got = s.doc_changes(&a, &[1; 16])?;
+    assert_eq!(got, vec![([3; 32], vec![1, 3]), ([2; 32], vec![1, 2])]);
+    assert!(s.doc_changes(&b, &[1; 16])?.is_empty());
+    assert!(s.doc_changes(&a, &[7; 16])?.is_empty());
+    Ok(())
+}
+
+pub(crate) fn unknown_buurt_is_not_found(s: &dyn Storage) -> Outcome {
+    let nobody = BuurtId::new()?;
+    assert!(matches!(
+        s.head(&nobody),
+        Err(StorageError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.pull(&nobody, 0, 1, &DeviceId::new()?),
+        Err(StorageError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.members(&nobody),
+        Err(StorageError::NotFound { .. })
+    ));
+    assert!(matches!(
+        s.devices(&nobody),
+        Err(StorageError::NotFound { .. })
+    ));
+    Ok(())
+}

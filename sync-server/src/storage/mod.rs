@@ -1,0 +1,424 @@
+//! The relay's durable state behind one trait: buurten, invites, members, devices, the actor
+//! ids registered to devices, and each buurt's append-only log of Automerge changes.
+//!
+//! [`Storage`] is all that protocol and validation code see; no SQLite type appears here.
+//! [`SqliteStorage`] is the embedded default. A PostgreSQL implementation must pass the same
+//! conformance suite (`conformance.rs`, run by every implementation's tests) and keep the
+//! contracts written on each method, in particular:
+//!
+//! - **[`Storage::append`] is the only way into the log**, and returns only after everything
+//!   it wrote is durable (SQLite: `synchronous=FULL`; PostgreSQL: `synchronous_commit=on`).
+//!   The relay calls it from one writer thread with many requests' changes at once (group
+//!   commit), so an implementation commits once per call, not per change.
+//! - **Sequence numbers are per buurt, contiguous from 1, and become visible in order**: a
+//!   reader never sees seq `n + 1` without seq `n`. SQLite gets this from its single writer;
+//!   PostgreSQL must take the buurt row's lock (`UPDATE buurten SET head = head + k … RETURNING`)
+//!   inside the transaction rather than use a sequence, whose values commit out of order.
+//! - **Nothing here holds every document in memory**: the relay asks for one document's
+//!   changes at a time and keeps a bounded cache itself.
+//!
+//! Methods are synchronous: the relay calls them on blocking threads. A PostgreSQL
+//! implementation can use a synchronous client or block on an async pool from those threads.
+
+use automerge::ActorId;
+use noaber_core::{MemberId, Role};
+
+use crate::ids::{BuurtId, DeviceId};
+
+#[cfg(test)]
+mod conformance;
+mod schema;
+mod sqlite;
+pub use sqlite::DB_FILE;
+
+pub use sqlite::SqliteStorage;
+
+/// Why storage failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// The backend (database, disk) failed; the message is for logs, not for clients.
+    #[error("storage backend: {0}")]
+    Backend(String),
+    /// The database was written by a newer relay; refusing is safer than damaging it.
+    #[error(
+        "the database has schema version {found}, this relay understands up to {supported}; update the relay"
+    )]
+    TooNew {
+        /// The version found on disk.
+        found: i64,
+        /// The newest version this code knows.
+        supported: i64,
+    },
+    /// Stored data does not decode (a bug or a damaged database).
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The buurt (or device, member) an operation names does not exist.
+    #[error("no {what} with id `{id}`")]
+    NotFound {
+        /// What was looked up.
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// A row with this id already exists.
+    #[error("{what} `{id}` already exists")]
+    Conflict {
+        /// What was created.
+        what: &'static str,
+        /// The id.
+        id: String,
+    },
+}
+
+/// Shorthand for storage results.
+pub type StorageResult<T> = std::result::Result<T, StorageError>;
+
+/// A buurt and where its log stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Buurt {
+    /// Its id.
+    pub id: BuurtId,
+    /// Its name, as the operator gave it.
+    pub name: String,
+    /// The highest sequence number in its log (0 while empty).
+    pub head: u64,
+    /// When it was created (ms since the epoch).
+    pub created_at: i64,
+}
+
+/// An invite to store. Only the code's hash is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    /// SHA-256 of the normalised code.
+    pub hash: [u8; 32],
+    /// The buurt it admits to.
+    pub buurt: BuurtId,
+    /// The role it gives a new member.
+    pub role: Role,
+    /// If set, only this (existing) member may redeem it: it links a further device.
+    pub member: Option<MemberId>,
+    /// When it was made (ms).
+    pub created_at: i64,
+    /// It is refused from this moment on (ms).
+    pub expires_at: i64,
+    /// How many joins it admits (at least 1).
+    pub max_uses: u32,
+}
+
+/// Everything one join writes, atomically: the invite's use, the member (if new), the device
+/// with its token hash, and the device's actor ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinTicket {
+    /// SHA-256 of the normalised invite code presented.
+    pub invite_hash: [u8; 32],
+    /// The member id the device presented.
+    pub member: MemberId,
+    /// The display name (stored for a new member; an existing member keeps theirs).
+    pub display_name: String,
+    /// The new device's id.
+    pub device: DeviceId,
+    /// SHA-256 of the new device's token.
+    pub token_hash: [u8; 32],
+    /// The device's Automerge actor ids (distinct, 1..=8).
+    pub actors: Vec<ActorId>,
+    /// Now (ms): invites expiring at or before it are refused.
+    pub now: i64,
+}
+
+/// What a successful join registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Joined {
+    /// The buurt joined.
+    pub buurt: BuurtId,
+    /// Its name.
+    pub buurt_name: String,
+    /// The member (new or existing).
+    pub member: MemberId,
+    /// The member's role (the invite's for a new member, the stored one otherwise).
+    pub role: Role,
+    /// The new device.
+    pub device: DeviceId,
+}
+
+/// Why a join was refused; nothing was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinRefusal {
+    /// No invite has this code.
+    UnknownInvite,
+    /// The invite has expired.
+    Expired,
+    /// The invite has been used as often as it allows.
+    UsedUp,
+    /// The member id belongs to someone else in this buurt, or the invite is bound to
+    /// another member.
+    MemberTaken,
+    /// One of the actor ids is registered to another device in this buurt.
+    ActorTaken,
+}
+
+/// What the relay knows about the device behind a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// The device.
+    pub device: DeviceId,
+    /// Its buurt.
+    pub buurt: BuurtId,
+    /// The member it acts for.
+    pub member: MemberId,
+    /// The member's current role.
+    pub role: Role,
+    /// The actor ids registered to it.
+    pub actors: Vec<ActorId>,
+    /// Whether an operator revoked it (its token no longer works).
+    pub revoked: bool,
+}
+
+/// A member, for operators.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberRow {
+    /// The member id.
+    pub member: MemberId,
+    /// The display name given at join.
+    pub display_name: String,
+    /// The role.
+    pub role: Role,
+    /// When the member first joined (ms).
+    pub joined_at: i64,
+    /// How many of their devices are not revoked.
+    pub active_devices: u32,
+}
+
+/// A device, for operators.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceRow {
+    /// The device id.
+    pub device: DeviceId,
+    /// The member it acts for.
+    pub member: MemberId,
+    /// When it joined (ms).
+    pub created_at: i64,
+    /// When it was revoked (ms), if it was.
+    pub revoked_at: Option<i64>,
+    /// Its actor ids, hex.
+    pub actors: Vec<String>,
+}
+
+/// One validated change to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewChange {
+    /// The document (entity) id, 16 bytes.
+    pub doc: [u8; 16],
+    /// The change's hash.
+    pub hash: [u8; 32],
+    /// The change's bytes, as pushed.
+    pub bytes: Vec<u8>,
+}
+
+/// The validated changes of one request: one device, one buurt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendBatch {
+    /// The buurt whose log they join.
+    pub buurt: BuurtId,
+    /// The device that pushed them (pulls leave a device's own changes out).
+    pub device: DeviceId,
+    /// The changes, in the order pushed.
+    pub changes: Vec<NewChange>,
+    /// When they arrived (ms).
+    pub received_at: i64,
+}
+
+/// What [`Storage::append`] did with one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored at this sequence number.
+    Stored(u64),
+    /// The buurt's log already had it; nothing stored.
+    Duplicate,
+    /// The document belongs to another buurt; nothing stored.
+    WrongBuurt,
+}
+
+/// What [`Storage::append`] did with one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// One entry per change of the batch, in order.
+    pub appended: Vec<Appended>,
+    /// The buurt's head once the whole call committed.
+    pub head: u64,
+}
+
+/// One change read from a buurt's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedChange {
+    /// Its sequence number.
+    pub seq: u64,
+    /// The document (entity) id.
+    pub doc: [u8; 16],
+    /// The change's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A page of a buurt's log, as [`Storage::pull`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogPage {
+    /// The changes, in sequence order.
+    pub changes: Vec<LoggedChange>,
+    /// The last sequence number examined: the device's next cursor.
+    pub cursor: u64,
+    /// Whether changes for this device remain beyond `cursor`.
+    pub more: bool,
+}
+
+/// The relay's durable state. See the module docs for the contracts every implementation keeps.
+pub trait Storage: Send + Sync + 'static {
+    /// Checks that the store answers (readiness).
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Backend`] when it does not.
+    fn ping(&self) -> StorageResult<()>;
+
+    /// Creates a buurt with an empty log.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::Conflict`] if the id exists; backend errors.
+    fn create_buurt(&self, id: &BuurtId, name: &str, now: i64) -> StorageResult<()>;
+
+    /// One buurt, if it exists.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn buurt(&self, id: &BuurtId) -> StorageResult<Option<Buurt>>;
+
+    /// Every buurt, oldest first (operators have few).
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn buurten(&self) -> StorageResult<Vec<Buurt>>;
+
+    /// Stores an invite.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt; [`StorageError::Conflict`] if an
+    /// invite with the same hash exists; backend errors.
+    fn create_invite(&self, invite: &NewInvite) -> StorageResult<()>;
+
+    /// Redeems an invite and enrols a device, all or nothing.
+    ///
+    /// Rules, in this order: the invite must exist, not be expired (`expires_at > now`) and not
+    /// be used up; if it is bound to a member, the ticket's member must be that member. A
+    /// member id new to the buurt is registered with the ticket's display name and the invite's
+    /// role. A member id the buurt knows is accepted only with an invite bound to it (that is
+    /// how a person adds a second device); otherwise [`JoinRefusal::MemberTaken`]. Each actor
+    /// id must be unregistered in this buurt, or registered to a *revoked* device of the same
+    /// member (a re-enrolled phone keeps its actor); otherwise [`JoinRefusal::ActorTaken`].
+    /// On success the invite's use count goes up by one.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors (the outer `Result`); refusals are the inner one.
+    fn join(&self, ticket: &JoinTicket) -> StorageResult<Result<Joined, JoinRefusal>>;
+
+    /// The device whose token hashes to `token_hash`, revoked or not.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn device_by_token(&self, token_hash: &[u8; 32]) -> StorageResult<Option<DeviceAuth>>;
+
+    /// The members of a buurt, by join time.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt; backend errors.
+    fn members(&self, buurt: &BuurtId) -> StorageResult<Vec<MemberRow>>;
+
+    /// The devices of a buurt, by enrolment time.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt; backend errors.
+    fn devices(&self, buurt: &BuurtId) -> StorageResult<Vec<DeviceRow>>;
+
+    /// Revokes a device: its token stops working. Revoking twice keeps the first time.
+    /// Returns `false` for an unknown device.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn revoke_device(&self, device: &DeviceId, now: i64) -> StorageResult<bool>;
+
+    /// Changes a member's role. Returns `false` for an unknown member.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn set_role(&self, buurt: &BuurtId, member: &MemberId, role: Role) -> StorageResult<bool>;
+
+    /// The buurt a document belongs to (fixed by its first change), if any change of it is
+    /// stored.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn doc_buurt(&self, doc: &[u8; 16]) -> StorageResult<Option<BuurtId>>;
+
+    /// Whether the buurt's log holds a change with this hash.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn has_change(&self, buurt: &BuurtId, hash: &[u8; 32]) -> StorageResult<bool>;
+
+    /// Every stored change of one document of `buurt`, `(hash, bytes)` in log order; empty for
+    /// an unknown document or one of another buurt.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn doc_changes(
+        &self,
+        buurt: &BuurtId,
+        doc: &[u8; 16],
+    ) -> StorageResult<Vec<([u8; 32], Vec<u8>)>>;
+
+    /// Appends validated changes, many requests' worth in one durable commit (see the module
+    /// docs). Per change: a document of another buurt gives [`Appended::WrongBuurt`]; a hash
+    /// already in the buurt's log (including one stored earlier in this same call) gives
+    /// [`Appended::Duplicate`]; otherwise it is stored at the buurt's next sequence number and
+    /// a new document becomes the buurt's. Either everything is committed or nothing is.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt or device; backend errors (then nothing
+    /// was written).
+    fn append(&self, batches: &[AppendBatch]) -> StorageResult<Vec<BatchOutcome>>;
+
+    /// The head (highest sequence number) of a buurt's log; 0 while empty.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt; backend errors.
+    fn head(&self, buurt: &BuurtId) -> StorageResult<u64>;
+
+    /// Reads a page of a buurt's log for one device, from one consistent snapshot: changes with
+    /// `after < seq`, in order, leaving out those `device` pushed, at most `limit`. When fewer
+    /// than `limit + 1` qualify, `cursor` is the head and `more` is false; otherwise `cursor` is
+    /// the last returned change's seq and `more` is true.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown buurt; backend errors.
+    fn pull(
+        &self,
+        buurt: &BuurtId,
+        after: u64,
+        limit: usize,
+        device: &DeviceId,
+    ) -> StorageResult<LogPage>;
+}

@@ -1,0 +1,737 @@
+//! [`SqliteStorage`]: the embedded default, one SQLite file in WAL mode.
+//!
+//! One write connection behind a mutex (SQLite has one writer anyway; the relay's group-commit
+//! thread is its main user, joins and admin commands take it briefly) and a small pool of read
+//! connections, so pulls and token checks never wait for a commit. Every write runs in
+//! [`SqliteStorage::write`], which commits only on `Ok`; every read runs in one transaction, so
+//! it sees one consistent snapshot. `synchronous=FULL` makes each commit durable before it
+//! returns.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use automerge::ActorId;
+use noaber_core::{MemberId, Role};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
+
+use super::schema;
+use super::{
+    AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
+    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Storage, StorageError, StorageResult,
+};
+use crate::ids::{BuurtId, DeviceId, hex};
+
+/// The database file's name inside the data directory.
+pub const DB_FILE: &str = "relay.sqlite3";
+
+/// Idle read connections kept open.
+const IDLE_READERS: usize = 8;
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        StorageError::Backend(format!("sqlite: {e}"))
+    }
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+fn to_i64(v: u64, what: &str) -> StorageResult<i64> {
+    i64::try_from(v).map_err(|_| StorageError::Backend(format!("{what} {v} is out of range")))
+}
+
+fn to_u64(v: i64, what: &str) -> StorageResult<u64> {
+    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} {v} is negative")))
+}
+
+fn role(s: &str) -> StorageResult<Role> {
+    Role::parse(s).map_err(|_| StorageError::Corrupt(format!("unknown role `{s}`")))
+}
+
+fn member(s: String) -> StorageResult<MemberId> {
+    MemberId::parse(&s).map_err(|_| StorageError::Corrupt(format!("member id `{s}`")))
+}
+
+fn buurt_id(s: String) -> StorageResult<BuurtId> {
+    BuurtId::parse(&s).map_err(|_| StorageError::Corrupt(format!("buurt id `{s}`")))
+}
+
+fn device_id(s: String) -> StorageResult<DeviceId> {
+    DeviceId::parse(&s).map_err(|_| StorageError::Corrupt(format!("device id `{s}`")))
+}
+
+fn array<const N: usize>(v: Vec<u8>, what: &str) -> StorageResult<[u8; N]> {
+    <[u8; N]>::try_from(v.as_slice())
+        .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, {N} expected", v.len())))
+}
+
+/// The internal key of a buurt.
+fn buurt_n(tx: &Transaction<'_>, id: &BuurtId) -> StorageResult<Option<i64>> {
+    Ok(tx
+        .prepare_cached("SELECT n FROM buurten WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?)
+}
+
+fn require_buurt(tx: &Transaction<'_>, id: &BuurtId) -> StorageResult<i64> {
+    buurt_n(tx, id)?.ok_or_else(|| StorageError::NotFound {
+        what: "buurt",
+        id: id.to_string(),
+    })
+}
+
+/// The relay's SQLite storage.
+pub struct SqliteStorage {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while a connection was held leaves no half-written data (transactions roll back
+    // on drop), so a poisoned lock is safe to take over.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStorage {
+    /// Opens (or creates) the database in the data directory `dir` (creating the directory),
+    /// as the file [`DB_FILE`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SqliteStorage::open`]; also when the directory cannot be created.
+    pub fn open_dir(dir: impl AsRef<Path>) -> StorageResult<Self> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StorageError::Backend(format!("cannot create `{}`: {e}", dir.display()))
+        })?;
+        Self::open(dir.join(DB_FILE))
+    }
+
+    /// Opens (or creates) the database file at `path` and brings its schema up to date.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::TooNew`] for a database of a newer relay; backend errors.
+    pub fn open(path: impl AsRef<Path>) -> StorageResult<Self> {
+        let path = path.as_ref().to_owned();
+        let mut writer = Connection::open(&path)
+            .map_err(|e| StorageError::Backend(format!("cannot open `{}`: {e}", path.display())))?;
+        schema::configure(&writer)?;
+        schema::migrate(&mut writer)?;
+        Ok(SqliteStorage {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` in an immediate write transaction; commits only if it returns `Ok`.
+    fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StorageResult<T>) -> StorageResult<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a read transaction on a pooled read connection (one snapshot).
+    fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StorageResult<T>) -> StorageResult<T> {
+        let pooled = lock(&self.readers).pop();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c.set_prepared_statement_cache_capacity(64);
+                c
+            }
+        };
+        let out = {
+            let tx = conn.transaction()?;
+            f(&tx)
+        };
+        let mut pool = lock(&self.readers);
+        if pool.len() < IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    fn actors_of(tx: &Transaction<'_>, device_n: i64) -> StorageResult<Vec<Vec<u8>>> {
+        let mut stmt =
+            tx.prepare_cached("SELECT actor FROM actors WHERE device = ?1 ORDER BY actor")?;
+        let rows = stmt.query_map([device_n], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn ping(&self) -> StorageResult<()> {
+        self.read(|tx| {
+            tx.query_row("SELECT count(*) FROM buurten", [], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+    }
+
+    fn create_buurt(&self, id: &BuurtId, name: &str, now: i64) -> StorageResult<()> {
+        self.write(|tx| {
+            tx.prepare_cached("INSERT INTO buurten (id, name, created_at) VALUES (?1, ?2, ?3)")?
+                .execute(params![id.as_str(), name, now])
+                .map_err(|e| {
+                    if is_constraint(&e) {
+                        StorageError::Conflict {
+                            what: "buurt",
+                            id: id.to_string(),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })?;
+            Ok(())
+        })
+    }
+
+    fn buurt(&self, id: &BuurtId) -> StorageResult<Option<Buurt>> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached("SELECT name, head, created_at FROM buurten WHERE id = ?1")?
+                .query_row([id.as_str()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(name, head, created_at)| {
+                Ok(Buurt {
+                    id: id.clone(),
+                    name,
+                    head: to_u64(head, "head")?,
+                    created_at,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn buurten(&self) -> StorageResult<Vec<Buurt>> {
+        self.read(|tx| {
+            let mut stmt =
+                tx.prepare_cached("SELECT id, name, head, created_at FROM buurten ORDER BY n")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, name, head, created_at) = row?;
+                out.push(Buurt {
+                    id: buurt_id(id)?,
+                    name,
+                    head: to_u64(head, "head")?,
+                    created_at,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn create_invite(&self, invite: &NewInvite) -> StorageResult<()> {
+        self.write(|tx| {
+            let n = require_buurt(tx, &invite.buurt)?;
+            tx.prepare_cached(
+                "INSERT INTO invites (hash, buurt, role, member, created_at, expires_at, max_uses)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                invite.hash.as_slice(),
+                n,
+                invite.role.as_str(),
+                invite.member.as_ref().map(MemberId::as_str),
+                invite.created_at,
+                invite.expires_at,
+                invite.max_uses,
+            ])
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    StorageError::Conflict {
+                        what: "invite",
+                        id: "(hash)".into(),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+            Ok(())
+        })
+    }
+
+    fn join(&self, t: &JoinTicket) -> StorageResult<Result<Joined, JoinRefusal>> {
+        self.write(|tx| {
+            let invite = tx
+                .prepare_cached(
+                    "SELECT i.buurt, b.id, b.name, i.role, i.member, i.expires_at, i.max_uses, i.uses
+                     FROM invites i JOIN buurten b ON b.n = i.buurt WHERE i.hash = ?1",
+                )?
+                .query_row([t.invite_hash.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                })
+                .optional()?;
+            let Some((n, buurt, buurt_name, invite_role, bound, expires_at, max_uses, uses)) =
+                invite
+            else {
+                return Ok(Err(JoinRefusal::UnknownInvite));
+            };
+            if expires_at <= t.now {
+                return Ok(Err(JoinRefusal::Expired));
+            }
+            if uses >= max_uses {
+                return Ok(Err(JoinRefusal::UsedUp));
+            }
+            if bound.as_deref().is_some_and(|m| m != t.member.as_str()) {
+                return Ok(Err(JoinRefusal::MemberTaken));
+            }
+            let existing: Option<String> = tx
+                .prepare_cached("SELECT role FROM members WHERE buurt = ?1 AND id = ?2")?
+                .query_row(params![n, t.member.as_str()], |r| r.get(0))
+                .optional()?;
+            let is_new = existing.is_none();
+            let member_role = match existing {
+                Some(_) if bound.is_none() => return Ok(Err(JoinRefusal::MemberTaken)),
+                Some(r) => role(&r)?,
+                None => role(&invite_role)?,
+            };
+            {
+                let mut owner = tx.prepare_cached(
+                    "SELECT d.member, d.revoked_at FROM actors a JOIN devices d ON d.n = a.device
+                     WHERE a.buurt = ?1 AND a.actor = ?2",
+                )?;
+                for actor in &t.actors {
+                    let row: Option<(String, Option<i64>)> = owner
+                        .query_row(params![n, actor.to_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((m, revoked)) = row {
+                        if m != t.member.as_str() || revoked.is_none() {
+                            return Ok(Err(JoinRefusal::ActorTaken));
+                        }
+                    }
+                }
+            }
+            if is_new {
+                tx.prepare_cached(
+                    "INSERT INTO members (buurt, id, display_name, role, joined_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    n,
+                    t.member.as_str(),
+                    t.display_name,
+                    member_role.as_str(),
+                    t.now
+                ])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO devices (id, buurt, member, token_hash, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                t.device.as_str(),
+                n,
+                t.member.as_str(),
+                t.token_hash.as_slice(),
+                t.now
+            ])?;
+            let device_n = tx.last_insert_rowid();
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO actors (buurt, actor, device) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (buurt, actor) DO UPDATE SET device = excluded.device",
+                )?;
+                for actor in &t.actors {
+                    ins.execute(params![n, actor.to_bytes(), device_n])?;
+                }
+            }
+            tx.prepare_cached("UPDATE invites SET uses = uses + 1 WHERE hash = ?1")?
+                .execute([t.invite_hash.as_slice()])?;
+            Ok(Ok(Joined {
+                buurt: buurt_id(buurt)?,
+                buurt_name,
+                member: t.member.clone(),
+                role: member_role,
+                device: t.device.clone(),
+            }))
+        })
+    }
+
+    fn device_by_token(&self, token_hash: &[u8; 32]) -> StorageResult<Option<DeviceAuth>> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT d.n, d.id, b.id, d.member, m.role, d.revoked_at
+                     FROM devices d
+                     JOIN buurten b ON b.n = d.buurt
+                     JOIN members m ON m.buurt = d.buurt AND m.id = d.member
+                     WHERE d.token_hash = ?1",
+                )?
+                .query_row([token_hash.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<i64>>(5)?,
+                    ))
+                })
+                .optional()?;
+            let Some((device_n, device, buurt, m, r, revoked_at)) = row else {
+                return Ok(None);
+            };
+            let actors = Self::actors_of(tx, device_n)?
+                .into_iter()
+                .map(ActorId::from)
+                .collect();
+            Ok(Some(DeviceAuth {
+                device: device_id(device)?,
+                buurt: buurt_id(buurt)?,
+                member: member(m)?,
+                role: role(&r)?,
+                actors,
+                revoked: revoked_at.is_some(),
+            }))
+        })
+    }
+
+    fn members(&self, buurt: &BuurtId) -> StorageResult<Vec<MemberRow>> {
+        self.read(|tx| {
+            let n = require_buurt(tx, buurt)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT m.id, m.display_name, m.role, m.joined_at,
+                        (SELECT count(*) FROM devices d
+                          WHERE d.buurt = m.buurt AND d.member = m.id AND d.revoked_at IS NULL)
+                 FROM members m WHERE m.buurt = ?1 ORDER BY m.joined_at, m.id",
+            )?;
+            let rows = stmt.query_map([n], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, display_name, r, joined_at, devices) = row?;
+                out.push(MemberRow {
+                    member: member(id)?,
+                    display_name,
+                    role: role(&r)?,
+                    joined_at,
+                    active_devices: u32::try_from(devices).unwrap_or(u32::MAX),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn devices(&self, buurt: &BuurtId) -> StorageResult<Vec<DeviceRow>> {
+        self.read(|tx| {
+            let n = require_buurt(tx, buurt)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT n, id, member, created_at, revoked_at FROM devices
+                 WHERE buurt = ?1 ORDER BY created_at, n",
+            )?;
+            let rows = stmt
+                .query_map([n], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, Option<i64>>(4)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out = Vec::with_capacity(rows.len());
+            for (device_n, id, m, created_at, revoked_at) in rows {
+                out.push(DeviceRow {
+                    device: device_id(id)?,
+                    member: member(m)?,
+                    created_at,
+                    revoked_at,
+                    actors: Self::actors_of(tx, device_n)?
+                        .iter()
+                        .map(|a| hex(a))
+                        .collect(),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn revoke_device(&self, device: &DeviceId, now: i64) -> StorageResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                )?
+                .execute(params![device.as_str(), now])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn set_role(&self, buurt: &BuurtId, m: &MemberId, r: Role) -> StorageResult<bool> {
+        self.write(|tx| {
+            let Some(n) = buurt_n(tx, buurt)? else {
+                return Ok(false);
+            };
+            let changed = tx
+                .prepare_cached("UPDATE members SET role = ?3 WHERE buurt = ?1 AND id = ?2")?
+                .execute(params![n, m.as_str(), r.as_str()])?;
+            Ok(changed > 0)
+        })
+    }
+
+    fn doc_buurt(&self, doc: &[u8; 16]) -> StorageResult<Option<BuurtId>> {
+        self.read(|tx| {
+            let id: Option<String> = tx
+                .prepare_cached(
+                    "SELECT b.id FROM documents d JOIN buurten b ON b.n = d.buurt WHERE d.id = ?1",
+                )?
+                .query_row([doc.as_slice()], |r| r.get(0))
+                .optional()?;
+            id.map(buurt_id).transpose()
+        })
+    }
+
+    fn has_change(&self, buurt: &BuurtId, hash: &[u8; 32]) -> StorageResult<bool> {
+        self.read(|tx| {
+            Ok(tx
+                .prepare_cached(
+                    "SELECT 1 FROM log WHERE buurt = (SELECT n FROM buurten WHERE id = ?1)
+                     AND hash = ?2",
+                )?
+                .query_row(params![buurt.as_str(), hash.as_slice()], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+    }
+
+    fn doc_changes(
+        &self,
+        buurt: &BuurtId,
+        doc: &[u8; 16],
+    ) -> StorageResult<Vec<([u8; 32], Vec<u8>)>> {
+        self.read(|tx| {
+            let Some(n) = buurt_n(tx, buurt)? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = tx.prepare_cached(
+                "SELECT hash, bytes FROM log WHERE doc = ?1 AND buurt = ?2 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![doc.as_slice(), n], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (hash, bytes) = row?;
+                out.push((array(hash, "change hash")?, bytes));
+            }
+            Ok(out)
+        })
+    }
+
+    fn append(&self, batches: &[AppendBatch]) -> StorageResult<Vec<BatchOutcome>> {
+        self.write(|tx| {
+            let mut heads: HashMap<i64, u64> = HashMap::new();
+            let mut keyed = Vec::with_capacity(batches.len());
+            let mut owner = tx.prepare_cached("SELECT buurt FROM documents WHERE id = ?1")?;
+            let mut dup = tx.prepare_cached("SELECT 1 FROM log WHERE buurt = ?1 AND hash = ?2")?;
+            let mut new_doc =
+                tx.prepare_cached("INSERT INTO documents (id, buurt) VALUES (?1, ?2)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            let mut device_n = tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?;
+            let mut head_of = tx.prepare_cached("SELECT head FROM buurten WHERE n = ?1")?;
+            for batch in batches {
+                let n = require_buurt(tx, &batch.buurt)?;
+                let dev: i64 = device_n
+                    .query_row([batch.device.as_str()], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| StorageError::NotFound {
+                        what: "device",
+                        id: batch.device.to_string(),
+                    })?;
+                let mut head = match heads.get(&n) {
+                    Some(h) => *h,
+                    None => to_u64(head_of.query_row([n], |r| r.get(0))?, "head")?,
+                };
+                let mut appended = Vec::with_capacity(batch.changes.len());
+                for c in &batch.changes {
+                    let doc_owner: Option<i64> = owner
+                        .query_row([c.doc.as_slice()], |r| r.get(0))
+                        .optional()?;
+                    if doc_owner.is_some_and(|o| o != n) {
+                        appended.push(Appended::WrongBuurt);
+                        continue;
+                    }
+                    if dup
+                        .query_row(params![n, c.hash.as_slice()], |_| Ok(()))
+                        .optional()?
+                        .is_some()
+                    {
+                        appended.push(Appended::Duplicate);
+                        continue;
+                    }
+                    if doc_owner.is_none() {
+                        new_doc.execute(params![c.doc.as_slice(), n])?;
+                    }
+                    head = head
+                        .checked_add(1)
+                        .ok_or_else(|| StorageError::Backend("log sequence overflow".into()))?;
+                    insert.execute(params![
+                        n,
+                        to_i64(head, "seq")?,
+                        c.doc.as_slice(),
+                        c.hash.as_slice(),
+                        dev,
+                        c.bytes,
+                        batch.received_at
+                    ])?;
+                    appended.push(Appended::Stored(head));
+                }
+                heads.insert(n, head);
+                keyed.push((n, appended));
+            }
+            let mut set_head = tx.prepare_cached("UPDATE buurten SET head = ?2 WHERE n = ?1")?;
+            for (n, head) in &heads {
+                set_head.execute(params![n, to_i64(*head, "head")?])?;
+            }
+            Ok(keyed
+                .into_iter()
+                .map(|(n, appended)| BatchOutcome {
+                    appended,
+                    head: heads.get(&n).copied().unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+
+    fn head(&self, buurt: &BuurtId) -> StorageResult<u64> {
+        self.read(|tx| {
+            let head: Option<i64> = tx
+                .prepare_cached("SELECT head FROM buurten WHERE id = ?1")?
+                .query_row([buurt.as_str()], |r| r.get(0))
+                .optional()?;
+            match head {
+                Some(h) => to_u64(h, "head"),
+                None => Err(StorageError::NotFound {
+                    what: "buurt",
+                    id: buurt.to_string(),
+                }),
+            }
+        })
+    }
+
+    fn pull(
+        &self,
+        buurt: &BuurtId,
+        after: u64,
+        limit: usize,
+        device: &DeviceId,
+    ) -> StorageResult<LogPage> {
+        self.read(|tx| {
+            let (n, head): (i64, i64) = tx
+                .prepare_cached("SELECT n, head FROM buurten WHERE id = ?1")?
+                .query_row([buurt.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StorageError::NotFound {
+                    what: "buurt",
+                    id: buurt.to_string(),
+                })?;
+            let head = to_u64(head, "head")?;
+            let me: i64 = tx
+                .prepare_cached("SELECT n FROM devices WHERE id = ?1")?
+                .query_row([device.as_str()], |r| r.get(0))
+                .optional()?
+                .unwrap_or(-1);
+            let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+            let mut stmt = tx.prepare_cached(
+                "SELECT seq, doc, bytes FROM log
+                 WHERE buurt = ?1 AND seq > ?2 AND device != ?3 ORDER BY seq LIMIT ?4",
+            )?;
+            let rows = stmt.query_map(params![n, to_i64(after, "cursor")?, me, fetch], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?;
+            let mut changes = Vec::new();
+            for row in rows {
+                let (seq, doc, bytes) = row?;
+                changes.push(LoggedChange {
+                    seq: to_u64(seq, "seq")?,
+                    doc: array(doc, "document id")?,
+                    bytes,
+                });
+            }
+            if changes.len() > limit {
+                changes.truncate(limit);
+                let cursor = changes.last().map_or(after, |c| c.seq);
+                Ok(LogPage {
+                    changes,
+                    cursor,
+                    more: true,
+                })
+            } else {
+                Ok(LogPage {
+                    changes,
+                    cursor: head.max(after),
+                    more: false,
+                })
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    super::super::conformance::suite!(super::SqliteStorage::open_dir);
+}

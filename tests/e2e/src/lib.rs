@@ -1,0 +1,293 @@
+//! Harness for end-to-end scenarios: a relay (in-process, or as a separate process that can be
+//! killed), devices with their own store files, and a TCP proxy that can cut a connection in
+//! the middle of a response.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use noaber_core::sync::http::{Client, SyncReport};
+use noaber_core::{Role, Store};
+use noaber_relay::admin::{self, InviteOptions};
+use noaber_relay::{BuurtId, Config, Relay};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A relay serving in-process on an ephemeral port.
+pub struct InProcessRelay {
+    pub url: String,
+    pub relay: Relay,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl InProcessRelay {
+    pub async fn start() -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut config = Config::with_data(dir.path());
+        config.join_burst = 10_000;
+        config.join_per_minute = 10_000;
+        let relay = Relay::open(&config)?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(noaber_relay::serve(listener, relay.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(InProcessRelay {
+            url,
+            relay,
+            _dir: dir,
+            stop: Some(stop),
+        })
+    }
+
+    /// Creates a buurt; returns its id and an invite for `role` with many uses.
+    pub fn buurt(&self, name: &str, role: Role) -> TestResult<(BuurtId, String)> {
+        let storage = self.relay.storage();
+        let created = admin::create_buurt(&**storage, name, now_ms())?;
+        let inv = admin::create_invite(
+            &**storage,
+            &created.buurt_id,
+            &InviteOptions {
+                role,
+                expires: "7d".into(),
+                uses: 100,
+                member: None,
+            },
+            now_ms(),
+        )?;
+        Ok((created.buurt_id, inv.code))
+    }
+
+    /// Another invite to an existing buurt.
+    pub fn invite(&self, buurt: &BuurtId, role: Role) -> TestResult<String> {
+        let storage = self.relay.storage();
+        let inv = admin::create_invite(
+            &**storage,
+            buurt,
+            &InviteOptions {
+                role,
+                expires: "7d".into(),
+                uses: 100,
+                member: None,
+            },
+            now_ms(),
+        )?;
+        Ok(inv.code)
+    }
+}
+
+impl Drop for InProcessRelay {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// A device: its own store file and an HTTP client.
+pub struct Device {
+    pub store: Store,
+    pub client: Client,
+    pub buurt: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Device {
+    /// A fresh device with an empty store.
+    pub fn new() -> TestResult<Device> {
+        let dir = tempfile::tempdir()?;
+        let store = Store::open(dir.path().join("noaber.db"))?;
+        Ok(Device {
+            store,
+            client: Client::new()?,
+            buurt: String::new(),
+            _dir: dir,
+        })
+    }
+
+    /// A fresh device that joined `url` with `invite`.
+    pub async fn joined(url: &str, invite: &str, name: &str) -> TestResult<Device> {
+        let mut d = Device::new()?;
+        let b = d.client.join(&d.store, url, invite, name).await?;
+        d.buurt = b.id;
+        Ok(d)
+    }
+
+    pub async fn sync(&self) -> TestResult<SyncReport> {
+        Ok(self.client.sync(&self.store, &self.buurt).await?)
+    }
+
+    pub fn member(&self) -> noaber_core::MemberId {
+        self.store.identity().member
+    }
+}
+
+/// The `noaber-relay` binary, built on demand (tests of this package do not get its path
+/// from Cargo because it belongs to another package).
+pub fn relay_binary() -> PathBuf {
+    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    let mut built = BUILT.lock().unwrap();
+    if let Some(p) = built.as_ref() {
+        return p.clone();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let target_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "noaber-relay",
+            "--bin",
+            "noaber-relay",
+        ])
+        .env("CARGO_TARGET_DIR", target_dir.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success(), "building noaber-relay failed");
+    let path = target_dir.join(format!("noaber-relay{}", std::env::consts::EXE_SUFFIX));
+    assert!(path.exists(), "{} missing", path.display());
+    *built = Some(path.clone());
+    path
+}
+
+/// The relay as a separate process, so it can be killed with SIGKILL.
+pub struct RelayProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl RelayProcess {
+    /// Starts `noaber-relay serve` on `data` and waits for its "listening" line.
+    pub fn start(data: &Path) -> TestResult<RelayProcess> {
+        let mut child = Command::new(relay_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("NOABER_RELAY_JOIN_PER_MINUTE", "10000")
+            .env("NOABER_RELAY_JOIN_BURST", "10000")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().unwrap();
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line?;
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                return Ok(RelayProcess {
+                    child,
+                    addr: addr.trim().parse()?,
+                });
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        Err("the relay exited before listening".into())
+    }
+
+    /// SIGKILL: no shutdown, no flushing.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of a relay: its own stable address, a target that can move (a
+/// restarted relay), and the ability to cut the next response after N bytes.
+#[derive(Clone)]
+pub struct Proxy {
+    pub addr: SocketAddr,
+    target: Arc<Mutex<SocketAddr>>,
+    cut_after: Arc<AtomicUsize>,
+}
+
+const NO_CUT: usize = usize::MAX;
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> TestResult<Proxy> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let proxy = Proxy {
+            addr: listener.local_addr()?,
+            target: Arc::new(Mutex::new(target)),
+            cut_after: Arc::new(AtomicUsize::new(NO_CUT)),
+        };
+        let p = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let target = *p.target.lock().unwrap();
+                let cut = p.cut_after.swap(NO_CUT, Ordering::SeqCst);
+                tokio::spawn(pipe(client, target, cut));
+            }
+        });
+        Ok(proxy)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn retarget(&self, target: SocketAddr) {
+        *self.target.lock().unwrap() = target;
+    }
+
+    /// The next connection's response is cut after `bytes` bytes (then both sides close).
+    pub fn cut_next_response_after(&self, bytes: usize) {
+        self.cut_after.store(bytes, Ordering::SeqCst);
+    }
+}
+
+async fn pipe(mut client: TcpStream, target: SocketAddr, cut: usize) {
+    let Ok(mut server) = TcpStream::connect(target).await else {
+        return;
+    };
+    let (mut cr, mut cw) = client.split();
+    let (mut sr, mut sw) = server.split();
+    let up = async {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        let _ = sw.shutdown().await;
+    };
+    let down = async {
+        let mut sent = 0usize;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            let n = match sr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let allowed = cut.saturating_sub(sent).min(n);
+            if cw.write_all(&buf[..allowed]).await.is_err() {
+                break;
+            }
+            sent += allowed;
+            if allowed < n {
+                break; // the cut: drop the rest and close
+            }
+        }
+        let _ = cw.shutdown().await;
+    };
+    tokio::select! {
+        () = up => {},
+        () = down => {},
+    }
+}
