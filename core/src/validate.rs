@@ -281,6 +281,32 @@ pub fn check_change(
             "the change was written by a device actor the pusher does not own",
         ));
     }
+    let mut fork = doc.cloned().unwrap_or_default();
+    check_and_apply(&mut fork, entity, change, pusher)
+}
+
+/// [`check_change`] without the copy: checks `change` by applying it to `doc` itself, which
+/// costs nothing extra when the change is accepted (the common case) — copying a large
+/// document for every change made validation quadratic in the document's history.
+///
+/// On `Ok` the change has been applied to `doc`. On `Err` the change may or may not have been
+/// applied: the caller must discard `doc` (reload it from what it stored).
+///
+/// # Errors
+///
+/// As [`check_change`].
+pub fn check_and_apply(
+    doc: &mut AutoCommit,
+    entity: &EntityId,
+    change: &Change,
+    pusher: &Pusher,
+) -> Result<(), Rejection> {
+    if !pusher.actors.contains(change.actor_id()) {
+        return Err(reject(
+            ACTOR_NOT_YOURS,
+            "the change was written by a device actor the pusher does not own",
+        ));
+    }
     match catch_unwind(AssertUnwindSafe(|| inspect(doc, entity, change, pusher))) {
         Ok(result) => result,
         Err(_) => Err(reject(
@@ -290,14 +316,13 @@ pub fn check_change(
     }
 }
 
-/// Rules 2 to 10, on a clone of `doc`.
+/// Rules 2 to 10, applying the change to `fork`.
 fn inspect(
-    doc: Option<&AutoCommit>,
+    fork: &mut AutoCommit,
     entity: &EntityId,
     change: &Change,
     pusher: &Pusher,
 ) -> Result<(), Rejection> {
-    let mut fork = doc.cloned().unwrap_or_default();
     for dep in change.deps() {
         if fork.get_change_by_hash(dep).is_none() {
             return Err(reject(
@@ -311,7 +336,7 @@ fn inspect(
         return Err(reject(BAD_CHANGE, "the change is already in the document"));
     }
     let before_heads = fork.get_heads();
-    let before = Before::read(&fork, entity)?;
+    let before = Before::read(fork, entity)?;
     if before.header.is_none() && !before_heads.is_empty() {
         // Only an empty document may be created; one whose header is unreadable is refused
         // rather than treated as new (which would let anyone rewrite its header).
@@ -331,7 +356,7 @@ fn inspect(
     let after_heads = fork.get_heads();
 
     if before.header.is_none() {
-        check_creation(&fork, entity, pusher)?;
+        check_creation(fork, entity, pusher)?;
     }
     let mut rules = Rules {
         before: &before,
@@ -341,14 +366,14 @@ fn inspect(
     };
     let mut paths = HashMap::new();
     for op in &change.decode().operations {
-        let touch = locate_op(&fork, op, &mut paths)?;
+        let touch = locate_op(fork, op, &mut paths)?;
         rules.check(&touch)?;
     }
     for patch in fork.diff(&before_heads, &after_heads) {
         rules.check(&locate_patch(&patch))?;
     }
-    rules.check_new_entries(&fork)?;
-    rules.check_new_comments(&fork)
+    rules.check_new_entries(fork)?;
+    rules.check_new_comments(fork)
 }
 
 /// The keys whose values never change after creation (rule 5).

@@ -202,26 +202,24 @@ fn stage(
             out.duplicates += 1;
             continue;
         }
-        if let Err(r) = validate::check_change(current.as_deref(), &entity, &change, &pusher) {
-            out.rejected.push(rejected(i, r.code, r.reason));
-            continue;
-        }
+        // Validation applies the change to the cached document itself (no copy per change);
+        // a refused change may have touched it, so the document is then dropped and reloaded
+        // from the stored log on next use.
         let bytes = change.bytes().into_owned();
-        let applied = match current {
-            Some(d) => guard(|| d.apply_changes([change]).map_err(|e| e.to_string())),
+        let verdict = match current {
+            Some(d) => validate::check_and_apply(d, &entity, &change, &pusher),
             None => {
                 let mut d = AutoCommit::new();
-                let r = guard(|| d.apply_changes([change]).map_err(|e| e.to_string()));
+                let r = validate::check_and_apply(&mut d, &entity, &change, &pusher);
                 if r.is_ok() {
                     cache.insert(doc, d);
                 }
                 r
             }
         };
-        if let Err(e) = applied {
+        if let Err(r) = verdict {
             cache.evict(&doc);
-            out.rejected
-                .push(rejected(i, "bad_change", format!("cannot be applied: {e}")));
+            out.rejected.push(rejected(i, r.code, r.reason));
             continue;
         }
         out.index.push(i);

@@ -238,6 +238,7 @@ impl Store {
     }
 
     /// The device token for a buurt (for the transport only).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub(crate) fn buurt_token(&self, id: &str) -> Result<String> {
         self.with_conn(|conn, _| {
             conn.prepare_cached("SELECT token FROM buurten WHERE id = ?1")?

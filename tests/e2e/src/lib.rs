@@ -236,8 +236,7 @@ impl Proxy {
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let target = *p.target.lock().unwrap();
-                let cut = p.cut_after.swap(NO_CUT, Ordering::SeqCst);
-                tokio::spawn(pipe(client, target, cut));
+                tokio::spawn(pipe(client, target, p.cut_after.clone()));
             }
         });
         Ok(proxy)
@@ -251,13 +250,14 @@ impl Proxy {
         *self.target.lock().unwrap() = target;
     }
 
-    /// The next connection's response is cut after `bytes` bytes (then both sides close).
+    /// The next response bytes on any connection (pooled keep-alive ones included) are cut
+    /// after `bytes` bytes; then both sides of that connection close.
     pub fn cut_next_response_after(&self, bytes: usize) {
         self.cut_after.store(bytes, Ordering::SeqCst);
     }
 }
 
-async fn pipe(mut client: TcpStream, target: SocketAddr, cut: usize) {
+async fn pipe(mut client: TcpStream, target: SocketAddr, cut_arm: Arc<AtomicUsize>) {
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
@@ -269,12 +269,20 @@ async fn pipe(mut client: TcpStream, target: SocketAddr, cut: usize) {
     };
     let down = async {
         let mut sent = 0usize;
+        let mut cut = NO_CUT;
         let mut buf = vec![0u8; 16 * 1024];
         loop {
             let n = match sr.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
+            if cut == NO_CUT {
+                let armed = cut_arm.swap(NO_CUT, Ordering::SeqCst);
+                if armed != NO_CUT {
+                    cut = armed;
+                    sent = 0;
+                }
+            }
             let allowed = cut.saturating_sub(sent).min(n);
             if cw.write_all(&buf[..allowed]).await.is_err() {
                 break;

@@ -1,0 +1,192 @@
+//! Several devices, each with its own store, against a real relay over real HTTP.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use noaber_core::model::event::{NewEvent, Rsvp};
+use noaber_core::model::help::NewHelp;
+use noaber_core::model::task::NewTask;
+use noaber_core::{ListQuery, Role};
+use noaber_e2e::{Device, InProcessRelay, TestResult, now_ms};
+
+/// A small deterministic generator for sync orders (xorshift).
+struct Order(u64);
+impl Order {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// Three devices edit offline — conflicting claims, an RSVP race for the last place, a cancel
+/// racing a match, concurrent title edits — then sync in random orders. All end with identical
+/// projections, and the rules hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_whatever_the_sync_order() -> TestResult {
+    for seed in [1u64, 7, 42, 1234] {
+        let relay = InProcessRelay::start().await?;
+        let (buurt, org_invite) = relay.buurt("De Linde", Role::Organiser)?;
+        let res_invite = relay.invite(&buurt, Role::Resident)?;
+        let org = Device::joined(&relay.url, &org_invite, "Fatima").await?;
+        let ans = Device::joined(&relay.url, &res_invite, "Ans").await?;
+        let piet = Device::joined(&relay.url, &res_invite, "Piet").await?;
+        let devices = [&org, &ans, &piet];
+
+        // Shared starting point.
+        let start = now_ms() + 86_400_000;
+        let mut ev = NewEvent::new("Buurtbarbecue", "Binnentuin", start, start + 3_600_000);
+        ev.capacity = Some(1);
+        let event = org.store.create_event(&ev)?;
+        let task = org.store.create_task(&NewTask::new("Trappenhuis vegen"))?;
+        let help = ans
+            .store
+            .create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        for d in devices {
+            d.sync().await?;
+        }
+        for d in devices {
+            d.sync().await?;
+        }
+        piet.store.respond_help(&help, "ik kan")?;
+        piet.sync().await?;
+        org.sync().await?;
+        ans.sync().await?;
+
+        // Offline: everyone acts at once.
+        ans.store.claim_task(&task)?;
+        piet.store.claim_task(&task)?;
+        ans.store.rsvp_event(&event, Rsvp::Going)?;
+        piet.store.rsvp_event(&event, Rsvp::Going)?;
+        ans.store.cancel_help(&help, "al geregeld")?;
+        org.store.match_help(&help, &piet.member())?;
+        org.store
+            .edit_help(&help, Some("Boodschappen dinsdag"), None)?;
+        ans.store
+            .edit_help(&help, Some("Boodschappen bij de Jumbo"), None)?;
+
+        // Sync in a random order, several times over.
+        let mut order = Order(seed);
+        for _ in 0..9 {
+            devices[order.next(3)].sync().await?;
+        }
+        for d in devices {
+            d.sync().await?;
+        }
+        for d in devices {
+            d.sync().await?;
+        }
+
+        let dump = org.store.projection_dump()?;
+        assert_eq!(ans.store.projection_dump()?, dump, "seed {seed}");
+        assert_eq!(piet.store.projection_dump()?, dump, "seed {seed}");
+        for d in devices {
+            assert_eq!(
+                d.store.sync_status(&d.buurt)?.pending,
+                0,
+                "everything acknowledged"
+            );
+        }
+
+        let t = org.store.task(&task)?;
+        assert!(
+            t.adopter.is_some() && t.backups.len() == 1,
+            "one adopter, one backup"
+        );
+        let e = org.store.event(&event)?;
+        assert_eq!(
+            (e.confirmed.len(), e.waitlist.len()),
+            (1, 1),
+            "capacity holds"
+        );
+        let h = org.store.help(&help)?;
+        assert_eq!(
+            h.status.as_str(),
+            "cancelled",
+            "cancel beats a concurrent match"
+        );
+        assert!(
+            h.title.contains("dinsdag") && h.title.contains("Jumbo"),
+            "both title edits survive"
+        );
+        let loser = t.backups[0].clone();
+        let notices: Vec<_> = if loser == ans.member() {
+            ans.store.my_notices()?
+        } else {
+            piet.store.my_notices()?
+        };
+        assert!(
+            notices.iter().any(|n| n.code == "claim_lost"),
+            "the other claimant is told"
+        );
+    }
+    Ok(())
+}
+
+/// A pull larger than one page, and a device that was offline while 10 000 changes were made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_offline_for_ten_thousand_changes_catches_up() -> TestResult {
+    let relay = InProcessRelay::start().await?;
+    let (_, invite) = relay.buurt("De Linde", Role::Resident)?;
+    let busy = Device::joined(&relay.url, &invite, "Busy").await?;
+    let away = Device::joined(&relay.url, &invite, "Away").await?;
+    // 1 000 requests with 9 comments each: 10 000 changes (fewer with NOABER_E2E_CHANGES).
+    let n: usize = std::env::var("NOABER_E2E_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let t = std::time::Instant::now();
+    let mut current = busy
+        .store
+        .create_help(&NewHelp::ask("groceries", "Eerste"))?;
+    for i in 1..n {
+        if i % 10 == 0 {
+            current = busy
+                .store
+                .create_help(&NewHelp::ask("other", &format!("Verzoek {i}")))?;
+        } else {
+            busy.store
+                .add_comment(&current, &format!("opmerking {i}"))?;
+        }
+    }
+    eprintln!("created {n} changes in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let pushed = busy.sync().await?;
+    assert_eq!(pushed.accepted, n);
+    eprintln!("pushed in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    let pulled = away.sync().await?;
+    assert_eq!(pulled.pulled, n);
+    eprintln!("pulled in {:?}", t.elapsed());
+    assert!(pulled.rounds > 1, "more than one page");
+    assert_eq!(away.store.projection_dump()?, busy.store.projection_dump()?);
+    let q = ListQuery {
+        text: Some("opmerking".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        away.store.list(&q)?.items.len(),
+        50,
+        "a full first page of matches"
+    );
+    let counts = away.store.status_counts()?;
+    assert_eq!(counts.iter().map(|c| c.count).sum::<i64>(), (n / 10) as i64);
+    Ok(())
+}
+
+/// Members of one buurt never see another buurt's entities.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buurten_are_separate() -> TestResult {
+    let relay = InProcessRelay::start().await?;
+    let (_, a_inv) = relay.buurt("A", Role::Resident)?;
+    let (_, b_inv) = relay.buurt("B", Role::Resident)?;
+    let a = Device::joined(&relay.url, &a_inv, "In A").await?;
+    let b = Device::joined(&relay.url, &b_inv, "In B").await?;
+    a.store
+        .create_help(&NewHelp::ask("groceries", "Alleen voor A"))?;
+    a.sync().await?;
+    let r = b.sync().await?;
+    assert_eq!(r.pulled, 0);
+    assert!(b.store.list(&ListQuery::default())?.items.is_empty());
+    Ok(())
+}
