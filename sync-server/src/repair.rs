@@ -5,7 +5,7 @@
 //! The answer is every stored change of the document that is not an ancestor of those heads,
 //! in log order; if any head is unknown to the relay the answer is every change (the device
 //! ignores the ones it already has). Bodies are CBOR, with the short keys below, like
-//! `/v1/sync`; these types will move into `noaber_core::sync::wire`.
+//! `/v1/sync`; the types live in `noaber_core::sync::wire`.
 //!
 //! ```text
 //! request  {"v": 1, "doc": h'<16 bytes>', "heads": [h'<32 bytes>', ...]}
@@ -16,37 +16,13 @@
 //! bytes, a head not 32 bytes, more than [`MAX_HEADS`] heads), 404 `not_found` for a document
 //! the device's buurt does not hold (whether or not another buurt does).
 
-use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
-
-/// Most heads a request may name.
-pub const MAX_HEADS: usize = 1_024;
-
-/// `POST /v1/missing` request (CBOR).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MissingRequest {
-    /// Protocol version, `1`.
-    pub v: u32,
-    /// The document (entity) id, 16 bytes.
-    #[serde(with = "serde_bytes")]
-    pub doc: Vec<u8>,
-    /// The document's heads on the device (32-byte change hashes); empty asks for everything.
-    #[serde(default)]
-    pub heads: Vec<ByteBuf>,
-}
-
-/// `POST /v1/missing` response (CBOR).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MissingResponse {
-    /// Protocol version, `1`.
-    pub v: u32,
-    /// The raw Automerge changes the device lacks, in log order.
-    pub changes: Vec<ByteBuf>,
-}
+pub use noaber_core::sync::wire::{MAX_HEADS, MissingRequest, MissingResponse};
 
 #[cfg(test)]
 mod tests {
     use noaber_core::sync::wire::{from_cbor, to_cbor};
+
+    use serde_bytes::ByteBuf;
 
     use super::*;
 

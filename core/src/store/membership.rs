@@ -359,6 +359,53 @@ impl Store {
         })
     }
 
+    /// Documents of `buurt` that wait for changes that never arrived, with their heads (at
+    /// most `limit`): the repair path asks the relay for what each lacks.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; a document that does not load is skipped.
+    pub fn needing_repair(
+        &self,
+        buurt: &str,
+        limit: usize,
+    ) -> Result<Vec<(crate::ids::EntityId, Vec<Vec<u8>>)>> {
+        let ids: Vec<String> = self.with_conn(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM documents WHERE buurt = ?1 AND needs_repair = 1 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![buurt, i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })?;
+        let mut out = Vec::new();
+        for id in ids {
+            let id = crate::ids::EntityId::parse(&id)?;
+            let mut inner = self.lock();
+            let Ok(mut doc) = self.take_doc(&mut inner, &id) else {
+                continue;
+            };
+            let heads = doc.get_heads().iter().map(|h| h.0.to_vec()).collect();
+            inner.cache.put(id.clone(), doc);
+            out.push((id, heads));
+        }
+        Ok(out)
+    }
+
+    /// Applies what the relay sent for a document's repair.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::apply_remote_changes`].
+    pub fn apply_repair(
+        &self,
+        buurt: &str,
+        entity: &crate::ids::EntityId,
+        changes: Vec<Vec<u8>>,
+    ) -> Result<crate::store::ApplyReport> {
+        let batch: Vec<_> = changes.into_iter().map(|c| (entity.clone(), c)).collect();
+        self.apply_changes_in(Some(buurt), &batch)
+    }
+
     /// Notes the relay's head (from a live notification).
     pub(crate) fn record_head(&self, buurt: &str, head: i64) -> Result<()> {
         self.with_tx(|tx| {

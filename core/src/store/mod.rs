@@ -570,6 +570,9 @@ impl Store {
                     docs::append_change(&tx, id, buurt, kind, hash, bytes, now, &mut doc)?;
                 }
                 report.applied += hashes.len();
+                let needs_repair = !doc.get_missing_deps(&[]).is_empty();
+                tx.prepare_cached("UPDATE documents SET needs_repair = ?2 WHERE id = ?1")?
+                    .execute(params![id.as_str(), needs_repair])?;
                 match model::project(&doc) {
                     Ok(p) => {
                         tx.prepare_cached(

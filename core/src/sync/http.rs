@@ -30,6 +30,8 @@ pub struct SyncReport {
     pub applied: usize,
     /// The cursor at the end.
     pub cursor: u64,
+    /// Documents repaired through `/v1/missing` (missing dependencies fetched).
+    pub repaired: usize,
 }
 
 /// An HTTP client for one or more relays.
@@ -177,7 +179,58 @@ impl Client {
                 break;
             }
         }
+        report.repaired = self.repair(store, buurt).await?;
         Ok(report)
+    }
+
+    /// The repair path: for every document of `buurt` that waits for changes that never
+    /// arrived (a damaged or restored local log), asks the relay for what it lacks
+    /// (`POST /v1/missing` with the document's heads) and applies the answer. Returns how many
+    /// documents were repaired.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Network`], [`Error::Relay`], storage errors.
+    pub async fn repair(&self, store: &Store, buurt: &str) -> Result<usize> {
+        let todo = store.needing_repair(buurt, 100)?;
+        if todo.is_empty() {
+            return Ok(0);
+        }
+        let b = store.buurt(buurt)?;
+        let token = store.buurt_token(buurt)?;
+        let mut repaired = 0;
+        for (entity, heads) in todo {
+            let req = wire::MissingRequest {
+                v: PROTOCOL_VERSION,
+                doc: wire::doc_bytes(&entity),
+                heads: heads.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+            };
+            let resp = self
+                .http
+                .post(format!("{}/v1/missing", b.relay_url))
+                .header(reqwest::header::CONTENT_TYPE, CBOR)
+                .bearer_auth(&token)
+                .body(wire::to_cbor(&req)?)
+                .send()
+                .await
+                .map_err(|e| network(&e))?;
+            if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                continue; // the relay does not have it either
+            }
+            if !resp.status().is_success() {
+                return Err(relay_error(resp).await);
+            }
+            let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+            let answer: wire::MissingResponse = wire::from_cbor(&bytes)?;
+            let changes = answer
+                .changes
+                .into_iter()
+                .map(serde_bytes::ByteBuf::into_vec)
+                .collect();
+            store.apply_repair(buurt, &entity, changes)?;
+            repaired += 1;
+        }
+        Ok(repaired)
     }
 
     /// Syncs every joined buurt once; returns each one's result.

@@ -132,6 +132,31 @@ pub struct SyncResponse {
     pub more: bool,
 }
 
+/// Most heads a request may name.
+pub const MAX_HEADS: usize = 1_024;
+
+/// `POST /v1/missing` request (CBOR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingRequest {
+    /// Protocol version, `1`.
+    pub v: u32,
+    /// The document (entity) id, 16 bytes.
+    #[serde(with = "serde_bytes")]
+    pub doc: Vec<u8>,
+    /// The document's heads on the device (32-byte change hashes); empty asks for everything.
+    #[serde(default)]
+    pub heads: Vec<serde_bytes::ByteBuf>,
+}
+
+/// `POST /v1/missing` response (CBOR).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingResponse {
+    /// Protocol version, `1`.
+    pub v: u32,
+    /// The raw Automerge changes the device lacks, in log order.
+    pub changes: Vec<serde_bytes::ByteBuf>,
+}
+
 /// A live notification (WebSocket text frame, JSON): the buurt's log reached `head`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LiveHead {

@@ -190,3 +190,35 @@ async fn buurten_are_separate() -> TestResult {
     assert!(b.store.list(&ListQuery::default())?.items.is_empty());
     Ok(())
 }
+
+/// The repair path: a device whose log lacks a document's first change (a damaged or
+/// restored store) fetches what the document misses from the relay, by heads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_missing_its_dependencies_is_repaired() -> TestResult {
+    let relay = InProcessRelay::start().await?;
+    let (_, invite) = relay.buurt("De Linde", Role::Resident)?;
+    let a = Device::joined(&relay.url, &invite, "A").await?;
+    let b = Device::joined(&relay.url, &invite, "B").await?;
+    let id = a
+        .store
+        .create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+    a.store.add_comment(&id, "tweede wijziging")?;
+    let changes = a.store.pending_changes(10)?;
+    a.sync().await?;
+
+    // b holds only the second change: the document waits for its creation.
+    let later = changes[1].bytes.clone();
+    b.store.apply_repair(&b.buurt, &id, vec![later])?;
+    assert!(
+        b.store.help(&id).is_err(),
+        "not readable without its creation"
+    );
+    assert_eq!(b.store.needing_repair(&b.buurt, 10)?.len(), 1);
+
+    let repaired = b.client.repair(&b.store, &b.buurt).await?;
+    assert_eq!(repaired, 1);
+    assert_eq!(b.store.help(&id)?.title, "Boodschappen");
+    assert_eq!(b.store.comments(&id)?.len(), 1);
+    assert!(b.store.needing_repair(&b.buurt, 10)?.is_empty());
+    Ok(())
+}

@@ -21,6 +21,9 @@ CREATE TABLE buurten (
 -- Which buurt each document belongs to (NULL: created before any join; assigned at the first).
 ALTER TABLE documents ADD COLUMN buurt TEXT;
 CREATE INDEX documents_buurt ON documents(buurt);
+-- 1 when the document holds changes whose dependencies never arrived: the repair path asks the
+-- relay for what it lacks (POST /v1/missing).
+ALTER TABLE documents ADD COLUMN needs_repair INTEGER NOT NULL DEFAULT 0;
 
 -- A change the relay refused stays in the log, marked, and is not pushed again.
 ALTER TABLE outbox ADD COLUMN rejected_code TEXT;
