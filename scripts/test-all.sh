@@ -25,6 +25,8 @@ step "lints (workspace lints, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
+# The end-to-end tests start the relay binary as a separate process: build every binary first.
+cargo build --workspace --bins --locked
 cargo test --workspace --all-targets --locked
 
 step "doc tests"

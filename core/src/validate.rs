@@ -25,10 +25,10 @@
 //! | 0 | the bytes ([`check_bounds`]) | at most `max_bytes`; an Automerge change chunk (type 1) or compressed change chunk (type 2) whose length field matches the bytes; a compressed body inflates to at most `max_inflated` bytes | `too_large`, `bad_change` |
 //! | 1 | the actor | the change's actor is one of the pusher's device actors | `actor_not_yours` |
 //! | 2 | dependencies | every dependency is in the relay's document (a new document's first change has none) | `missing_dependencies` |
-//! | 3 | applying | the change applies to a copy of the document (never to the relay's own), is new, and does not make Automerge fail | `bad_change` |
+//! | 3 | applying | the change applies to the document (a copy with [`check_change`]; the relay's cached copy with [`check_and_apply`], dropped on refusal), is new, and does not make Automerge fail | `bad_change` |
 //! | 4 | creation | a document the relay has never seen must end up with `schema` (int ≥ 1), a known `kind`, `created_at`, `log` and `comments` maps (else `bad_change`); `id` equal to the entity it was pushed for (else `wrong_document`); `created_by`/`created_role` equal to the pusher and their role (else `forged_entry`); and the pusher's role must be allowed to create that kind (`CreateHelp`, `CreateEvent`, `CreateTask`, `CreateReport`; a profile anyone, for themself) | `bad_change`, `wrong_document`, `forged_entry`, `not_allowed` |
 //! | 5 | header | after creation, `schema`, `kind`, `id`, `created_by`, `created_role`, `created_at` and the `log` and `comments` containers themselves never change | `immutable` |
-//! | 6 | new log entries | a new key in `log` holds a map whose `by` is the pusher and whose `role` is the pusher's role | `forged_entry` |
+//! | 6 | new log entries | a new key in `log` holds a map whose `by` is the pusher and whose `role` is the pusher's role (`forged_entry`); with [`Pusher::not_after`] set, its `at` is an integer in `0..=not_after` (`bad_time`: a far-future `at` would sort after everything for as long as it lasts). Back-dating within an offline phone's plausible window cannot be told from honest offline work and is not refused | `forged_entry`, `bad_time` |
 //! | 7 | existing log entries | are never changed or deleted, not even by their author | `immutable` |
 //! | 8 | new comments | a new key in `comments` holds a map whose `author` is the pusher | `forged_entry` |
 //! | 9 | existing comments | only their author changes them; never their `author` or `at`; never replaced or deleted; `withdrawn` only ever set to `true` | `not_allowed`, `immutable` |
@@ -99,6 +99,7 @@ const NOT_ALLOWED: &str = "not_allowed";
 const FORGED_ENTRY: &str = "forged_entry";
 const IMMUTABLE: &str = "immutable";
 const WRONG_DOCUMENT: &str = "wrong_document";
+const BAD_TIME: &str = "bad_time";
 
 /// Every code a [`Rejection`] may carry. Stable: relays and apps match on them.
 ///
@@ -120,6 +121,7 @@ pub const REJECTION_CODES: &[&str] = &[
     FORGED_ENTRY,
     IMMUTABLE,
     WRONG_DOCUMENT,
+    BAD_TIME,
 ];
 
 /// Who pushed a change, as the relay knows them (never as the change claims).
@@ -131,6 +133,10 @@ pub struct Pusher {
     pub role: Role,
     /// The Automerge actor ids of the member's devices.
     pub actors: Vec<ActorId>,
+    /// The latest `at` a new entry may carry (the relay's clock plus an allowance for a
+    /// phone's wrong clock); `None` leaves times unchecked. Entries are ordered by `at`, so a
+    /// far-future `at` would sort after everything anyone writes for as long as it lasts.
+    pub not_after: Option<i64>,
 }
 
 /// Why a change was refused.
@@ -874,6 +880,19 @@ impl Rules<'_> {
                 if !all_str_eq(d, entry, "role", self.pusher.role.as_str()) {
                     return Err(forged("has a `role` that is not the pusher's role"));
                 }
+                if let Some(limit) = self.pusher.not_after {
+                    let times = d.get_all(entry, "at").unwrap_or_default();
+                    let sane = !times.is_empty()
+                        && times.iter().all(|(v, _)| {
+                            matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Int(t) if (0..=limit).contains(t)))
+                        });
+                    if !sane {
+                        return Err(reject(
+                            BAD_TIME,
+                            "a new log entry has an `at` that is missing, negative or too far in the future",
+                        ));
+                    }
+                }
             }
         }
         Ok(())
@@ -953,6 +972,7 @@ mod tests {
             member: id.member,
             role: id.role,
             actors: vec![actor(s)],
+            not_after: Some(s.now_ms() + 86_400_000),
         }
     }
 
@@ -1399,6 +1419,25 @@ mod tests {
                 .unwrap()
                 .id
         }
+    }
+
+    #[test]
+    fn an_entry_must_carry_a_sane_time() -> TestResult {
+        let w = world()?;
+        let now = w.res.now_ms();
+        for (at, want) in [
+            (now, "accepted"),
+            (now + 86_400_000, "accepted"),
+            (now + 86_400_001, BAD_TIME),
+            (i64::MAX, BAD_TIME),
+        ] {
+            let mut d = w.forge(&w.res);
+            let mut c = ctx(&member(&w.res), Role::Resident);
+            c.now = at;
+            doc::append_entry(&mut d, &c, "rsvp", &[])?;
+            assert_eq!(w.check(&mut d, &w.res), want, "at = {at}");
+        }
+        Ok(())
     }
 
     #[test]
@@ -1918,6 +1957,7 @@ mod tests {
             member: MemberId::new()?,
             role: Role::Resident,
             actors: vec![change.actor_id().clone()],
+            not_after: None,
         };
         assert_eq!(
             code(check_change(None, &EntityId::new()?, &change, &p)),
@@ -2025,7 +2065,7 @@ mod tests {
     }
 
     #[test]
-    fn rejection_codes_are_the_stable_eight() {
+    fn rejection_codes_are_stable() {
         assert_eq!(
             REJECTION_CODES,
             [
@@ -2037,6 +2077,7 @@ mod tests {
                 "forged_entry",
                 "immutable",
                 "wrong_document",
+                "bad_time",
             ]
         );
         let r = reject(NOT_ALLOWED, "a resident may not create events");

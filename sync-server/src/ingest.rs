@@ -128,6 +128,9 @@ struct Staged {
     duplicates: usize,
 }
 
+/// How far ahead of the relay's clock an entry's `at` may be.
+pub const MAX_CLOCK_AHEAD_MS: i64 = 24 * 60 * 60 * 1000;
+
 /// Steps 1–6 for one request; holds the cache lock throughout.
 fn stage(
     storage: &dyn Storage,
@@ -140,6 +143,9 @@ fn stage(
         member: device.member.clone(),
         role: device.role,
         actors: device.actors.clone(),
+        // A phone's clock may be wrong by hours (time zones, no network time in a basement);
+        // a day of allowance refuses only what can only be an attack or a broken clock.
+        not_after: Some(now.saturating_add(MAX_CLOCK_AHEAD_MS)),
     };
     let mut out = Staged {
         rejected: Vec::new(),

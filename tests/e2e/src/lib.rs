@@ -135,8 +135,11 @@ impl Device {
     }
 }
 
-/// The `noaber-relay` binary, built on demand (tests of this package do not get its path
-/// from Cargo because it belongs to another package).
+/// The `noaber-relay` binary. `cargo test --workspace` builds it beside this test binary (Cargo
+/// gives tests only their own package's binaries, so it is found by path); when it is missing
+/// (`cargo test -p noaber-e2e` alone) it is built first. Building from inside a running
+/// `cargo test --workspace` would wait for the build lock that run holds, so that is never done
+/// when the binary exists.
 pub fn relay_binary() -> PathBuf {
     static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap();
@@ -145,21 +148,27 @@ pub fn relay_binary() -> PathBuf {
     }
     let exe = std::env::current_exe().unwrap();
     let target_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "noaber-relay",
-            "--bin",
-            "noaber-relay",
-        ])
-        .env("CARGO_TARGET_DIR", target_dir.parent().unwrap())
-        .status()
-        .unwrap();
-    assert!(status.success(), "building noaber-relay failed");
     let path = target_dir.join(format!("noaber-relay{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} missing", path.display());
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "noaber-relay",
+                "--bin",
+                "noaber-relay",
+            ])
+            .env("CARGO_TARGET_DIR", target_dir.parent().unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success(), "building noaber-relay failed");
+    }
+    assert!(
+        path.exists(),
+        "{} missing: run `cargo build -p noaber-relay`",
+        path.display()
+    );
     *built = Some(path.clone());
     path
 }
