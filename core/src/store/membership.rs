@@ -301,8 +301,9 @@ impl Store {
         self.with_conn(|conn, _| {
             let mut stmt = conn.prepare_cached(
                 "SELECT o.doc_id, o.rejected_code, coalesce(o.rejected_reason, '') FROM outbox o
-                 JOIN documents d ON d.id = o.doc_id
-                 WHERE o.rejected_code IS NOT NULL AND d.buurt = ?1 ORDER BY o.seq DESC LIMIT ?2",
+                 LEFT JOIN documents d ON d.id = o.doc_id
+                 WHERE o.rejected_code IS NOT NULL AND (d.buurt = ?1 OR d.id IS NULL)
+                 ORDER BY o.seq DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(
                 params![buurt, i64::try_from(limit).unwrap_or(i64::MAX)],
@@ -404,6 +405,49 @@ impl Store {
     ) -> Result<crate::store::ApplyReport> {
         let batch: Vec<_> = changes.into_iter().map(|c| (entity.clone(), c)).collect();
         self.apply_changes_in(Some(buurt), &batch)
+    }
+
+    /// Gives up this device's version of a document after the relay refused one of its local
+    /// changes: every later local change of the document depends on the refused one, so none
+    /// of them can ever be accepted. The document's stored changes and projection are dropped,
+    /// its un-acknowledged local changes are marked `superseded`, and it is marked for repair,
+    /// which fetches the relay's version (`/v1/missing` with no heads). The refused changes
+    /// stay listed in the sync status.
+    pub(crate) fn reset_document(&self, entity: &crate::ids::EntityId) -> Result<()> {
+        let mut inner = self.lock();
+        inner.cache.pop(entity);
+        let tx = inner.conn.transaction()?;
+        crate::store::project::delete(&tx, entity)?;
+        tx.execute("DELETE FROM entities WHERE id = ?1", [entity.as_str()])?;
+        tx.execute(
+            "DELETE FROM doc_changes WHERE doc_id = ?1",
+            [entity.as_str()],
+        )?;
+        tx.execute(
+            "DELETE FROM change_hashes WHERE doc_id = ?1",
+            [entity.as_str()],
+        )?;
+        tx.execute(
+            "UPDATE documents SET snapshot = NULL, changes_since = 0, needs_repair = 1 WHERE id = ?1",
+            [entity.as_str()],
+        )?;
+        tx.execute(
+            "UPDATE outbox SET rejected_code = 'superseded',
+                 rejected_reason = 'depends on a change the relay refused'
+             WHERE doc_id = ?1 AND acked_at IS NULL AND rejected_code IS NULL",
+            [entity.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets a document entirely (the relay has none of it: its creation was refused).
+    pub(crate) fn forget_document(&self, entity: &crate::ids::EntityId) -> Result<()> {
+        self.reset_document(entity)?;
+        self.with_tx(|tx| {
+            tx.execute("DELETE FROM documents WHERE id = ?1", [entity.as_str()])?;
+            Ok(())
+        })
     }
 
     /// Notes the relay's head (from a live notification).

@@ -207,6 +207,19 @@ impl Store {
         let new_cursor =
             i64::try_from(resp.cursor).map_err(|_| bad("cursor out of range".into()))?;
         self.record_round(&round.buurt, &acked, &rejected, new_cursor)?;
+        // A refused change poisons every later local change of its document (they depend on
+        // it): fall back to the relay's version of that document (repaired after the round).
+        let mut reset = std::collections::BTreeSet::new();
+        for r in &rejected_out {
+            if !matches!(r.code.as_str(), "missing_dependencies" | "unavailable") {
+                if let Ok(entity) = crate::EntityId::parse(&r.entity) {
+                    reset.insert(entity);
+                }
+            }
+        }
+        for entity in &reset {
+            self.reset_document(entity)?;
+        }
         let again = resp.more || round.seqs.len() == PUSH_PER_ROUND;
         Ok(RoundOutcome {
             pushed: round.seqs.len(),

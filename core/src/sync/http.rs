@@ -215,7 +215,10 @@ impl Client {
                 .await
                 .map_err(|e| network(&e))?;
             if resp.status() == reqwest::StatusCode::NOT_FOUND {
-                continue; // the relay does not have it either
+                // The relay has none of it: a document whose creation it refused.
+                store.forget_document(&entity)?;
+                repaired += 1;
+                continue;
             }
             if !resp.status().is_success() {
                 return Err(relay_error(resp).await);

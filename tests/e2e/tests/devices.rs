@@ -222,3 +222,66 @@ async fn a_document_missing_its_dependencies_is_repaired() -> TestResult {
     assert!(b.store.needing_repair(&b.buurt, 10)?.is_empty());
     Ok(())
 }
+
+/// An organiser demoted while offline: the relay refuses their cancel (its entry claims a role
+/// the member no longer has), their later comment on that event cannot be accepted either (it
+/// depends on the refused change), and the device falls back to the relay's version of the
+/// event instead of being stuck for ever. Their other work still syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_does_not_block_the_device() -> TestResult {
+    use noaber_core::model::event::Rsvp;
+    let relay = InProcessRelay::start().await?;
+    let (buurt, invite) = relay.buurt("De Linde", Role::Organiser)?;
+    let org = Device::joined(&relay.url, &invite, "Fatima").await?;
+    let start = now_ms() + 86_400_000;
+    let new = NewEvent::new("Buurtbarbecue", "Binnentuin", start, start + 3_600_000);
+    let event = org.store.create_event(&new)?;
+    let other = org
+        .store
+        .create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+    org.sync().await?;
+
+    // Demoted at the relay; the phone does not know yet.
+    let storage = relay.relay.storage();
+    noaber_relay::admin::set_role(&**storage, &buurt, &org.member(), Role::Resident)?;
+    org.store.cancel_event(&event, "regen")?;
+    org.store.add_comment(&event, "jammer")?;
+    org.store.add_comment(&other, "dit mag nog wel")?;
+
+    let report = org.sync().await?;
+    assert_eq!(
+        report.accepted, 1,
+        "the comment on the help request is accepted"
+    );
+    assert_eq!(report.rejected.len(), 2);
+    assert!(report.rejected.iter().any(|r| r.code == "forged_entry"));
+    assert!(
+        report
+            .rejected
+            .iter()
+            .any(|r| r.code == "missing_dependencies")
+    );
+    assert_eq!(
+        report.repaired, 1,
+        "the event falls back to the relay's version"
+    );
+    assert_eq!(
+        org.store.event(&event)?.status.as_str(),
+        "upcoming",
+        "not cancelled"
+    );
+    assert!(org.store.comments(&event)?.is_empty());
+    let status = org.store.sync_status(&org.buurt)?;
+    assert_eq!(status.pending, 0, "nothing stuck");
+    assert!(
+        status.rejected.iter().any(|r| r.code == "forged_entry"),
+        "the refusal is shown"
+    );
+
+    // Acting as what it is now, the device goes on working with that event.
+    org.store.set_identity(Role::Resident, None, None)?;
+    org.store.rsvp_event(&event, Rsvp::Going)?;
+    let r = org.sync().await?;
+    assert_eq!((r.accepted, r.rejected.len()), (1, 0));
+    Ok(())
+}
