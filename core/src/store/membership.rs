@@ -450,6 +450,22 @@ impl Store {
         })
     }
 
+    /// Records the member's role in `buurt` as the relay reported it; when `buurt` is the
+    /// active one, the local identity acts in that role from now on.
+    pub(crate) fn record_role(&self, buurt: &str, role: Role) -> Result<()> {
+        let mut inner = self.lock();
+        inner
+            .conn
+            .prepare_cached("UPDATE buurten SET role = ?2 WHERE id = ?1")?
+            .execute(params![buurt, role.as_str()])?;
+        if inner.active_buurt.as_deref() == Some(buurt) && inner.identity.role != role {
+            set_setting(&inner.conn, "role", Some(role.as_str()))?;
+            tracing::info!(role = role.as_str(), "the relay reports a new role");
+            inner.identity.role = role;
+        }
+        Ok(())
+    }
+
     /// Notes the relay's head (from a live notification).
     pub(crate) fn record_head(&self, buurt: &str, head: i64) -> Result<()> {
         self.with_tx(|tx| {

@@ -207,6 +207,13 @@ impl Store {
         let new_cursor =
             i64::try_from(resp.cursor).map_err(|_| bad("cursor out of range".into()))?;
         self.record_round(&round.buurt, &acked, &rejected, new_cursor)?;
+        if let Some(role) = resp
+            .role
+            .as_deref()
+            .and_then(|r| crate::Role::parse(r).ok())
+        {
+            self.record_role(&round.buurt, role)?;
+        }
         // A refused change poisons every later local change of its document (they depend on
         // it): fall back to the relay's version of that document (repaired after the round).
         let mut reset = std::collections::BTreeSet::new();
@@ -351,6 +358,7 @@ mod tests {
             pull: vec![],
             cursor: 2,
             more: false,
+            role: None,
         };
         let out = a.sync_finish(&round, &resp)?;
         assert_eq!((out.pushed, out.accepted, out.rejected.len()), (2, 1, 1));
@@ -377,6 +385,7 @@ mod tests {
             }],
             cursor: 2,
             more: false,
+            role: None,
         };
         let out = b.sync_finish(&round_b, &resp_b)?;
         assert_eq!(out.applied.applied, 1);
@@ -409,6 +418,7 @@ mod tests {
             ],
             cursor: 2,
             more: false,
+            role: None,
         };
         let out = b.sync_finish(&round, &resp)?;
         assert_eq!((out.applied.applied, out.applied.skipped), (1, 1));
@@ -417,6 +427,35 @@ mod tests {
             2,
             "the cursor moves past what cannot be used"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_relay_reported_role_becomes_the_local_one() -> Result<()> {
+        let a = joined(B)?;
+        assert_eq!(a.identity().role, crate::Role::Resident);
+        let round = a.sync_prepare(B)?;
+        let resp = SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![],
+            cursor: 0,
+            more: false,
+            role: Some("caretaker".into()),
+        };
+        a.sync_finish(&round, &resp)?;
+        assert_eq!(a.identity().role, crate::Role::Caretaker);
+        assert_eq!(a.buurt(B)?.role, crate::Role::Caretaker);
+        // An unknown role from a newer relay changes nothing.
+        let round = a.sync_prepare(B)?;
+        a.sync_finish(
+            &round,
+            &SyncResponse {
+                role: Some("mayor".into()),
+                ..resp
+            },
+        )?;
+        assert_eq!(a.identity().role, crate::Role::Caretaker);
         Ok(())
     }
 
@@ -431,6 +470,7 @@ mod tests {
             pull: vec![],
             cursor: 0,
             more: false,
+            role: None,
         };
         let bad = [
             SyncResponse { v: 2, ..ok.clone() },

@@ -130,6 +130,10 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// Whether more changes wait beyond `cursor` (ask again).
     pub more: bool,
+    /// The member's role now (optional; added within v1): a device learns a role change at
+    /// its next sync instead of by having changes refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// Most heads a request may name.
@@ -275,6 +279,7 @@ mod tests {
             }],
             cursor: 7,
             more: false,
+            role: None,
         };
         let bytes = to_cbor(&resp)?;
         assert_eq!(

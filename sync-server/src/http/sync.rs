@@ -33,6 +33,7 @@ pub(crate) async fn sync(
         )));
     }
     let buurt = device.buurt.clone();
+    let role = device.role;
     let head = relay
         .blocking(move |r| Ok(r.inner.storage.head(&buurt)?))
         .await?;
@@ -72,6 +73,7 @@ pub(crate) async fn sync(
             .collect(),
         cursor: page.cursor,
         more: page.more,
+        role: Some(role.as_str().to_owned()),
     }))
 }
 
