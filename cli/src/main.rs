@@ -89,6 +89,10 @@ enum Command {
         /// The name other members see.
         #[arg(long)]
         name: String,
+        /// Join as this existing member (a second device of the same person; the invite must
+        /// be bound to that member: `noaber-relay admin invite --member ID`).
+        #[arg(long)]
+        member: Option<String>,
     },
     /// Sync with the relay: push local changes, pull everyone else's (one pass, or `--live`).
     Sync {
@@ -678,7 +682,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                 format!("{n} change(s) waiting to sync")
             })
         }
-        Command::Join { url, code, name } => {
+        Command::Join {
+            url,
+            code,
+            name,
+            member: as_member,
+        } => {
+            if let Some(m) = as_member {
+                store.adopt_member(&member(&m)?)?;
+            }
             let client = noaber_core::sync::http::Client::new()?;
             let b = runtime()?.block_on(client.join(&store, &url, &code, &name))?;
             out.print(&b, || {

@@ -145,6 +145,31 @@ impl Store {
         self.buurt(&resp.buurt)
     }
 
+    /// Makes this device act as an existing member (a second phone of the same person), before
+    /// joining with an invite the relay bound to that member.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (`member`) when this store already made changes as another
+    /// member (they would be orphaned: use a fresh store); storage errors.
+    pub fn adopt_member(&self, member: &MemberId) -> Result<()> {
+        if self.identity().member == *member {
+            return Ok(());
+        }
+        let made: i64 = self.with_conn(|conn, _| {
+            Ok(conn
+                .prepare_cached("SELECT count(*) FROM outbox")?
+                .query_row([], |r| r.get(0))?)
+        })?;
+        if made > 0 {
+            return Err(Error::invalid(
+                "member",
+                "this store already made changes as another member; use a fresh store for a second device",
+            ));
+        }
+        self.set_member_id(member)
+    }
+
     /// The buurten this device has joined, oldest first.
     ///
     /// # Errors

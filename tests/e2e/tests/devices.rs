@@ -285,3 +285,75 @@ async fn a_refused_change_does_not_block_the_device() -> TestResult {
     assert_eq!((r.accepted, r.rejected.len()), (1, 0));
     Ok(())
 }
+
+/// A second phone of the same person: an invite bound to that member, and a fresh store that
+/// adopts the member id. Both devices then act as one member (one RSVP, not two).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_device_of_the_same_member() -> TestResult {
+    use noaber_core::model::event::Rsvp;
+    use noaber_relay::admin::{self, InviteOptions};
+    let relay = InProcessRelay::start().await?;
+    let (buurt, invite) = relay.buurt("De Linde", Role::Organiser)?;
+    let phone = Device::joined(&relay.url, &invite, "Fatima").await?;
+    let start = now_ms() + 86_400_000;
+    let new = NewEvent::new("Buurtbarbecue", "Binnentuin", start, start + 3_600_000);
+    let event = phone.store.create_event(&new)?;
+    phone.store.rsvp_event(&event, Rsvp::Going)?;
+    phone.sync().await?;
+
+    let storage = relay.relay.storage();
+    let bound = admin::create_invite(
+        &**storage,
+        &buurt,
+        &InviteOptions {
+            role: Role::Resident,
+            expires: "1d".into(),
+            uses: 1,
+            member: Some(phone.member()),
+        },
+        now_ms(),
+    )?;
+    // A fresh store, joined without adopting the member, is refused (the id is taken) ...
+    let mut tablet = Device::new()?;
+    let refused = tablet
+        .client
+        .join(&tablet.store, &relay.url, &bound.code, "Fatima")
+        .await;
+    assert!(
+        matches!(refused, Err(noaber_core::Error::Relay { status: 409, .. })),
+        "{refused:?}"
+    );
+    // ... and accepted as the same member.
+    tablet.store.adopt_member(&phone.member())?;
+    let b = tablet
+        .client
+        .join(&tablet.store, &relay.url, &bound.code, "Fatima")
+        .await?;
+    tablet.buurt = b.id;
+    assert_eq!(
+        b.role,
+        Role::Organiser,
+        "the member's own role, not the invite's"
+    );
+    tablet.sync().await?;
+    tablet.store.rsvp_event(&event, Rsvp::Maybe)?;
+    tablet.sync().await?;
+    phone.sync().await?;
+    let v = phone.store.event(&event)?;
+    assert!(
+        v.confirmed.is_empty() && v.maybe.len() == 1,
+        "one member, latest answer wins"
+    );
+    assert_eq!(
+        phone.store.projection_dump()?,
+        tablet.store.projection_dump()?
+    );
+    // A store that already made changes as someone else cannot adopt a member.
+    assert!(
+        phone
+            .store
+            .adopt_member(&noaber_core::MemberId::new()?)
+            .is_err()
+    );
+    Ok(())
+}
