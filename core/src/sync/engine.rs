@@ -207,6 +207,9 @@ impl Store {
         let new_cursor =
             i64::try_from(resp.cursor).map_err(|_| bad("cursor out of range".into()))?;
         self.record_round(&round.buurt, &acked, &rejected, new_cursor)?;
+        if let Some(head) = resp.head {
+            self.record_head(&round.buurt, i64::try_from(head).unwrap_or(i64::MAX))?;
+        }
         if let Some(role) = resp
             .role
             .as_deref()
@@ -358,6 +361,7 @@ mod tests {
             pull: vec![],
             cursor: 2,
             more: false,
+            head: None,
             role: None,
         };
         let out = a.sync_finish(&round, &resp)?;
@@ -385,6 +389,7 @@ mod tests {
             }],
             cursor: 2,
             more: false,
+            head: None,
             role: None,
         };
         let out = b.sync_finish(&round_b, &resp_b)?;
@@ -418,6 +423,7 @@ mod tests {
             ],
             cursor: 2,
             more: false,
+            head: None,
             role: None,
         };
         let out = b.sync_finish(&round, &resp)?;
@@ -441,10 +447,16 @@ mod tests {
             pull: vec![],
             cursor: 0,
             more: false,
+            head: Some(40),
             role: Some("caretaker".into()),
         };
         a.sync_finish(&round, &resp)?;
         assert_eq!(a.identity().role, crate::Role::Caretaker);
+        assert_eq!(
+            a.sync_status(B)?.head,
+            40,
+            "the head a UI shows progress against"
+        );
         assert_eq!(a.buurt(B)?.role, crate::Role::Caretaker);
         // An unknown role from a newer relay changes nothing.
         let round = a.sync_prepare(B)?;
@@ -470,6 +482,7 @@ mod tests {
             pull: vec![],
             cursor: 0,
             more: false,
+            head: None,
             role: None,
         };
         let bad = [

@@ -158,6 +158,22 @@ impl Client {
     /// code: `unauthorized` for a revoked device, ...), [`Error::NotFound`] for a buurt not
     /// joined, storage errors.
     pub async fn sync(&self, store: &Store, buurt: &str) -> Result<SyncReport> {
+        self.sync_with_progress(store, buurt, |_| {}).await
+    }
+
+    /// [`Client::sync`], calling `progress` after every round (each round's outcome; the
+    /// store's [`Store::sync_status`] then has the cursor and the relay's head, so a UI can
+    /// show how far a long pull has come).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sync`].
+    pub async fn sync_with_progress(
+        &self,
+        store: &Store,
+        buurt: &str,
+        mut progress: impl FnMut(&RoundOutcome),
+    ) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         for _ in 0..MAX_ROUNDS {
             let out = match self.round(store, buurt).await {
@@ -169,6 +185,7 @@ impl Client {
                     return Err(e);
                 }
             };
+            progress(&out);
             report.rounds += 1;
             report.accepted += out.accepted;
             report.rejected.extend(out.rejected);

@@ -130,6 +130,10 @@ pub struct SyncResponse {
     pub cursor: u64,
     /// Whether more changes wait beyond `cursor` (ask again).
     pub more: bool,
+    /// The log's head when the response was made (optional; added within v1): with `cursor`
+    /// it tells a UI how far a long pull has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head: Option<u64>,
     /// The member's role now (optional; added within v1): a device learns a role change at
     /// its next sync instead of by having changes refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -279,6 +283,7 @@ mod tests {
             }],
             cursor: 7,
             more: false,
+            head: None,
             role: None,
         };
         let bytes = to_cbor(&resp)?;

@@ -73,6 +73,7 @@ pub(crate) async fn sync(
             .collect(),
         cursor: page.cursor,
         more: page.more,
+        head: Some(head.max(page.cursor)),
         role: Some(role.as_str().to_owned()),
     }))
 }

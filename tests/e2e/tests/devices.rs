@@ -155,7 +155,23 @@ async fn a_device_offline_for_ten_thousand_changes_catches_up() -> TestResult {
     assert_eq!(pushed.accepted, n);
     eprintln!("pushed in {:?}", t.elapsed());
     let t = std::time::Instant::now();
-    let pulled = away.sync().await?;
+    let mut progress = Vec::new();
+    let pulled = away
+        .client
+        .sync_with_progress(&away.store, &away.buurt, |_| {
+            let s = away.store.sync_status(&away.buurt).unwrap();
+            progress.push((s.cursor, s.head));
+        })
+        .await?;
+    assert!(
+        progress.len() > 1 && progress[0].0 < progress[0].1,
+        "progress: {progress:?}"
+    );
+    assert_eq!(
+        progress.last().map(|p| p.0),
+        progress.last().map(|p| p.1),
+        "done: cursor = head"
+    );
     assert_eq!(pulled.pulled, n);
     eprintln!("pulled in {:?}", t.elapsed());
     assert!(pulled.rounds > 1, "more than one page");
