@@ -30,7 +30,7 @@
 //! | 5 | header | after creation, `schema`, `kind`, `id`, `created_by`, `created_role`, `created_at` and the `log` and `comments` containers themselves never change | `immutable` |
 //! | 6 | new log entries | a new key in `log` holds a map whose `by` is the pusher and whose `role` is the pusher's role (`forged_entry`); with [`Pusher::not_after`] set, its `at` is an integer in `0..=not_after` (`bad_time`: a far-future `at` would sort after everything for as long as it lasts). Back-dating within an offline phone's plausible window cannot be told from honest offline work and is not refused | `forged_entry`, `bad_time` |
 //! | 7 | existing log entries | are never changed or deleted, not even by their author | `immutable` |
-//! | 8 | new comments | a new key in `comments` holds a map whose `author` is the pusher | `forged_entry` |
+//! | 8 | new comments | a new key in `comments` holds a map whose `author` is the pusher (`forged_entry`), with an `at` bounded as for entries (`bad_time`) | `forged_entry`, `bad_time` |
 //! | 9 | existing comments | only their author changes them; never their `author` or `at`; never replaced or deleted; `withdrawn` only ever set to `true` | `not_allowed`, `immutable` |
 //! | 10 | root kind fields | see the table below | `not_allowed`, `immutable` |
 //! | 11 | the rest | accepted | |
@@ -857,68 +857,88 @@ impl Rules<'_> {
         Ok(())
     }
 
-    /// Rule 6: every new entry says the pusher wrote it, in their role.
-    fn check_new_entries(&self, d: &AutoCommit) -> Result<(), Rejection> {
-        if self.new_entries.is_empty() {
-            return Ok(());
-        }
-        let forged = |what: &str| reject(FORGED_ENTRY, format!("a new log entry {what}"));
-        let log = doc::get_obj(d, &ROOT, "log", ObjType::Map)
-            .ok_or_else(|| forged("is not in the document's `log`"))?;
-        for key in &self.new_entries {
-            let values = d.get_all(&log, key.as_str()).unwrap_or_default();
+    /// The maps under the new keys `keys` of the root container `container` (every
+    /// conflicting value of each key). Anything else there is `forged_entry`, described as
+    /// `what` ("a new log entry", "a new comment").
+    fn new_maps(
+        d: &AutoCommit,
+        container: &str,
+        keys: &BTreeSet<String>,
+        what: &str,
+    ) -> Result<Vec<ObjId>, Rejection> {
+        let forged = |why: &str| reject(FORGED_ENTRY, format!("{what} {why}"));
+        let missing = format!("is not in the document's `{container}`");
+        let parent =
+            doc::get_obj(d, &ROOT, container, ObjType::Map).ok_or_else(|| forged(&missing))?;
+        let mut out = Vec::new();
+        for key in keys {
+            let values = d.get_all(&parent, key.as_str()).unwrap_or_default();
             if values.is_empty() {
-                return Err(forged("is not in the document's `log`"));
+                return Err(forged(&missing));
             }
-            for (value, entry) in &values {
+            for (value, obj) in values {
                 if !matches!(value, Value::Object(ObjType::Map)) {
                     return Err(forged("is not a map"));
                 }
-                if !all_str_eq(d, entry, "by", self.pusher.member.as_str()) {
-                    return Err(forged("has a `by` that is not the pusher"));
-                }
-                if !all_str_eq(d, entry, "role", self.pusher.role.as_str()) {
-                    return Err(forged("has a `role` that is not the pusher's role"));
-                }
-                if let Some(limit) = self.pusher.not_after {
-                    let times = d.get_all(entry, "at").unwrap_or_default();
-                    let sane = !times.is_empty()
-                        && times.iter().all(|(v, _)| {
-                            matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Int(t) if (0..=limit).contains(t)))
-                        });
-                    if !sane {
-                        return Err(reject(
-                            BAD_TIME,
-                            "a new log entry has an `at` that is missing, negative or too far in the future",
-                        ));
-                    }
-                }
+                out.push(obj);
             }
+        }
+        Ok(out)
+    }
+
+    /// With [`Pusher::not_after`] set: every value of `obj`'s `at` is an integer in
+    /// `0..=not_after`, else `bad_time`.
+    fn check_time(&self, d: &AutoCommit, obj: &ObjId, what: &str) -> Result<(), Rejection> {
+        let Some(limit) = self.pusher.not_after else {
+            return Ok(());
+        };
+        let times = d.get_all(obj, "at").unwrap_or_default();
+        let sane = !times.is_empty()
+            && times.iter().all(|(v, _)| {
+                matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Int(t) if (0..=limit).contains(t)))
+            });
+        if sane {
+            Ok(())
+        } else {
+            Err(reject(
+                BAD_TIME,
+                format!("{what} has an `at` that is missing, negative or too far in the future"),
+            ))
+        }
+    }
+
+    /// Rule 6: every new entry says the pusher wrote it, in their role, at a sane time.
+    fn check_new_entries(&self, d: &AutoCommit) -> Result<(), Rejection> {
+        const WHAT: &str = "a new log entry";
+        for entry in Self::new_maps(d, "log", &self.new_entries, WHAT)? {
+            if !all_str_eq(d, &entry, "by", self.pusher.member.as_str()) {
+                return Err(reject(
+                    FORGED_ENTRY,
+                    format!("{WHAT} has a `by` that is not the pusher"),
+                ));
+            }
+            if !all_str_eq(d, &entry, "role", self.pusher.role.as_str()) {
+                return Err(reject(
+                    FORGED_ENTRY,
+                    format!("{WHAT} has a `role` that is not the pusher's role"),
+                ));
+            }
+            self.check_time(d, &entry, WHAT)?;
         }
         Ok(())
     }
 
-    /// Rule 8: every new comment says the pusher wrote it.
+    /// Rule 8: every new comment says the pusher wrote it, at a sane time.
     fn check_new_comments(&self, d: &AutoCommit) -> Result<(), Rejection> {
-        if self.new_comments.is_empty() {
-            return Ok(());
-        }
-        let forged = |what: &str| reject(FORGED_ENTRY, format!("a new comment {what}"));
-        let comments = doc::get_obj(d, &ROOT, "comments", ObjType::Map)
-            .ok_or_else(|| forged("is not in the document's `comments`"))?;
-        for key in &self.new_comments {
-            let values = d.get_all(&comments, key.as_str()).unwrap_or_default();
-            if values.is_empty() {
-                return Err(forged("is not in the document's `comments`"));
+        const WHAT: &str = "a new comment";
+        for comment in Self::new_maps(d, "comments", &self.new_comments, WHAT)? {
+            if !all_str_eq(d, &comment, "author", self.pusher.member.as_str()) {
+                return Err(reject(
+                    FORGED_ENTRY,
+                    format!("{WHAT} has an `author` that is not the pusher"),
+                ));
             }
-            for (value, comment) in &values {
-                if !matches!(value, Value::Object(ObjType::Map)) {
-                    return Err(forged("is not a map"));
-                }
-                if !all_str_eq(d, comment, "author", self.pusher.member.as_str()) {
-                    return Err(forged("has an `author` that is not the pusher"));
-                }
-            }
+            self.check_time(d, &comment, WHAT)?;
         }
         Ok(())
     }
@@ -1422,7 +1442,7 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_must_carry_a_sane_time() -> TestResult {
+    fn entries_and_comments_must_carry_a_sane_time() -> TestResult {
         let w = world()?;
         let now = w.res.now_ms();
         for (at, want) in [
@@ -1436,6 +1456,9 @@ mod tests {
             c.now = at;
             doc::append_entry(&mut d, &c, "rsvp", &[])?;
             assert_eq!(w.check(&mut d, &w.res), want, "at = {at}");
+            let mut d = w.forge(&w.res);
+            crate::model::comment::add(&mut d, &c, "hallo")?;
+            assert_eq!(w.check(&mut d, &w.res), want, "comment at = {at}");
         }
         Ok(())
     }

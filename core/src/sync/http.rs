@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::membership::Buurt;
-use crate::sync::engine::{RoundOutcome, SyncStatus};
+use crate::sync::engine::RoundOutcome;
 use crate::sync::wire::{
     self, CBOR, ErrorBody, JoinRequest, JoinResponse, PROTOCOL_VERSION, SyncResponse,
 };
@@ -253,21 +253,6 @@ impl Client {
         Ok(repaired)
     }
 
-    /// Syncs every joined buurt once; returns each one's result.
-    pub async fn sync_all(&self, store: &Store) -> Vec<(String, Result<SyncReport>)> {
-        let mut out = Vec::new();
-        match store.buurten() {
-            Ok(buurten) => {
-                for b in buurten {
-                    let r = self.sync(store, &b.id).await;
-                    out.push((b.id, r));
-                }
-            }
-            Err(e) => out.push((String::new(), Err(e))),
-        }
-        out
-    }
-
     /// Stays connected to `buurt`'s live channel until `stop` completes: syncs at once, then
     /// whenever the relay says its log moved past the local cursor, and calls `on_sync` with
     /// each report. A dropped connection is retried with [`crate::sync::engine::backoff`];
@@ -350,18 +335,5 @@ impl Client {
                 }
             }
         }
-    }
-
-    /// The status of every joined buurt.
-    ///
-    /// # Errors
-    ///
-    /// Storage errors.
-    pub fn status(&self, store: &Store) -> Result<Vec<SyncStatus>> {
-        store
-            .buurten()?
-            .iter()
-            .map(|b| store.sync_status(&b.id))
-            .collect()
     }
 }

@@ -373,3 +373,54 @@ async fn a_second_device_of_the_same_member() -> TestResult {
     );
     Ok(())
 }
+
+/// The device's live client: connected to `/v1/live`, it syncs as soon as another device's
+/// change lands at the relay, without polling, and stops when told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_device_hears_changes_as_they_land() -> TestResult {
+    use std::time::Duration;
+    let relay = InProcessRelay::start().await?;
+    let (_, invite) = relay.buurt("De Linde", Role::Resident)?;
+    let writer = Device::joined(&relay.url, &invite, "Schrijver").await?;
+    let reader = std::sync::Arc::new(Device::joined(&relay.url, &invite, "Lezer").await?);
+
+    let (pulled_tx, mut pulled_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let r = reader.clone();
+    let live = tokio::spawn(async move {
+        r.client
+            .live(
+                &r.store,
+                &r.buurt,
+                |res| {
+                    if let Ok(rep) = res {
+                        let _ = pulled_tx.send(rep.pulled);
+                    }
+                },
+                async {
+                    let _ = stop_rx.await;
+                },
+            )
+            .await
+    });
+    // The first report is the initial sync (nothing to pull yet).
+    let first = tokio::time::timeout(Duration::from_secs(20), pulled_rx.recv()).await?;
+    assert_eq!(first, Some(0));
+
+    writer
+        .store
+        .create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+    writer.sync().await?;
+    // Waits on the live client's own report, not on a clock; the timeout only fails the test.
+    let mut got = 0;
+    while got == 0 {
+        let next = tokio::time::timeout(Duration::from_secs(20), pulled_rx.recv()).await?;
+        got = next.ok_or("the live client stopped reporting")?;
+    }
+    assert_eq!(got, 1);
+    assert_eq!(reader.store.list(&ListQuery::default())?.items.len(), 1);
+
+    let _ = stop_tx.send(());
+    live.await??;
+    Ok(())
+}
