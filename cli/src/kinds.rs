@@ -118,6 +118,9 @@ pub struct NewEventArgs {
     /// Longitude of an exact point (with --lat).
     #[arg(long, requires = "lat", allow_negative_numbers = true)]
     lon: Option<f64>,
+    /// Who reads it: buurt (everyone), organisers, participants.
+    #[arg(long, default_value = "buurt", value_parser = crate::audience)]
+    pub audience: noaber_core::Audience,
 }
 
 /// Changes to an event; at least one.
@@ -217,6 +220,7 @@ pub fn event(s: &Store, o: &Out, c: EventCmd) -> Result<(), Error> {
     match c {
         EventCmd::Create(a) => {
             let new = NewEvent {
+                audience: a.audience,
                 title: a.title,
                 description: a.description,
                 starts_at: a.start,
@@ -395,6 +399,9 @@ pub struct NewTaskArgs {
     /// Location label ("Binnentuin blok C").
     #[arg(long, default_value = "")]
     location: String,
+    /// Who reads it: buurt (everyone), organisers, participants.
+    #[arg(long, default_value = "buurt", value_parser = crate::audience)]
+    pub audience: noaber_core::Audience,
 }
 
 /// Changes to a task; at least one. Schedule options left out keep the schedule's other parts.
@@ -500,6 +507,7 @@ pub fn task(s: &Store, o: &Out, c: TaskCmd) -> Result<(), Error> {
     match c {
         TaskCmd::Create(a) => {
             let new = NewTask {
+                audience: a.audience,
                 title: a.title,
                 description: a.description,
                 lat: a.lat,
@@ -750,6 +758,9 @@ pub struct NewReportArgs {
     /// low, normal, high, urgent.
     #[arg(long, default_value = "normal")]
     severity: String,
+    /// Who reads it: buurt (everyone), organisers, participants.
+    #[arg(long, default_value = "buurt", value_parser = crate::audience)]
+    pub audience: noaber_core::Audience,
 }
 
 /// A photo reference.
@@ -788,6 +799,7 @@ pub fn report(s: &Store, o: &Out, c: ReportCmd) -> Result<(), Error> {
     match c {
         ReportCmd::Create(a) => {
             let new = NewReport {
+                audience: a.audience,
                 category: a.category,
                 description: a.description,
                 lat: a.lat,

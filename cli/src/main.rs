@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use noaber_core::model::help::NewHelp;
-use noaber_core::{EntityId, Error, Kind, ListQuery, MemberId, Order, Role, Store};
+use noaber_core::{Audience, EntityId, Error, Kind, ListQuery, MemberId, Order, Role, Store};
 use serde::Serialize;
 
 mod kinds;
@@ -78,6 +78,19 @@ enum Command {
     Notices,
     /// Local changes not yet acknowledged by a relay.
     Outbox,
+    /// Share a document written for the organisers or the participants with one more member
+    /// (its creator or an organiser may).
+    Share {
+        /// The entity id.
+        id: String,
+        /// The member id to share it with.
+        member: String,
+    },
+    /// Who reads a document: its audience and its readers besides the organisers.
+    Readers {
+        /// The entity id.
+        id: String,
+    },
     /// Derive every projection again from the documents.
     Rebuild,
     /// Join a buurt on a relay with an invite code.
@@ -151,11 +164,16 @@ struct NewHelpArgs {
     /// End of the time window; after it an open request expires.
     #[arg(long, value_parser = time::parse_ms)]
     until: Option<i64>,
+    /// Who reads it: buurt (everyone), organisers, participants (you, organisers, whoever it
+    /// is shared with or involves).
+    #[arg(long, default_value = "buurt", value_parser = audience)]
+    audience: Audience,
 }
 
 impl NewHelpArgs {
     fn into_new(self, offer: bool) -> NewHelp {
         NewHelp {
+            audience: self.audience,
             offer,
             category: self.category,
             title: self.title,
@@ -287,6 +305,11 @@ fn open(dir: &std::path::Path) -> Result<Store, Error> {
 
 pub(crate) fn entity(s: &str) -> Result<EntityId, Error> {
     EntityId::parse(s.trim())
+}
+
+/// Parses `--audience`.
+pub(crate) fn audience(s: &str) -> Result<Audience, Error> {
+    Audience::parse(s.trim())
 }
 
 pub(crate) fn member(s: &str) -> Result<MemberId, Error> {
@@ -676,6 +699,11 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .join("\n")
             })
         }
+        Command::Share { id, member: with } => {
+            store.share(&entity(&id)?, &member(&with)?)?;
+            out.ok()
+        }
+        Command::Readers { id } => out.view(&store.readers(&entity(&id)?)?),
         Command::Outbox => {
             let n = store.pending_count()?;
             out.print(&serde_json::json!({ "pending": n }), || {

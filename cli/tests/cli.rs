@@ -107,3 +107,51 @@ fn a_cancelled_request_cannot_be_marked_done() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
 }
+
+#[test]
+fn a_restricted_request_is_shared_by_its_creator() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let id = ok(
+        &store,
+        &[
+            "help",
+            "ask",
+            "--title",
+            "Hulp met een brief",
+            "--category",
+            "paperwork",
+            "--audience",
+            "participants",
+        ],
+    );
+    let id = id.trim();
+    let readers: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["--json", "readers", id])).unwrap();
+    assert_eq!(readers["audience"], "participants");
+    assert_eq!(readers["members"].as_array().unwrap().len(), 1);
+
+    let helper = "0123456789abcdef0123456789abcdef";
+    ok(&store, &["share", id, helper]);
+    let readers: serde_json::Value =
+        serde_json::from_str(&ok(&store, &["--json", "readers", id])).unwrap();
+    assert!(
+        readers["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == helper)
+    );
+
+    // A request for the whole buurt needs no sharing; an unknown audience is refused.
+    let open = ok(&store, &["help", "ask", "--title", "Boodschappen"]);
+    let out = noaber(&store, &["share", open.trim(), helper]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid `audience`"));
+    let out = noaber(
+        &store,
+        &["help", "ask", "--title", "x", "--audience", "everyone"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown audience `everyone`"));
+}

@@ -9,6 +9,7 @@
 //! `noaber-core` knows nothing about HTTP, uniffi or a UI. Time comes from an injected
 //! [`Clock`].
 
+pub mod audience;
 pub mod clock;
 pub(crate) mod doc;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod store;
 pub mod sync;
 pub mod validate;
 
+pub use audience::{Audience, Readers};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use doc::SCHEMA_VERSION as DOC_SCHEMA_VERSION;
 pub use error::{Error, Result};

@@ -27,13 +27,14 @@
 //! | 2 | dependencies | every dependency is in the relay's document (a new document's first change has none) | `missing_dependencies` |
 //! | 3 | applying | the change applies to the document (a copy with [`check_change`]; the relay's cached copy with [`check_and_apply`], dropped on refusal), is new, and does not make Automerge fail | `bad_change` |
 //! | 4 | creation | a document the relay has never seen must end up with `schema` (int ≥ 1), a known `kind`, `created_at`, `log` and `comments` maps (else `bad_change`); `id` equal to the entity it was pushed for (else `wrong_document`); `created_by`/`created_role` equal to the pusher and their role (else `forged_entry`); and the pusher's role must be allowed to create that kind (`CreateHelp`, `CreateEvent`, `CreateTask`, `CreateReport`; a profile anyone, for themself) | `bad_change`, `wrong_document`, `forged_entry`, `not_allowed` |
-//! | 5 | header | after creation, `schema`, `kind`, `id`, `created_by`, `created_role`, `created_at` and the `log` and `comments` containers themselves never change | `immutable` |
+//! | 5 | header | after creation, `schema`, `audience`, `kind`, `id`, `created_by`, `created_role`, `created_at` and the `log` and `comments` containers themselves never change | `immutable` |
 //! | 6 | new log entries | a new key in `log` holds a map whose `by` is the pusher and whose `role` is the pusher's role (`forged_entry`); with [`Pusher::not_after`] set, its `at` is an integer in `0..=not_after` (`bad_time`: a far-future `at` would sort after everything for as long as it lasts). Back-dating within an offline phone's plausible window cannot be told from honest offline work and is not refused | `forged_entry`, `bad_time` |
 //! | 7 | existing log entries | are never changed or deleted, not even by their author | `immutable` |
 //! | 8 | new comments | a new key in `comments` holds a map whose `author` is the pusher (`forged_entry`), with an `at` bounded as for entries (`bad_time`) | `forged_entry`, `bad_time` |
 //! | 9 | existing comments | only their author changes them; never their `author` or `at`; never replaced or deleted; `withdrawn` only ever set to `true` | `not_allowed`, `immutable` |
 //! | 10 | root kind fields | see the table below | `not_allowed`, `immutable` |
-//! | 11 | the rest | accepted | |
+//! | 11 | reading | a document of a restricted [`crate::audience`] is written only by its readers (as they were before the change); a new document's `audience`, if any, is one this code knows (`bad_change`) | `not_allowed`, `bad_change` |
+//! | 12 | the rest | accepted | |
 //!
 //! Root kind fields, by kind ("creator" is the document's `created_by`):
 //!
@@ -87,6 +88,7 @@ use automerge::{
     ScalarValue, Value,
 };
 
+use crate::audience;
 use crate::doc;
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Kind, Role, allowed};
@@ -351,6 +353,16 @@ fn inspect(
             "the document has changes but no readable header",
         ));
     }
+    if before.header.is_some() {
+        // Rule 11: a restricted document is written only by its readers.
+        let readers = audience::readers(fork);
+        if !readers.may_read(&pusher.member, pusher.role) {
+            return Err(reject(
+                NOT_ALLOWED,
+                "the document is not shared with the pusher",
+            ));
+        }
+    }
     fork.apply_changes([change.clone()])
         .map_err(|_| reject(BAD_CHANGE, "the change cannot be applied to the document"))?;
     if fork.get_change_by_hash(&hash).is_none() {
@@ -383,8 +395,9 @@ fn inspect(
 }
 
 /// The keys whose values never change after creation (rule 5).
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
     "schema",
+    "audience",
     "kind",
     "id",
     "created_by",
@@ -717,6 +730,12 @@ fn check_creation(d: &AutoCommit, entity: &EntityId, pusher: &Pusher) -> Result<
     }
     if doc::get_i64(d, &ROOT, "created_at").is_none() {
         return Err(missing("created_at"));
+    }
+    if !audience::audience_is_known(d) {
+        return Err(reject(
+            BAD_CHANGE,
+            "the new document's `audience` is not one this relay knows",
+        ));
     }
     for container in ["log", "comments"] {
         if doc::get_obj(d, &ROOT, container, ObjType::Map).is_none() {
@@ -2108,5 +2127,74 @@ mod tests {
             r.to_string(),
             "not_allowed: a resident may not create events"
         );
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Rule 11: restricted documents are written only by their readers.
+
+    #[test]
+    fn a_restricted_document_is_written_only_by_its_readers() -> TestResult {
+        use crate::audience::Audience;
+        let req = phone(Role::Resident)?;
+        let helper = phone(Role::Resident)?;
+        let stranger = phone(Role::Resident)?;
+        let org = phone(Role::Organiser)?;
+        let mut relay = Relay::default();
+        let new = NewHelp {
+            audience: Audience::Participants,
+            ..NewHelp::ask("paperwork", "Hulp met schulden")
+        };
+        let id = req.create_help(&new)?;
+        relay.sync(&[&req, &org])?;
+
+        // Someone who does not read it cannot write to it, even with a well-formed entry.
+        relay.catch_up(&stranger)?;
+        stranger.respond_help(&id, "ik help")?;
+        let c = stranger.pending_changes(10)?.pop().unwrap();
+        let change = Change::from_bytes(c.bytes)?;
+        assert_eq!(
+            code(relay.check(&id, &change, &pusher(&stranger))),
+            "not_allowed"
+        );
+
+        // Shared by the organiser, the helper reads it and may respond; the organiser matches.
+        org.share(&id, &member(&helper))?;
+        relay.sync(&[&req, &org])?;
+        relay.catch_up(&helper)?;
+        helper.respond_help(&id, "ik kan helpen")?;
+        relay.sync(&[&req, &org, &helper])?;
+        org.match_help(&id, &member(&helper))?;
+        relay.sync(&[&req, &org, &helper])?;
+        assert_eq!(req.help(&id)?.status, HelpStatus::Matched);
+
+        // A resident cannot widen the audience by writing `audience` afterwards.
+        let mut d = relay.forge(&id, actor(&req));
+        d.put(ROOT, "audience", "buurt")?;
+        assert_eq!(
+            code(relay.check(&id, &last(&mut d), &pusher(&req))),
+            "immutable"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_new_document_with_an_unknown_audience_is_refused() -> TestResult {
+        let req = phone(Role::Resident)?;
+        let relay = Relay::default();
+        let id = EntityId::new()?;
+        let creation = |audience: &str| -> crate::Result<Change> {
+            let mut d = AutoCommit::new().with_actor(actor(&req));
+            doc::init(&mut d, Kind::Help, &id, &ctx(&member(&req), Role::Resident))?;
+            d.put(ROOT, "audience", audience)?;
+            Ok(last(&mut d))
+        };
+        let known = creation("participants")?;
+        assert_eq!(code(relay.check(&id, &known, &pusher(&req))), "accepted");
+        let refused = relay
+            .check(&id, &creation("household")?, &pusher(&req))
+            .unwrap_err();
+        assert_eq!(refused.code, "bad_change");
+        assert!(refused.reason.contains("`audience`"), "{refused}");
+        Ok(())
     }
 }

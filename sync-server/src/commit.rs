@@ -155,6 +155,8 @@ mod tests {
                 doc: [n; 16],
                 hash: [n; 32],
                 bytes: vec![n],
+                audience: noaber_core::Audience::Buurt,
+                grants: Vec::new(),
             }],
             received_at: 0,
         })

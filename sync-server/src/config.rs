@@ -38,7 +38,8 @@ pub struct Config {
     pub live_idle_secs: u64,
     /// Live connections one device may hold; a further one closes the oldest.
     pub live_per_device: usize,
-    /// Documents kept loaded for validation (LRU; memory does not grow with documents stored).
+    /// Documents kept loaded for validation, in all (LRU, shared out among the cache's shards;
+    /// memory does not grow with the documents stored: a small document costs ~17 KB).
     pub doc_cache: usize,
 }
 
@@ -64,7 +65,7 @@ impl Default for Config {
             live_ping_secs: 30,
             live_idle_secs: 90,
             live_per_device: 4,
-            doc_cache: 256,
+            doc_cache: 1024,
         }
     }
 }

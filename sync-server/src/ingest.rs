@@ -16,21 +16,28 @@
 //!    hold a change no device can apply), and the pusher's role may write what it writes
 //!    (`not_allowed`, `forged_entry`, `immutable`, ...);
 //! 6. it is applied to the relay's copy, so later changes of the same request (and of other
-//!    requests) are checked against it.
+//!    requests) are checked against it; for a restricted document (`noaber_core::audience`)
+//!    the members it made readers are stored with it, and pulls send the document's changes
+//!    only to its readers and coordinators.
 //!
-//! The relay's copies live in [`DocCache`], an LRU of loaded documents (256 by default):
-//! memory is bounded whatever the number of documents stored. Validation holds the cache's
-//! lock for one request and queues the accepted changes to the writer before releasing it, so
-//! the log's order never puts a change before one it was validated against. If a commit fails,
+//! The relay's copies live in [`DocCache`]s, LRUs of loaded documents (`doc_cache` in all,
+//! 1 024 by default, shared out among 8 shards): memory is bounded whatever the number of
+//! documents stored. A buurt's documents always live in one shard (chosen by the buurt id), so
+//! buurten validate in parallel. Validation holds its shard's lock for one request and queues
+//! the accepted changes to the writer before releasing it, so the log's order never puts a
+//! change before one it was validated against (a change only ever depends on documents of its
+//! own buurt). If a commit fails,
 //! every document it touched is dropped from the cache (it holds changes the disk does not).
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 
 use automerge::{AutoCommit, Change, ChangeHash};
 use lru::LruCache;
-use noaber_core::EntityId;
+
 use noaber_core::sync::wire::{MAX_CHANGE_BYTES, MAX_INFLATED_BYTES, PushChange, Rejected};
 use noaber_core::validate;
+use noaber_core::{Audience, EntityId, MemberId, audience};
 
 use crate::error::{Error, Result};
 use crate::http::error::ApiError;
@@ -213,29 +220,54 @@ fn stage(
         // from the stored log on next use.
         let bytes = change.bytes().into_owned();
         let verdict = match current {
-            Some(d) => validate::check_and_apply(d, &entity, &change, &pusher),
+            Some(d) => {
+                // Readers before the change, for a restricted document (the audience never
+                // changes, so a buurt document needs no more than this one key read).
+                let before = audience::audience(d)
+                    .is_restricted()
+                    .then(|| audience::readers(d).members);
+                validate::check_and_apply(d, &entity, &change, &pusher)
+                    .map(|()| access(d, before.unwrap_or_default()))
+            }
             None => {
                 let mut d = AutoCommit::new();
-                let r = validate::check_and_apply(&mut d, &entity, &change, &pusher);
+                let r = validate::check_and_apply(&mut d, &entity, &change, &pusher)
+                    .map(|()| access(&d, BTreeSet::new()));
                 if r.is_ok() {
                     cache.insert(doc, d);
                 }
                 r
             }
         };
-        if let Err(r) = verdict {
-            cache.evict(&doc);
-            out.rejected.push(rejected(i, r.code, r.reason));
-            continue;
-        }
+        let (audience, grants) = match verdict {
+            Ok(access) => access,
+            Err(r) => {
+                cache.evict(&doc);
+                out.rejected.push(rejected(i, r.code, r.reason));
+                continue;
+            }
+        };
         out.index.push(i);
         out.batch.changes.push(NewChange {
             doc,
             hash: hash.0,
             bytes,
+            audience,
+            grants,
         });
     }
     Ok(out)
+}
+
+/// A document's audience after an accepted change, and who reads it now that did not
+/// `before` (readers only grow; see `noaber_core::audience`).
+fn access(d: &AutoCommit, before: BTreeSet<MemberId>) -> (Audience, Vec<MemberId>) {
+    let audience = audience::audience(d);
+    if !audience.is_restricted() {
+        return (audience, Vec::new());
+    }
+    let now = audience::readers(d).members;
+    (audience, now.difference(&before).cloned().collect())
 }
 
 /// Validates a request's pushed changes, commits the accepted ones durably and returns the
@@ -249,11 +281,12 @@ pub(crate) async fn push(
     device: &DeviceAuth,
     push: Vec<PushChange>,
 ) -> Result<Vec<Rejected>, ApiError> {
+    let buurt = device.buurt.clone();
     let device = device.clone();
     let now = jiff::Timestamp::now().as_millisecond();
     let (staged, receiver) = relay
         .blocking(move |r| {
-            let mut cache = r.docs();
+            let mut cache = r.docs(&device.buurt);
             let mut staged = stage(r.inner.storage.as_ref(), &mut cache, &device, push, now)?;
             let receiver = if staged.batch.changes.is_empty() {
                 None
@@ -292,11 +325,11 @@ pub(crate) async fn push(
         let outcome = match rx.await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => {
-                evict(relay, &docs);
+                evict(relay, &buurt, &docs);
                 return Err(Error::from(e).into());
             }
             Err(_) => {
-                evict(relay, &docs);
+                evict(relay, &buurt, &docs);
                 return Err(Error::Other("the commit thread is gone".into()).into());
             }
         };
@@ -316,7 +349,7 @@ pub(crate) async fn push(
             }
         }
         if !raced.is_empty() {
-            evict(relay, &raced);
+            evict(relay, &buurt, &raced);
         }
     }
     metrics::counter!(crate::metrics::ACCEPTED).increment(accepted as u64);
@@ -328,8 +361,8 @@ pub(crate) async fn push(
     Ok(rejected)
 }
 
-fn evict(relay: &Relay, docs: &[[u8; 16]]) {
-    let mut cache = relay.docs();
+fn evict(relay: &Relay, buurt: &BuurtId, docs: &[[u8; 16]]) {
+    let mut cache = relay.docs(buurt);
     for d in docs {
         cache.evict(d);
     }

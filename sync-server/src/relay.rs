@@ -10,10 +10,14 @@ use tokio::sync::watch;
 use crate::commit::Committer;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::ids::BuurtId;
 use crate::ingest::DocCache;
 use crate::live::{Heads, LiveRegistry};
 use crate::ratelimit::RateLimiter;
 use crate::storage::{SqliteStorage, Storage};
+
+/// Shards of the validation cache; `doc_cache` is shared out among them.
+pub(crate) const CACHE_SHARDS: usize = 8;
 
 /// A running relay's state: storage, the group-commit writer, the validation cache, live
 /// connections. Cheap to clone (one `Arc`); every clone is the same relay.
@@ -25,7 +29,9 @@ pub struct Relay {
 pub(crate) struct Inner {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) committer: Committer,
-    pub(crate) docs: Mutex<DocCache>,
+    /// The validation cache, in shards by buurt: requests of different buurten validate in
+    /// parallel; those of one buurt always meet in one shard, in order (see `ingest`).
+    pub(crate) docs: Vec<Mutex<DocCache>>,
     pub(crate) heads: Arc<Heads>,
     pub(crate) live: LiveRegistry,
     pub(crate) joins: RateLimiter,
@@ -69,7 +75,9 @@ impl Relay {
             inner: Arc::new(Inner {
                 storage,
                 committer,
-                docs: Mutex::new(DocCache::new(config.doc_cache)),
+                docs: (0..CACHE_SHARDS)
+                    .map(|_| Mutex::new(DocCache::new(config.doc_cache / CACHE_SHARDS)))
+                    .collect(),
                 heads,
                 live: LiveRegistry::new(config.live_per_device),
                 joins: RateLimiter::new(config.join_per_minute, config.join_burst),
@@ -91,12 +99,22 @@ impl Relay {
 
     /// How many documents the validation cache holds now (bounded by `doc_cache`).
     pub fn loaded_documents(&self) -> usize {
-        self.docs().len()
+        self.inner
+            .docs
+            .iter()
+            .map(|shard| shard.lock().map_or(0, |c| c.len()))
+            .sum()
     }
 
-    pub(crate) fn docs(&self) -> MutexGuard<'_, DocCache> {
+    pub(crate) fn docs(&self, buurt: &BuurtId) -> MutexGuard<'_, DocCache> {
+        let shard = buurt.as_str().bytes().fold(0usize, |h, b| {
+            h.wrapping_mul(31).wrapping_add(usize::from(b))
+        }) % self.inner.docs.len().max(1);
+        let Some(lock) = self.inner.docs.get(shard) else {
+            unreachable!("shard {shard} is taken modulo the shard count; this is a bug")
+        };
         // The cache is only a cache: after a panic, start it afresh rather than trust it.
-        self.inner.docs.lock().unwrap_or_else(|poisoned| {
+        lock.lock().unwrap_or_else(|poisoned| {
             let mut docs = poisoned.into_inner();
             docs.clear();
             docs

@@ -118,12 +118,15 @@ pub struct NewEvent {
     pub point: Option<(f64, f64)>,
     /// Confirmed places (`1..=100000`); `None` is unlimited.
     pub capacity: Option<i64>,
+    /// Who reads it ([`crate::audience`]); the whole buurt unless chosen otherwise.
+    pub audience: crate::audience::Audience,
 }
 
 impl NewEvent {
     /// An event with no description, point or capacity.
     pub fn new(title: &str, place: &str, starts_at: i64, ends_at: i64) -> Self {
         NewEvent {
+            audience: crate::audience::Audience::Buurt,
             title: title.to_owned(),
             description: String::new(),
             starts_at,
@@ -483,6 +486,7 @@ pub(crate) fn create(doc: &mut AutoCommit, id: &EntityId, ctx: &Ctx, new: &NewEv
     }
     check_capacity(new.capacity)?;
     doc::init(doc, Kind::Event, id, ctx)?;
+    crate::audience::init(doc, new.audience)?;
     doc::set_text(doc, &ROOT, "title", &title)?;
     doc::set_text(doc, &ROOT, "description", new.description.trim())?;
     doc::put(doc, &ROOT, "starts_at", new.starts_at)?;

@@ -85,12 +85,15 @@ pub struct NewHelp {
     pub precision: String,
     /// A label at that precision; never a house number.
     pub location_label: String,
+    /// Who reads it ([`crate::audience`]); the whole buurt unless chosen otherwise.
+    pub audience: crate::audience::Audience,
 }
 
 impl NewHelp {
     /// An ask with defaults: normal urgency, street precision, no window.
     pub fn ask(category: &str, title: &str) -> Self {
         NewHelp {
+            audience: crate::audience::Audience::Buurt,
             offer: false,
             category: category.to_owned(),
             title: title.to_owned(),
@@ -236,6 +239,7 @@ pub(crate) fn create(doc: &mut AutoCommit, id: &EntityId, ctx: &Ctx, new: &NewHe
         }
     }
     doc::init(doc, Kind::Help, id, ctx)?;
+    crate::audience::init(doc, new.audience)?;
     doc::put(doc, &ROOT, "mode", if new.offer { "offer" } else { "ask" })?;
     doc::put(doc, &ROOT, "category", category)?;
     doc::set_text(doc, &ROOT, "title", &title)?;

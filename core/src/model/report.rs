@@ -140,12 +140,15 @@ pub struct NewReport {
     pub stairwell: Option<String>,
     /// One of [`SEVERITIES`].
     pub severity: String,
+    /// Who reads it ([`crate::audience`]); the whole buurt unless chosen otherwise.
+    pub audience: crate::audience::Audience,
 }
 
 impl NewReport {
     /// A report of `category` at a point, with normal severity and no description or label.
     pub fn at(category: &str, lat: f64, lon: f64) -> Self {
         NewReport {
+            audience: crate::audience::Audience::Buurt,
             category: category.to_owned(),
             description: String::new(),
             lat,
@@ -653,6 +656,7 @@ pub(crate) fn create(
     let floor = label_part("floor", new.floor.as_ref())?;
     let stairwell = label_part("stairwell", new.stairwell.as_ref())?;
     doc::init(doc, Kind::Report, id, ctx)?;
+    crate::audience::init(doc, new.audience)?;
     doc::put(doc, &ROOT, "category", category)?;
     doc::set_text(doc, &ROOT, "description", description)?;
     doc::put(doc, &ROOT, "lat", new.lat)?;

@@ -150,12 +150,15 @@ pub struct NewTask {
     pub tz: Option<String>,
     /// Pledge mode: households needed before the task starts, `1..=100`.
     pub pledge_target: Option<u32>,
+    /// Who reads it ([`crate::audience`]); the whole buurt unless chosen otherwise.
+    pub audience: crate::audience::Audience,
 }
 
 impl NewTask {
     /// An undated one-off task with only a title.
     pub fn new(title: &str) -> Self {
         NewTask {
+            audience: crate::audience::Audience::Buurt,
             title: title.to_owned(),
             description: String::new(),
             lat: None,
@@ -860,6 +863,7 @@ pub(crate) fn create(d: &mut AutoCommit, id: &EntityId, ctx: &Ctx, new: &NewTask
         }
     }
     doc::init(d, Kind::Task, id, ctx)?;
+    crate::audience::init(d, new.audience)?;
     doc::set_text(d, &ROOT, "title", &title)?;
     doc::set_text(d, &ROOT, "description", new.description.trim())?;
     if let Some((lat, lon)) = point {

@@ -467,6 +467,7 @@ impl Store {
     }
 
     /// Forgets a document entirely (the relay has none of it: its creation was refused).
+    #[cfg(feature = "http")]
     pub(crate) fn forget_document(&self, entity: &crate::ids::EntityId) -> Result<()> {
         self.reset_document(entity)?;
         self.with_tx(|tx| {
@@ -477,18 +478,40 @@ impl Store {
 
     /// Records the member's role in `buurt` as the relay reported it; when `buurt` is the
     /// active one, the local identity acts in that role from now on.
-    pub(crate) fn record_role(&self, buurt: &str, role: Role) -> Result<()> {
+    ///
+    /// Becoming a coordinator (organiser, staff) widens what the member reads: documents for
+    /// the organisers or the participants only, which the relay left out of every earlier pull.
+    /// The buurt's cursor then goes back to 0, so the next sync pulls the log again (changes
+    /// already held are ignored as duplicates); role changes are rare operator actions.
+    /// Returns whether the cursor went back.
+    pub(crate) fn record_role(&self, buurt: &str, role: Role) -> Result<bool> {
         let mut inner = self.lock();
+        let before: Option<String> = inner
+            .conn
+            .prepare_cached("SELECT role FROM buurten WHERE id = ?1")?
+            .query_row([buurt], |r| r.get(0))
+            .optional()?;
+        let was_coordinator = before
+            .and_then(|r| Role::parse(&r).ok())
+            .is_some_and(crate::audience::is_coordinator);
         inner
             .conn
             .prepare_cached("UPDATE buurten SET role = ?2 WHERE id = ?1")?
             .execute(params![buurt, role.as_str()])?;
+        let widened = !was_coordinator && crate::audience::is_coordinator(role);
+        if widened {
+            inner
+                .conn
+                .prepare_cached("UPDATE buurten SET cursor = 0 WHERE id = ?1")?
+                .execute([buurt])?;
+            tracing::info!("now a coordinator: pulling the buurt's log again");
+        }
         if inner.active_buurt.as_deref() == Some(buurt) && inner.identity.role != role {
             set_setting(&inner.conn, "role", Some(role.as_str()))?;
             tracing::info!(role = role.as_str(), "the relay reports a new role");
             inner.identity.role = role;
         }
-        Ok(())
+        Ok(widened)
     }
 
     /// Notes the relay's head (from a live notification).

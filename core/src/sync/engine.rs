@@ -210,12 +210,13 @@ impl Store {
         if let Some(head) = resp.head {
             self.record_head(&round.buurt, i64::try_from(head).unwrap_or(i64::MAX))?;
         }
+        let mut widened = false;
         if let Some(role) = resp
             .role
             .as_deref()
             .and_then(|r| crate::Role::parse(r).ok())
         {
-            self.record_role(&round.buurt, role)?;
+            widened = self.record_role(&round.buurt, role)?;
         }
         // A refused change poisons every later local change of its document (they depend on
         // it): fall back to the relay's version of that document (repaired after the round).
@@ -230,14 +231,15 @@ impl Store {
         for entity in &reset {
             self.reset_document(entity)?;
         }
-        let again = resp.more || round.seqs.len() == PUSH_PER_ROUND;
+        // A new coordinator pulls the log again from the start (see `record_role`).
+        let again = resp.more || round.seqs.len() == PUSH_PER_ROUND || widened;
         Ok(RoundOutcome {
             pushed: round.seqs.len(),
             accepted: acked.len(),
             rejected: rejected_out,
             pulled: resp.pull.len(),
             applied,
-            cursor: resp.cursor,
+            cursor: if widened { 0 } else { resp.cursor },
             again,
         })
     }
@@ -468,6 +470,43 @@ mod tests {
             },
         )?;
         assert_eq!(a.identity().role, crate::Role::Caretaker);
+        Ok(())
+    }
+
+    #[test]
+    fn becoming_a_coordinator_pulls_the_log_again() -> Result<()> {
+        let a = joined(B)?;
+        let resp = |cursor: u64, role: &str| SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![],
+            cursor,
+            more: false,
+            head: Some(cursor),
+            role: Some(role.into()),
+        };
+        let round = a.sync_prepare(B)?;
+        let out = a.sync_finish(&round, &resp(30, "caretaker"))?;
+        assert!(!out.again);
+        assert_eq!(
+            a.buurt(B)?.cursor,
+            30,
+            "a caretaker reads no more than before"
+        );
+        // Promoted: the relay left restricted documents out of every earlier pull.
+        let round = a.sync_prepare(B)?;
+        let out = a.sync_finish(&round, &resp(31, "organiser"))?;
+        assert!(out.again, "the pull starts over at once");
+        assert_eq!((out.cursor, a.buurt(B)?.cursor), (0, 0));
+        // Still an organiser: the cursor moves on as usual.
+        let round = a.sync_prepare(B)?;
+        let out = a.sync_finish(&round, &resp(31, "organiser"))?;
+        assert!(!out.again);
+        assert_eq!(a.buurt(B)?.cursor, 31);
+        // Organiser to staff is no widening.
+        let round = a.sync_prepare(B)?;
+        a.sync_finish(&round, &resp(32, "staff"))?;
+        assert_eq!(a.buurt(B)?.cursor, 32);
         Ok(())
     }
 

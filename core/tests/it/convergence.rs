@@ -459,8 +459,112 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
     Ok(())
 }
 
+/// Who reads a participants-only request (`noaber_core::audience`): replicas share, respond,
+/// match and comment at random, offline, and exchange in a random order with drops and
+/// duplicates. Every replica ends with the same readers, and they are exactly the model's: the
+/// creator, whoever an allowed member shared it with, and whoever wrote to it or was named by
+/// an entry — never fewer for anything that happened later.
+fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Result<()> {
+    use std::collections::BTreeSet;
+
+    use noaber_core::Audience;
+
+    // 0 asks; 1 is an organiser; 2 and 3 are neighbours.
+    let rs = [
+        Replica::new(Role::Resident)?,
+        Replica::new(Role::Organiser)?,
+        Replica::new(Role::Resident)?,
+        Replica::new(Role::Resident)?,
+    ];
+    let refs: Vec<&Replica> = rs.iter().collect();
+    let members: Vec<_> = rs.iter().map(Replica::member).collect();
+    let id = rs[0].store.create_help(&NewHelp {
+        audience: Audience::Participants,
+        ..NewHelp::ask("paperwork", "Een brief")
+    })?;
+    sync_all(&refs)?;
+    let mut model: BTreeSet<_> = [members[0].clone()].into();
+    for (who, op, tick) in ops {
+        let r = &rs[*who];
+        r.clock.advance(*tick);
+        let me = members[*who].clone();
+        match op {
+            ReaderOp::Share(to) => {
+                if r.store.share(&id, &members[*to]).is_ok() {
+                    model.insert(members[*to].clone());
+                }
+            }
+            ReaderOp::Respond => {
+                if r.store.respond_help(&id, "ik kan").is_ok() {
+                    model.insert(me);
+                }
+            }
+            ReaderOp::Withdraw => {
+                if r.store.withdraw_help_response(&id).is_ok() {
+                    model.insert(me);
+                }
+            }
+            ReaderOp::Match(h) => {
+                if r.store.match_help(&id, &members[*h]).is_ok() {
+                    model.insert(me);
+                    model.insert(members[*h].clone());
+                }
+            }
+            ReaderOp::Comment => {
+                if r.store.add_comment(&id, "hallo").is_ok() {
+                    model.insert(me);
+                }
+            }
+        }
+    }
+    exchange(&refs, sched)?;
+    assert_converged(&refs, &id)?;
+    let readers = rs[0].store.readers(&id)?;
+    for r in &rs[1..] {
+        assert_eq!(r.store.readers(&id)?, readers, "same readers everywhere");
+    }
+    assert_eq!(readers.audience, Audience::Participants);
+    assert_eq!(readers.members, model);
+    // Coordinators read it whatever the list says; a neighbour only when on it.
+    assert!(readers.may_read(&members[1], Role::Organiser));
+    for n in [2, 3] {
+        assert_eq!(
+            readers.may_read(&members[n], Role::Resident),
+            model.contains(&members[n])
+        );
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum ReaderOp {
+    Share(usize),
+    Respond,
+    Withdraw,
+    Match(usize),
+    Comment,
+}
+
+fn reader_op() -> impl Strategy<Value = ReaderOp> {
+    prop_oneof![
+        3 => (0..4usize).prop_map(ReaderOp::Share),
+        2 => Just(ReaderOp::Respond),
+        1 => Just(ReaderOp::Withdraw),
+        2 => (0..4usize).prop_map(ReaderOp::Match),
+        1 => Just(ReaderOp::Comment),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::default())]
+
+    #[test]
+    fn readers_of_a_restricted_request_converge(
+        ops in proptest::collection::vec((0..4usize, reader_op(), 0..3i64), 1..25),
+        sched in schedule(4),
+    ) {
+        run_readers_scenario(&ops, &sched).unwrap();
+    }
 
     #[test]
     fn reports_converge_and_me_too_survives_the_workflow(

@@ -15,6 +15,7 @@ use crate::ids::hex;
 use crate::ingest;
 use crate::relay::Relay;
 use crate::repair::{MAX_HEADS, MissingRequest, MissingResponse};
+use crate::storage::Puller;
 
 /// `POST /v1/sync`: validate and durably commit the pushed changes, then answer with the
 /// rejections and a page of the buurt's log after `cursor`.
@@ -56,7 +57,7 @@ pub(crate) async fn sync(
         .blocking(move |r| {
             Ok(r.inner
                 .storage
-                .pull(&device.buurt, cursor, limit, &device.device)?)
+                .pull(&device.buurt, cursor, limit, &Puller::of(&device))?)
         })
         .await?;
     Ok(Cbor(SyncResponse {
@@ -123,6 +124,11 @@ pub(crate) async fn missing(
                     crate::Error::Other(format!("document `{}` does not load: {e}", hex(&doc)))
                 })?;
             let mut doc_state = doc_state;
+            // A restricted document the member does not read is answered like an unknown one:
+            // its existence is not for them to learn.
+            if !noaber_core::audience::readers(&doc_state).may_read(&device.member, device.role) {
+                return Ok(None);
+            }
             let known = heads
                 .iter()
                 .all(|h| doc_state.get_change_meta_by_hash(h).is_some());

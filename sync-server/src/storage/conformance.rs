@@ -17,10 +17,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use automerge::ActorId;
-use noaber_core::{MemberId, Role};
+use noaber_core::{Audience, MemberId, Role};
 
 use super::{
-    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, Storage,
+    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, Puller, Storage,
     StorageError,
 };
 use crate::ids::{BuurtId, DeviceId, sha256};
@@ -43,6 +43,7 @@ macro_rules! suite {
             append_refuses_documents_of_another_buurt,
             append_is_all_or_nothing,
             pull_pages_and_leaves_out_own_changes,
+            pull_sends_restricted_documents_only_to_readers,
             doc_changes_are_in_order_and_scoped_to_the_buurt,
             unknown_buurt_is_not_found
         );
@@ -134,7 +135,27 @@ fn change(doc: u8, n: u8) -> NewChange {
         doc: [doc; 16],
         hash: [n; 32],
         bytes: vec![doc, n],
+        audience: Audience::Buurt,
+        grants: Vec::new(),
     }
+}
+
+/// A change of a restricted document, making `grants` its readers.
+fn restricted(doc: u8, n: u8, audience: Audience, grants: &[&MemberId]) -> NewChange {
+    NewChange {
+        audience,
+        grants: grants.iter().map(|m| (*m).clone()).collect(),
+        ..change(doc, n)
+    }
+}
+
+/// A pulling device of some resident (who reads only buurt documents).
+fn resident(device: &DeviceId) -> Result<Puller, Box<dyn std::error::Error>> {
+    Ok(Puller {
+        device: device.clone(),
+        member: MemberId::new()?,
+        coordinator: false,
+    })
 }
 
 fn batch(b: &BuurtId, d: &DeviceId, changes: Vec<NewChange>) -> AppendBatch {
@@ -364,7 +385,11 @@ pub(crate) fn append_is_all_or_nothing(s: &dyn Storage) -> Outcome {
     assert!(matches!(res, Err(StorageError::NotFound { .. })));
     assert_eq!(s.head(&b)?, 0);
     assert!(s.doc_buurt(&[1; 16])?.is_none());
-    assert!(s.pull(&b, 0, 10, &DeviceId::new()?)?.changes.is_empty());
+    assert!(
+        s.pull(&b, 0, 10, &resident(&DeviceId::new()?)?)?
+            .changes
+            .is_empty()
+    );
     Ok(())
 }
 
@@ -379,31 +404,92 @@ pub(crate) fn pull_pages_and_leaves_out_own_changes(s: &dyn Storage) -> Outcome 
     s.append(&[batch(&b, theirs, (4..=8).map(|n| change(2, n)).collect())])?;
     s.append(&[batch(&b, mine, vec![change(1, 9)])])?;
 
-    let p = s.pull(&b, 0, 2, mine)?;
+    let p = s.pull(&b, 0, 2, &resident(mine)?)?;
     assert_eq!(p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(), [4, 5]);
     assert_eq!((p.cursor, p.more), (5, true));
     assert_eq!(p.changes[0].doc, [2; 16]);
     assert_eq!(p.changes[0].bytes, vec![2, 4]);
-    let p = s.pull(&b, 5, 3, mine)?;
+    let p = s.pull(&b, 5, 3, &resident(mine)?)?;
     assert_eq!(
         p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
         [6, 7, 8]
     );
     // Only my own change remains: the cursor jumps to the head.
     assert_eq!((p.cursor, p.more), (9, false));
-    let p = s.pull(&b, 0, 100, theirs)?;
+    let p = s.pull(&b, 0, 100, &resident(theirs)?)?;
     assert_eq!(
         p.changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
         [1, 2, 3, 9]
     );
     assert_eq!((p.cursor, p.more), (9, false));
     // A page of zero examines nothing.
-    let p = s.pull(&b, 0, 0, mine)?;
+    let p = s.pull(&b, 0, 0, &resident(mine)?)?;
     assert_eq!((p.changes.len(), p.cursor, p.more), (0, 0, true));
-    let p = s.pull(&b, 9, 0, mine)?;
+    let p = s.pull(&b, 9, 0, &resident(mine)?)?;
     assert_eq!((p.changes.len(), p.cursor, p.more), (0, 9, false));
     // An unknown device is excluded from nothing.
-    assert_eq!(s.pull(&b, 0, 100, &DeviceId::new()?)?.changes.len(), 9);
+    assert_eq!(
+        s.pull(&b, 0, 100, &resident(&DeviceId::new()?)?)?
+            .changes
+            .len(),
+        9
+    );
+    Ok(())
+}
+
+pub(crate) fn pull_sends_restricted_documents_only_to_readers(s: &dyn Storage) -> Outcome {
+    let (b, creator) = setup(s)?;
+    let mut enrolled = Vec::new();
+    for code in ["HELPER", "STRANGER"] {
+        let inv = invite(s, &b, code, Role::Resident, 1, None)?;
+        enrolled.push(enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?);
+    }
+    let [helper, stranger] = [&enrolled[0], &enrolled[1]];
+    let me = &creator.joined.device;
+    let member = |e: &Enrolled| e.joined.member.clone();
+    let as_member = |e: &Enrolled, coordinator: bool| Puller {
+        device: e.joined.device.clone(),
+        member: e.joined.member.clone(),
+        coordinator,
+    };
+    // seq 1: a buurt document; 2–3: a participants-only one by the creator; 4: a change that
+    // grants it to the helper; 5: organisers-only.
+    let creator_m = member(&creator);
+    let helper_m = member(helper);
+    let outcome = s.append(&[batch(
+        &b,
+        me,
+        vec![
+            change(1, 1),
+            restricted(2, 2, Audience::Participants, &[&creator_m]),
+            restricted(2, 3, Audience::Buurt, &[]),
+            restricted(2, 4, Audience::Participants, &[&helper_m]),
+            restricted(3, 5, Audience::Organisers, &[&creator_m]),
+            // A duplicate grants nothing.
+            restricted(3, 5, Audience::Organisers, &[&member(stranger)]),
+        ],
+    )])?;
+    assert_eq!(outcome[0].appended[5], Appended::Duplicate);
+    let seqs = |p: &Puller| -> Result<Vec<u64>, Box<dyn std::error::Error>> {
+        Ok(s.pull(&b, 0, 100, p)?
+            .changes
+            .iter()
+            .map(|c| c.seq)
+            .collect())
+    };
+    // The stranger reads only the buurt document; the cursor still reaches the head.
+    assert_eq!(seqs(&as_member(stranger, false))?, [1]);
+    assert_eq!(s.pull(&b, 0, 100, &as_member(stranger, false))?.cursor, 5);
+    // The helper reads the document granted to them, all of it from the log (the second
+    // change recorded no audience of its own: the document's first change fixed it).
+    assert_eq!(seqs(&as_member(helper, false))?, [1, 2, 3, 4]);
+    // A coordinator reads everything.
+    assert_eq!(seqs(&as_member(stranger, true))?, [1, 2, 3, 4, 5]);
+    // Paging counts only what the puller reads.
+    let p = s.pull(&b, 0, 1, &as_member(stranger, false))?;
+    assert_eq!((p.changes.len(), p.cursor, p.more), (1, 5, false));
+    let p = s.pull(&b, 1, 2, &as_member(helper, false))?;
+    assert_eq!((p.cursor, p.more), (3, true));
     Ok(())
 }
 
@@ -429,7 +515,7 @@ pub(crate) fn unknown_buurt_is_not_found(s: &dyn Storage) -> Outcome {
         Err(StorageError::NotFound { .. })
     ));
     assert!(matches!(
-        s.pull(&nobody, 0, 1, &DeviceId::new()?),
+        s.pull(&nobody, 0, 1, &resident(&DeviceId::new()?)?),
         Err(StorageError::NotFound { .. })
     ));
     assert!(matches!(

@@ -14,6 +14,8 @@
 //!   reader never sees seq `n + 1` without seq `n`. SQLite gets this from its single writer;
 //!   PostgreSQL must take the buurt row's lock (`UPDATE buurten SET head = head + k … RETURNING`)
 //!   inside the transaction rather than use a sequence, whose values commit out of order.
+//! - **Audience is enforced in the pull**: a restricted document's changes reach only its
+//!   readers (recorded through [`NewChange::grants`]) and coordinators.
 //! - **Nothing here holds every document in memory**: the relay asks for one document's
 //!   changes at a time and keeps a bounded cache itself.
 //!
@@ -21,7 +23,7 @@
 //! implementation can use a synchronous client or block on an async pool from those threads.
 
 use automerge::ActorId;
-use noaber_core::{MemberId, Role};
+use noaber_core::{Audience, MemberId, Role};
 
 use crate::ids::{BuurtId, DeviceId};
 
@@ -213,6 +215,42 @@ pub struct NewChange {
     pub hash: [u8; 32],
     /// The change's bytes, as pushed.
     pub bytes: Vec<u8>,
+    /// The document's audience (fixed at creation; recorded with its first change).
+    pub audience: Audience,
+    /// Members who read the (restricted) document from this change on and did not before
+    /// ([`noaber_core::audience`]: readers only grow). Empty for a buurt document.
+    pub grants: Vec<MemberId>,
+}
+
+/// How an audience is stored: 0 the whole buurt, 1 organisers, 2 participants.
+pub(crate) fn audience_code(a: Audience) -> i64 {
+    match a {
+        Audience::Buurt => 0,
+        Audience::Organisers => 1,
+        Audience::Participants => 2,
+    }
+}
+
+/// Who is pulling: what [`Storage::pull`] needs to leave out what they may not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Puller {
+    /// The pulling device (its own changes are left out).
+    pub device: DeviceId,
+    /// The member it acts for.
+    pub member: MemberId,
+    /// Whether the member's role reads every document ([`noaber_core::audience::is_coordinator`]).
+    pub coordinator: bool,
+}
+
+impl Puller {
+    /// The puller an authenticated device is.
+    pub fn of(device: &DeviceAuth) -> Puller {
+        Puller {
+            device: device.device.clone(),
+            member: device.member.clone(),
+            coordinator: noaber_core::audience::is_coordinator(device.role),
+        }
+    }
 }
 
 /// The validated changes of one request: one device, one buurt.
@@ -390,8 +428,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Appends validated changes, many requests' worth in one durable commit (see the module
     /// docs). Per change: a document of another buurt gives [`Appended::WrongBuurt`]; a hash
     /// already in the buurt's log (including one stored earlier in this same call) gives
-    /// [`Appended::Duplicate`]; otherwise it is stored at the buurt's next sequence number and
-    /// a new document becomes the buurt's. Either everything is committed or nothing is.
+    /// [`Appended::Duplicate`]; otherwise it is stored at the buurt's next sequence number, a
+    /// new document becomes the buurt's with the change's audience, and the change's
+    /// [`NewChange::grants`] become readers of the document (a duplicate grants nothing).
+    /// Either everything is committed or nothing is.
     ///
     /// # Errors
     ///
@@ -407,9 +447,13 @@ pub trait Storage: Send + Sync + 'static {
     fn head(&self, buurt: &BuurtId) -> StorageResult<u64>;
 
     /// Reads a page of a buurt's log for one device, from one consistent snapshot: changes with
-    /// `after < seq`, in order, leaving out those `device` pushed, at most `limit`. When fewer
-    /// than `limit + 1` qualify, `cursor` is the head and `more` is false; otherwise `cursor` is
-    /// the last returned change's seq and `more` is true.
+    /// `after < seq`, in order, leaving out those the pulling device pushed and those of
+    /// restricted documents the puller does not read (unless a coordinator), at most `limit`.
+    /// When fewer than `limit + 1` qualify, `cursor` is the head and `more` is false; otherwise
+    /// `cursor` is the last returned change's seq and `more` is true.
+    ///
+    /// A member granted a document later receives its changes from then on; the earlier ones,
+    /// which they lack, come through the repair path (`/v1/missing`).
     ///
     /// # Errors
     ///
@@ -419,6 +463,6 @@ pub trait Storage: Send + Sync + 'static {
         buurt: &BuurtId,
         after: u64,
         limit: usize,
-        device: &DeviceId,
+        puller: &Puller,
     ) -> StorageResult<LogPage>;
 }

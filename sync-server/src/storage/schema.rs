@@ -9,7 +9,10 @@ use rusqlite::Connection;
 use super::{StorageError, StorageResult};
 
 /// The migrations, in order; index + 1 is the `user_version` each one leads to.
-const MIGRATIONS: &[(&str, &str)] = &[("001_initial", include_str!("migrations/001_initial.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("001_initial", include_str!("migrations/001_initial.sql")),
+    ("002_audience", include_str!("migrations/002_audience.sql")),
+];
 
 /// The schema version this code writes.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -67,6 +70,35 @@ mod tests {
             migrate(&mut conn),
             Err(StorageError::TooNew { .. })
         ));
+        Ok(())
+    }
+
+    /// A database written by the first release keeps its rows; its documents are for the whole
+    /// buurt (the only audience there was).
+    #[test]
+    fn a_version_1_database_upgrades_with_its_log() -> StorageResult<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0].1)?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute_batch(
+            "INSERT INTO buurten (n, id, name, created_at) VALUES (1, 'b', 'B', 0);
+             INSERT INTO members (buurt, id, display_name, role, joined_at)
+                 VALUES (1, 'm', 'M', 'resident', 0);
+             INSERT INTO devices (n, id, buurt, member, token_hash, created_at)
+                 VALUES (1, 'd', 1, 'm', x'00', 0);
+             INSERT INTO documents (id, buurt) VALUES (x'01', 1);
+             INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
+                 VALUES (1, 1, x'01', x'02', 1, x'03', 0);",
+        )?;
+        migrate(&mut conn)?;
+        let audiences: (i64, i64) = conn.query_row(
+            "SELECT d.audience, l.audience FROM documents d JOIN log l ON l.doc = d.id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!(audiences, (0, 0));
+        let readers: i64 = conn.query_row("SELECT count(*) FROM readers", [], |r| r.get(0))?;
+        assert_eq!(readers, 0);
         Ok(())
     }
 

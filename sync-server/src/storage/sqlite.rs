@@ -18,7 +18,8 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction,
 use super::schema;
 use super::{
     AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
-    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Storage, StorageError, StorageResult,
+    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
+    StorageResult, audience_code,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -581,11 +582,18 @@ impl Storage for SqliteStorage {
             let mut keyed = Vec::with_capacity(batches.len());
             let mut owner = tx.prepare_cached("SELECT buurt FROM documents WHERE id = ?1")?;
             let mut dup = tx.prepare_cached("SELECT 1 FROM log WHERE buurt = ?1 AND hash = ?2")?;
-            let mut new_doc =
-                tx.prepare_cached("INSERT INTO documents (id, buurt) VALUES (?1, ?2)")?;
+            let mut new_doc = tx.prepare_cached(
+                "INSERT INTO documents (id, buurt, audience) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut doc_audience =
+                tx.prepare_cached("SELECT audience FROM documents WHERE id = ?1")?;
             let mut insert = tx.prepare_cached(
-                "INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at, audience)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let mut grant = tx.prepare_cached(
+                "INSERT INTO readers (doc, member, buurt, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (doc, member) DO NOTHING",
             )?;
             let mut device_n = tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?;
             let mut head_of = tx.prepare_cached("SELECT head FROM buurten WHERE n = ?1")?;
@@ -619,21 +627,31 @@ impl Storage for SqliteStorage {
                         appended.push(Appended::Duplicate);
                         continue;
                     }
-                    if doc_owner.is_none() {
-                        new_doc.execute(params![c.doc.as_slice(), n])?;
-                    }
+                    // A document's audience is its first change's; later changes keep it.
+                    let audience = if doc_owner.is_none() {
+                        let code = audience_code(c.audience);
+                        new_doc.execute(params![c.doc.as_slice(), n, code])?;
+                        code
+                    } else {
+                        doc_audience.query_row([c.doc.as_slice()], |r| r.get::<_, i64>(0))?
+                    };
                     head = head
                         .checked_add(1)
                         .ok_or_else(|| StorageError::Backend("log sequence overflow".into()))?;
+                    let seq = to_i64(head, "seq")?;
                     insert.execute(params![
                         n,
-                        to_i64(head, "seq")?,
+                        seq,
                         c.doc.as_slice(),
                         c.hash.as_slice(),
                         dev,
                         c.bytes,
-                        batch.received_at
+                        batch.received_at,
+                        audience
                     ])?;
+                    for m in &c.grants {
+                        grant.execute(params![c.doc.as_slice(), m.as_str(), n, seq])?;
+                    }
                     appended.push(Appended::Stored(head));
                 }
                 heads.insert(n, head);
@@ -674,7 +692,7 @@ impl Storage for SqliteStorage {
         buurt: &BuurtId,
         after: u64,
         limit: usize,
-        device: &DeviceId,
+        puller: &Puller,
     ) -> StorageResult<LogPage> {
         self.read(|tx| {
             let (n, head): (i64, i64) = tx
@@ -688,15 +706,27 @@ impl Storage for SqliteStorage {
             let head = to_u64(head, "head")?;
             let me: i64 = tx
                 .prepare_cached("SELECT n FROM devices WHERE id = ?1")?
-                .query_row([device.as_str()], |r| r.get(0))
+                .query_row([puller.device.as_str()], |r| r.get(0))
                 .optional()?
                 .unwrap_or(-1);
             let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+            // Rows of restricted documents (audience != 0) only for coordinators and readers.
             let mut stmt = tx.prepare_cached(
-                "SELECT seq, doc, bytes FROM log
-                 WHERE buurt = ?1 AND seq > ?2 AND device != ?3 ORDER BY seq LIMIT ?4",
+                "SELECT seq, doc, bytes FROM log l
+                 WHERE buurt = ?1 AND seq > ?2 AND device != ?3
+                   AND (audience = 0 OR ?5 OR EXISTS (
+                        SELECT 1 FROM readers r WHERE r.doc = l.doc AND r.member = ?6))
+                 ORDER BY seq LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![n, to_i64(after, "cursor")?, me, fetch], |r| {
+            let args = params![
+                n,
+                to_i64(after, "cursor")?,
+                me,
+                fetch,
+                puller.coordinator,
+                puller.member.as_str()
+            ];
+            let rows = stmt.query_map(args, |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Vec<u8>>(1)?,

@@ -129,9 +129,12 @@ async fn fifty_concurrent_pushers_are_all_acknowledged_and_all_stored() -> TestR
     assert_eq!(pushed, 200);
     assert_eq!(relay.storage().head(&buurt)?, 200);
     // All of them in the database, each once, seqs 1..=200 without a gap.
-    let page = relay
-        .storage()
-        .pull(&buurt, 0, 1_000, &noaber_relay::DeviceId::new()?)?;
+    let everything = noaber_relay::storage::Puller {
+        device: noaber_relay::DeviceId::new()?,
+        member: noaber_core::MemberId::new()?,
+        coordinator: true,
+    };
+    let page = relay.storage().pull(&buurt, 0, 1_000, &everything)?;
     let seqs: Vec<u64> = page.changes.iter().map(|c| c.seq).collect();
     assert_eq!(seqs, (1..=200).collect::<Vec<_>>());
     let relay = Arc::try_unwrap(relay).map_err(|_| "relay still shared")?;

@@ -1,0 +1,379 @@
+//! Who may read a document: its audience, and the rule that turns a document into its readers.
+//!
+//! Help requests touch special-category data (health, debts, loneliness), and some things are
+//! for the organisers only (a private report, an event being planned). So a document is
+//! written for an **audience**, chosen when it is created and never changed afterwards:
+//!
+//! | audience | stored as `audience` | who reads it |
+//! |---|---|---|
+//! | [`Audience::Buurt`] | absent (or `"buurt"`) | every member of the buurt (the default) |
+//! | [`Audience::Organisers`] | `"organisers"` | the creator, coordinators, members it was shared with |
+//! | [`Audience::Participants`] | `"participants"` | as `organisers`, plus every member the document involves |
+//!
+//! - **Coordinators** are the roles [`Role::Organiser`] and [`Role::Staff`]: they read every
+//!   document of their buurt, as they coordinate and answer for it. Caretakers are not
+//!   coordinators; a restricted report reaches a caretaker by being shared with them.
+//! - **Shared with**: a `share {member}` entry in the document's log (see [`crate::Store::share`])
+//!   adds a reader. Only the creator or a coordinator (by the entry's recorded role) may share;
+//!   other `share` entries are ignored, as each kind ignores entries their author may not make.
+//! - **Involved** (participants only): everyone who wrote an entry or a comment in the
+//!   document, and every member an entry names (a field holding a member id: the helper a
+//!   `match` names, ...), so a helper an organiser matched reads the request from that moment
+//!   on. This is read from the append-only log, not from the derived state, so it never
+//!   shrinks when the state moves on (an unmatched helper stays a reader).
+//! - **Readers only grow.** Every source above is append-only, so nothing removes a member from
+//!   a document's readers (a device keeps what it once received, so taking access back would
+//!   only pretend). Only losing a coordinator role takes away what came with the role.
+//! - An `audience` this code does not know (a newer schema's) is treated as
+//!   [`Audience::Organisers`]: unknown means restricted, never more open.
+//!
+//! The relay applies the same rule ([`crate::validate`] refuses writes by non-readers; the relay
+//! sends a restricted document's changes only to its readers), so every device and the relay
+//! agree on who reads what.
+
+use std::collections::BTreeSet;
+
+use automerge::{ROOT, ReadDoc};
+use serde::Serialize;
+
+use crate::doc;
+use crate::error::{Error, Result};
+use crate::ids::MemberId;
+use crate::model::{self, Role};
+
+/// The entry type that shares a restricted document with one more member.
+pub(crate) const SHARE: &str = "share";
+
+/// Who a document is written for. Fixed at creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Every member of the buurt.
+    #[default]
+    Buurt,
+    /// The creator, coordinators and the members it was shared with.
+    Organisers,
+    /// As [`Audience::Organisers`], plus every member the document involves.
+    Participants,
+}
+
+impl Audience {
+    /// Every audience.
+    pub const ALL: [Audience; 3] = [
+        Audience::Buurt,
+        Audience::Organisers,
+        Audience::Participants,
+    ];
+
+    /// The name used in documents and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Buurt => "buurt",
+            Audience::Organisers => "organisers",
+            Audience::Participants => "participants",
+        }
+    }
+
+    /// Parses [`Audience::as_str`]'s output.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] for an unknown audience.
+    pub fn parse(s: &str) -> Result<Audience> {
+        Audience::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "audience",
+                    format!("unknown audience `{s}` (buurt, organisers, participants)"),
+                )
+            })
+    }
+
+    /// Whether only some members read documents of this audience.
+    pub fn is_restricted(self) -> bool {
+        self != Audience::Buurt
+    }
+}
+
+/// Whether `role` reads every document of its buurt.
+pub fn is_coordinator(role: Role) -> bool {
+    matches!(role, Role::Organiser | Role::Staff)
+}
+
+/// Who reads one document.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct Readers {
+    /// The document's audience.
+    pub audience: Audience,
+    /// Besides coordinators, the members who read it (empty for [`Audience::Buurt`], which
+    /// every member reads).
+    pub members: BTreeSet<MemberId>,
+}
+
+impl Readers {
+    /// Whether `member`, in `role`, reads the document.
+    pub fn may_read(&self, member: &MemberId, role: Role) -> bool {
+        !self.audience.is_restricted() || is_coordinator(role) || self.members.contains(member)
+    }
+}
+
+/// The audience a document was created for: [`Audience::Buurt`] when it says none.
+pub fn audience(doc: &impl ReadDoc) -> Audience {
+    match doc::get_str(doc, &ROOT, "audience") {
+        None => Audience::Buurt,
+        Some(s) => Audience::parse(&s).unwrap_or(Audience::Organisers),
+    }
+}
+
+/// Whether a document's `audience` key holds a value this code knows (absent counts as known).
+pub(crate) fn audience_is_known(doc: &impl ReadDoc) -> bool {
+    match doc.get(ROOT, "audience") {
+        Ok(None) => true,
+        Ok(Some(_)) => {
+            doc::get_str(doc, &ROOT, "audience").is_some_and(|s| Audience::parse(&s).is_ok())
+        }
+        Err(_) => false,
+    }
+}
+
+/// The readers of a document, by the rule in the module docs. A document without a readable
+/// header (its creation change has not arrived) has no readers besides coordinators, unless it
+/// names no audience at all.
+pub fn readers(doc: &impl ReadDoc) -> Readers {
+    let audience = audience(doc);
+    let mut members = BTreeSet::new();
+    if !audience.is_restricted() {
+        return Readers { audience, members };
+    }
+    let Ok(header) = doc::header(doc) else {
+        return Readers { audience, members };
+    };
+    for e in doc::entries(doc) {
+        if e.t != SHARE || !(e.by == header.created_by || is_coordinator(e.role)) {
+            continue;
+        }
+        if let Some(m) = e.str("member").filter(|m| !m.is_empty()) {
+            members.insert(MemberId::from_doc(m.to_owned()));
+        }
+    }
+    if audience == Audience::Participants {
+        // `share` entries count only as above: their author and the member they name are not
+        // "involved" (a resident's unauthorised share must add nobody).
+        for e in doc::entries(doc).into_iter().filter(|e| e.t != SHARE) {
+            members.extend(
+                e.str_values()
+                    .filter_map(|v| MemberId::parse(v).ok())
+                    .collect::<Vec<_>>(),
+            );
+            members.insert(e.by);
+        }
+        members.extend(
+            crate::model::comment::rows(doc)
+                .into_iter()
+                .map(|c| c.author),
+        );
+    }
+    members.insert(header.created_by);
+    Readers { audience, members }
+}
+
+/// Writes a new document's audience; nothing for [`Audience::Buurt`], so documents for the
+/// whole buurt stay byte-for-byte what they were before audiences existed.
+pub(crate) fn init(doc: &mut automerge::AutoCommit, audience: Audience) -> Result<()> {
+    if audience.is_restricted() {
+        doc::put(doc, &ROOT, "audience", audience.as_str())?;
+    }
+    Ok(())
+}
+
+/// Appends a `share {member}` entry, after checking the acting member may share.
+fn share(doc: &mut automerge::AutoCommit, ctx: &model::Ctx, member: &MemberId) -> Result<()> {
+    let header = doc::header(doc)?;
+    let now = readers(doc);
+    if !now.audience.is_restricted() {
+        return Err(Error::invalid(
+            "audience",
+            "the whole buurt reads this document already",
+        ));
+    }
+    if ctx.member != header.created_by && !is_coordinator(ctx.role) {
+        return Err(Error::not_allowed(
+            "only the creator or an organiser may share a restricted document",
+        ));
+    }
+    if member.as_str().is_empty() || member.as_str().len() > 64 {
+        return Err(Error::invalid("member", "is not a member id"));
+    }
+    if now.members.contains(member) {
+        return Ok(());
+    }
+    doc::append_entry(doc, ctx, SHARE, &[("member", member.as_str().into())])?;
+    Ok(())
+}
+
+impl crate::Store {
+    /// Shares a restricted document with one more member, who reads it from their next sync
+    /// on. Sharing with a member who already reads it changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown entity; [`Error::InvalidInput`] (`audience`) for a
+    /// document the whole buurt reads; [`Error::NotAllowed`] unless the local member created
+    /// the document or is a coordinator; storage errors.
+    pub fn share(&self, entity: &crate::EntityId, member: &MemberId) -> Result<()> {
+        let kind = self.kind_of(entity)?;
+        self.update_entity(entity, kind, |d, ctx| share(d, ctx, member))
+    }
+
+    /// Who reads a document (its audience and, for a restricted one, its readers besides
+    /// coordinators).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown entity; storage errors.
+    pub fn readers(&self, entity: &crate::EntityId) -> Result<Readers> {
+        let kind = self.kind_of(entity)?;
+        self.read_entity(entity, kind, |d| Ok(readers(d)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::help::NewHelp;
+    use crate::{ManualClock, Store};
+
+    const T: i64 = 1_800_000_000_000;
+
+    fn store(role: Role) -> Result<(Store, MemberId)> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(T)))?;
+        let m = MemberId::new()?;
+        s.set_member_id(&m)?;
+        s.set_identity(role, None, None)?;
+        Ok((s, m))
+    }
+
+    /// Sends every pending change of `from` to `to`.
+    fn deliver(from: &Store, to: &Store) -> Result<()> {
+        let batch: Vec<_> = from
+            .pending_changes(1000)?
+            .into_iter()
+            .map(|c| (c.entity, c.bytes))
+            .collect();
+        to.apply_remote_changes(&batch)?;
+        Ok(())
+    }
+
+    #[test]
+    fn audiences_round_trip_and_unknown_is_restricted() -> Result<()> {
+        for a in Audience::ALL {
+            assert_eq!(Audience::parse(a.as_str())?, a);
+        }
+        assert!(Audience::parse("everyone").is_err());
+        let mut d = automerge::AutoCommit::new();
+        assert_eq!(audience(&d), Audience::Buurt);
+        doc::put(&mut d, &ROOT, "audience", "household")?;
+        assert_eq!(audience(&d), Audience::Organisers);
+        assert!(!audience_is_known(&d));
+        Ok(())
+    }
+
+    #[test]
+    fn a_buurt_document_stores_no_audience_key() -> Result<()> {
+        let (s, _) = store(Role::Resident)?;
+        let id = s.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        let bytes = s.document_bytes(&id)?;
+        let d = automerge::AutoCommit::load(&bytes)?;
+        assert!(d.get(ROOT, "audience")?.is_none());
+        assert_eq!(s.readers(&id)?, Readers::default());
+        Ok(())
+    }
+
+    #[test]
+    fn readers_of_each_audience() -> Result<()> {
+        let (requester, r) = store(Role::Resident)?;
+        let (helper, h) = store(Role::Resident)?;
+        let (organiser, o) = store(Role::Organiser)?;
+        let (other, x) = store(Role::Resident)?;
+        let (caretaker, c) = store(Role::Caretaker)?;
+        let new = NewHelp {
+            audience: Audience::Participants,
+            ..NewHelp::ask("paperwork", "Hulp met een brief")
+        };
+        let id = requester.create_help(&new)?;
+        let readers = requester.readers(&id)?;
+        assert_eq!(readers.audience, Audience::Participants);
+        assert!(readers.may_read(&r, Role::Resident));
+        assert!(readers.may_read(&o, Role::Organiser));
+        assert!(readers.may_read(&o, Role::Staff));
+        assert!(!readers.may_read(&h, Role::Resident));
+        assert!(!readers.may_read(&c, Role::Caretaker));
+
+        // A resident who is not the creator may not share it; the organiser may.
+        deliver(&requester, &organiser)?;
+        deliver(&requester, &other)?;
+        assert!(matches!(
+            other.share(&id, &h),
+            Err(Error::NotAllowed { .. })
+        ));
+        organiser.share(&id, &h)?;
+        deliver(&organiser, &requester)?;
+        deliver(&organiser, &helper)?;
+        deliver(&requester, &helper)?;
+        let readers = helper.readers(&id)?;
+        assert!(readers.may_read(&h, Role::Resident));
+        assert!(!readers.may_read(&x, Role::Resident));
+        // Every replica computes the same readers.
+        assert_eq!(requester.readers(&id)?, readers);
+        assert_eq!(organiser.readers(&id)?, readers);
+
+        // Sharing with someone who already reads it writes nothing.
+        let before = organiser.pending_changes(1000)?.len();
+        organiser.share(&id, &h)?;
+        assert_eq!(organiser.pending_changes(1000)?.len(), before);
+
+        // A buurt document cannot be shared: everyone reads it already.
+        let open = requester.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        assert!(matches!(
+            requester.share(&open, &h),
+            Err(Error::InvalidInput {
+                field: "audience",
+                ..
+            })
+        ));
+        let _ = caretaker;
+        Ok(())
+    }
+
+    #[test]
+    fn a_share_by_someone_not_allowed_is_ignored() -> Result<()> {
+        // A forged share entry (a resident who is not the creator, writing by hand) does not
+        // add a reader on any device.
+        let (requester, _) = store(Role::Resident)?;
+        let (other, x) = store(Role::Resident)?;
+        let (_, y) = store(Role::Resident)?;
+        for audience in [Audience::Organisers, Audience::Participants] {
+            let new = NewHelp {
+                audience,
+                ..NewHelp::ask("paperwork", "Schulden")
+            };
+            let id = requester.create_help(&new)?;
+            deliver(&requester, &other)?;
+            let ctx = model::Ctx {
+                member: x.clone(),
+                role: Role::Resident,
+                household: None,
+                now: T,
+            };
+            let mut d = automerge::AutoCommit::load(&other.document_bytes(&id)?)?;
+            doc::append_entry(&mut d, &ctx, SHARE, &[("member", y.as_str().into())])?;
+            assert!(!readers(&d).members.contains(&y), "{audience:?}");
+        }
+        Ok(())
+    }
+}
