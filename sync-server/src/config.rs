@@ -6,6 +6,7 @@
 //! data = "/var/lib/noaber"
 //! listen = "0.0.0.0:8080"
 //! join_per_minute = 6
+//! trusted_proxies = ["127.0.0.1"]   # behind nginx on the same machine
 //! ```
 //!
 //! Every key can also be set as `NOABER_RELAY_<KEY>` (`NOABER_RELAY_DATA`,
@@ -32,6 +33,10 @@ pub struct Config {
     pub join_per_minute: u32,
     /// Join attempts a client address may make at once.
     pub join_burst: u32,
+    /// Reverse proxies (their IP addresses) whose `X-Forwarded-For` is believed: a request
+    /// from one of them is rate-limited by the address the proxy saw, not by the proxy's own.
+    /// Empty (the default): the header is ignored, as anyone can send it.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Seconds between pings on a live connection.
     pub live_ping_secs: u64,
     /// A live connection silent this long (no pong, no message) is closed.
@@ -49,6 +54,7 @@ const KEYS: &[&str] = &[
     "listen",
     "join_per_minute",
     "join_burst",
+    "trusted_proxies",
     "live_ping_secs",
     "live_idle_secs",
     "live_per_device",
@@ -62,6 +68,7 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             join_per_minute: 6,
             join_burst: 10,
+            trusted_proxies: Vec::new(),
             live_ping_secs: 30,
             live_idle_secs: 90,
             live_per_device: 4,

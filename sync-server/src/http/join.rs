@@ -1,11 +1,11 @@
 //! `POST /v1/join`: redeem an invite, enrol a device, get its token (shown once).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use automerge::ActorId;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use noaber_core::MemberId;
 use noaber_core::sync::wire::{JoinRequest, JoinResponse, PROTOCOL_VERSION};
 
@@ -66,17 +66,41 @@ fn actors(list: &[String]) -> Result<Vec<ActorId>, ApiError> {
     Ok(out)
 }
 
+/// The address a join is rate-limited by: the peer's, unless the peer is a trusted proxy;
+/// then the right-most `X-Forwarded-For` address that is not a trusted proxy (each proxy
+/// appends the address it saw, so entries to the left of that one are the client's to forge).
+/// A missing or malformed header falls back to the peer.
+pub(crate) fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut seen = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let Ok(text) = value.to_str() else {
+            return peer;
+        };
+        for part in text.split(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => seen.push(ip),
+                Err(_) => return peer,
+            }
+        }
+    }
+    seen.into_iter()
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
 /// `POST /v1/join`.
 pub(crate) async fn join(
     State(relay): State<Relay>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<JoinRequest>,
 ) -> Result<Json<JoinResponse>, ApiError> {
-    if !relay
-        .inner
-        .joins
-        .allow(peer.ip(), std::time::Instant::now())
-    {
+    let client = client_ip(peer.ip(), &headers, &relay.inner.config.trusted_proxies);
+    if !relay.inner.joins.allow(client, std::time::Instant::now()) {
         metrics::counter!(crate::metrics::JOINS, "outcome" => "rate_limited").increment(1);
         return Err(ApiError::RateLimited(
             "too many join attempts; wait a minute",
@@ -152,4 +176,58 @@ pub(crate) async fn join(
         device: joined.device.to_string(),
         token: token.reveal(),
     }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for v in values {
+            h.append("x-forwarded-for", HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    /// Who a join is counted against, for each kind of peer and header.
+    #[test]
+    fn the_client_address_behind_proxies() {
+        let proxy = ip("10.0.0.2");
+        let inner = ip("10.0.0.3");
+        let trusted = [proxy, inner];
+        let client = ip("203.0.113.7");
+        let cases: &[(IpAddr, &[&str], IpAddr)] = &[
+            // No proxy trusted, or a peer that is not one: the header is anyone's to forge.
+            (client, &["198.51.100.1"], client),
+            // A trusted proxy: the address it appended.
+            (proxy, &["203.0.113.7"], client),
+            // A client prepending a forged address gains nothing: the right-most untrusted
+            // entry is what the proxy saw.
+            (proxy, &["198.51.100.1, 203.0.113.7"], client),
+            // Two proxies in a row, and the header split over two lines.
+            (proxy, &["203.0.113.7, 10.0.0.3"], client),
+            (proxy, &["203.0.113.7", "10.0.0.3"], client),
+            (proxy, &[" 2001:db8::1 "], ip("2001:db8::1")),
+            // Missing, garbage or only proxies: the peer.
+            (proxy, &[], proxy),
+            (proxy, &["not-an-address"], proxy),
+            (proxy, &["10.0.0.3"], proxy),
+        ];
+        for (peer, values, want) in cases {
+            assert_eq!(
+                client_ip(*peer, &headers(values), &trusted),
+                *want,
+                "{peer} {values:?}"
+            );
+        }
+        assert_eq!(client_ip(proxy, &headers(&["203.0.113.7"]), &[]), proxy);
+    }
 }
