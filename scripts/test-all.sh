@@ -29,6 +29,11 @@ step "tests"
 cargo build --workspace --bins --locked
 cargo test --workspace --all-targets --locked
 
+step "benchmark smoke test (tiny sizes: the harness must run; its figures mean nothing here)"
+for suite in local sync relay; do
+  ./target/debug/noaber-bench "$suite" --scale tiny --json "target/bench-smoke-$suite.json" >/dev/null
+done
+
 step "doc tests"
 cargo test --workspace --doc --locked
 

@@ -34,6 +34,8 @@ pub struct Round {
     pub request: SyncRequest,
     /// Local outbox seqs of the pushed changes, in request order.
     seqs: Vec<i64>,
+    /// The most changes this round could push (a full round means more may wait).
+    limit: usize,
 }
 
 /// A change the relay refused.
@@ -95,8 +97,20 @@ impl Store {
     ///
     /// [`Error::NotFound`] for a buurt this device has not joined; storage errors.
     pub fn sync_prepare(&self, buurt: &str) -> Result<Round> {
+        self.sync_prepare_at_most(buurt, PUSH_PER_ROUND)
+    }
+
+    /// [`Store::sync_prepare`] pushing at most `max_push` changes (clamped to
+    /// `1..=PUSH_PER_ROUND`): smaller requests for a poor connection, where a large one would
+    /// rarely get through whole.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::sync_prepare`].
+    pub fn sync_prepare_at_most(&self, buurt: &str, max_push: usize) -> Result<Round> {
+        let limit = max_push.clamp(1, PUSH_PER_ROUND);
         let b = self.buurt(buurt)?;
-        let pending = self.pending_for_buurt(buurt, PUSH_PER_ROUND)?;
+        let pending = self.pending_for_buurt(buurt, limit)?;
         let seqs = pending.iter().map(|c| c.seq).collect();
         let push = pending
             .into_iter()
@@ -114,6 +128,7 @@ impl Store {
                 max: None,
             },
             seqs,
+            limit,
         })
     }
 
@@ -232,7 +247,7 @@ impl Store {
             self.reset_document(entity)?;
         }
         // A new coordinator pulls the log again from the start (see `record_role`).
-        let again = resp.more || round.seqs.len() == PUSH_PER_ROUND || widened;
+        let again = resp.more || round.seqs.len() >= round.limit || widened;
         Ok(RoundOutcome {
             pushed: round.seqs.len(),
             accepted: acked.len(),

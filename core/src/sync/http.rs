@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::membership::Buurt;
-use crate::sync::engine::RoundOutcome;
+use crate::sync::engine::{Round, RoundOutcome};
 use crate::sync::wire::{
     self, CBOR, ErrorBody, JoinRequest, JoinResponse, PROTOCOL_VERSION, SyncResponse,
 };
@@ -127,9 +127,20 @@ impl Client {
     ///
     /// As [`Client::sync`].
     pub async fn round(&self, store: &Store, buurt: &str) -> Result<RoundOutcome> {
+        let round = store.sync_prepare(buurt)?;
+        self.send(store, &round).await
+    }
+
+    /// Sends a round prepared with [`Store::sync_prepare`] (or
+    /// [`Store::sync_prepare_at_most`]) and applies the answer.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::sync`].
+    pub async fn send(&self, store: &Store, round: &Round) -> Result<RoundOutcome> {
+        let buurt = round.buurt.as_str();
         let b = store.buurt(buurt)?;
         let token = store.buurt_token(buurt)?;
-        let round = store.sync_prepare(buurt)?;
         let body = wire::to_cbor(&round.request)?;
         let resp = self
             .http
@@ -145,7 +156,7 @@ impl Client {
         }
         let bytes = resp.bytes().await.map_err(|e| network(&e))?;
         let answer: SyncResponse = wire::from_cbor(&bytes)?;
-        store.sync_finish(&round, &answer)
+        store.sync_finish(round, &answer)
     }
 
     /// Syncs `buurt` until nothing is left to push or pull (at most [`MAX_ROUNDS`] rounds).
