@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project. Idempotent; installs what the tests need on a fresh Debian
-# machine (today: only the Rust toolchain's own components) and caches builds under target/.
+# machine (the Rust toolchain's own components; PostgreSQL's server binaries, whose clusters
+# the relay's tests start themselves; for the binding tests a Kotlin compiler from npm and JNA
+# from Debian) and caches builds under target/ and downloads under .cache/.
 # `.ci/run` calls exactly this script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,27 @@ cargo --version
 rustup component list --installed 2>/dev/null | grep -E '^(clippy|rustfmt)' >/dev/null \
   || rustup component add clippy rustfmt
 
+step "PostgreSQL server binaries (tests start their own throwaway clusters)"
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  as_root() {
+    if [ "$(id -u)" = 0 ]; then
+      env DEBIAN_FRONTEND=noninteractive "$@"
+    elif command -v sudo >/dev/null; then
+      sudo env DEBIAN_FRONTEND=noninteractive "$@"
+    else
+      echo "PostgreSQL is missing and this user cannot install it: run as root or install sudo" >&2
+      exit 1
+    fi
+  }
+  as_root apt-get update
+  # No system cluster, so no service starts: only the binaries are wanted.
+  as_root apt-get install -y --no-install-recommends postgresql-common
+  as_root sed -ri 's/^#?[[:space:]]*create_main_cluster[[:space:]]*=.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+  as_root apt-get install -y --no-install-recommends postgresql
+fi
+ls -d /usr/lib/postgresql/*/bin
+
 step "format"
 cargo fmt --all -- --check
 
@@ -28,6 +51,9 @@ step "tests"
 # The end-to-end tests start the relay binary as a separate process: build every binary first.
 cargo build --workspace --bins --locked
 cargo test --workspace --all-targets --locked
+
+step "binding tests (Kotlin on the JVM, Python; reuses the debug build above)"
+bash scripts/test-bindings.sh
 
 step "benchmark smoke test (tiny sizes: the harness must run; its figures mean nothing here)"
 for suite in local sync relay; do

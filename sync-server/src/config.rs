@@ -7,10 +7,14 @@
 //! listen = "0.0.0.0:8080"
 //! join_per_minute = 6
 //! trusted_proxies = ["127.0.0.1"]   # behind nginx on the same machine
+//! # Optional: keep the relay's state in PostgreSQL instead of SQLite in `data`.
+//! # postgres = "host=/run/postgresql user=noaber dbname=noaber"
 //! ```
 //!
 //! Every key can also be set as `NOABER_RELAY_<KEY>` (`NOABER_RELAY_DATA`,
-//! `NOABER_RELAY_LISTEN`, ...). Unknown keys in the file are an error, so a typo is noticed.
+//! `NOABER_RELAY_LISTEN`, `NOABER_RELAY_POSTGRES`, ...). Unknown keys in the file are an error,
+//! so a typo is noticed. The `postgres` connection string may hold a password: it is never
+//! logged, and `Debug` leaves it out.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// Everything `noaber-relay serve` can be told.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The data directory (holds `relay.sqlite3`).
@@ -46,6 +50,43 @@ pub struct Config {
     /// Documents kept loaded for validation, in all (LRU, shared out among the cache's shards;
     /// memory does not grow with the documents stored: a small document costs ~17 KB).
     pub doc_cache: usize,
+    /// A PostgreSQL connection string (`host=/run/postgresql user=noaber dbname=noaber` or a
+    /// `postgres://` URL). When set, the relay keeps its state there and `data` is unused.
+    pub postgres: Option<String>,
+    /// Most connections to PostgreSQL the relay holds at once.
+    pub postgres_pool: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every field but the connection string, which may hold a password.
+        let Config {
+            data,
+            listen,
+            join_per_minute,
+            join_burst,
+            trusted_proxies,
+            live_ping_secs,
+            live_idle_secs,
+            live_per_device,
+            doc_cache,
+            postgres,
+            postgres_pool,
+        } = self;
+        f.debug_struct("Config")
+            .field("data", data)
+            .field("listen", listen)
+            .field("join_per_minute", join_per_minute)
+            .field("join_burst", join_burst)
+            .field("trusted_proxies", trusted_proxies)
+            .field("live_ping_secs", live_ping_secs)
+            .field("live_idle_secs", live_idle_secs)
+            .field("live_per_device", live_per_device)
+            .field("doc_cache", doc_cache)
+            .field("postgres", &postgres.as_ref().map(|_| "(set)"))
+            .field("postgres_pool", postgres_pool)
+            .finish()
+    }
 }
 
 /// The configuration's keys (for the environment provider).
@@ -59,6 +100,8 @@ const KEYS: &[&str] = &[
     "live_idle_secs",
     "live_per_device",
     "doc_cache",
+    "postgres",
+    "postgres_pool",
 ];
 
 impl Default for Config {
@@ -73,6 +116,8 @@ impl Default for Config {
             live_idle_secs: 90,
             live_per_device: 4,
             doc_cache: 1024,
+            postgres: None,
+            postgres_pool: crate::storage::DEFAULT_POOL_SIZE,
         }
     }
 }
@@ -113,6 +158,9 @@ impl Config {
         if let Some(listen) = overrides.listen {
             figment = figment.merge(Serialized::default("listen", listen));
         }
+        if let Some(postgres) = overrides.postgres {
+            figment = figment.merge(Serialized::default("postgres", postgres));
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| Error::Config(e.to_string()))?;
@@ -144,6 +192,14 @@ impl Config {
         )?;
         range("live_per_device", self.live_per_device as u64, 1, 64)?;
         range("doc_cache", self.doc_cache as u64, 1, 100_000)?;
+        range("postgres_pool", self.postgres_pool as u64, 1, 1_000)?;
+        if self
+            .postgres
+            .as_deref()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err(Error::invalid("postgres", "is empty"));
+        }
         Ok(())
     }
 
@@ -157,12 +213,29 @@ impl Config {
 }
 
 /// Values given on the command line, which win over everything else.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--data`.
     pub data: Option<PathBuf>,
     /// `--listen`.
     pub listen: Option<String>,
+    /// `--postgres` (a connection string; never printed).
+    pub postgres: Option<String>,
+}
+
+impl std::fmt::Debug for Overrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Overrides {
+            data,
+            listen,
+            postgres,
+        } = self;
+        f.debug_struct("Overrides")
+            .field("data", data)
+            .field("listen", listen)
+            .field("postgres", &postgres.as_ref().map(|_| "(set)"))
+            .finish()
+    }
 }
 
 #[cfg(test)]
@@ -186,7 +259,7 @@ mod tests {
                 Some(Path::new("relay.toml")),
                 Overrides {
                     data: Some("/from/flag".into()),
-                    listen: None,
+                    ..Overrides::default()
                 },
             )
             .map_err(|e| e.to_string())?;
@@ -211,6 +284,45 @@ mod tests {
         let mut keys = KEYS.to_vec();
         keys.sort_unstable();
         assert_eq!(fields, keys);
+        Ok(())
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail dictates the closure's error type
+    fn postgres_comes_from_file_env_or_flag_and_is_never_printed() -> Result<()> {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.postgres, None);
+            jail.create_file(
+                "relay.toml",
+                "postgres = \"host=/f dbname=a\"\npostgres_pool = 3\n",
+            )?;
+            let c = Config::load(Some(Path::new("relay.toml")), Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.postgres.as_deref(), Some("host=/f dbname=a"));
+            assert_eq!(c.postgres_pool, 3);
+            jail.set_env(
+                "NOABER_RELAY_POSTGRES",
+                "postgres://noaber:s3cret@db/noaber",
+            );
+            let c = Config::load(Some(Path::new("relay.toml")), Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.postgres.as_deref(),
+                Some("postgres://noaber:s3cret@db/noaber")
+            );
+            assert!(!format!("{c:?}").contains("s3cret"));
+            let flags = Overrides {
+                postgres: Some("host=/flag password=hunter2".into()),
+                ..Overrides::default()
+            };
+            assert!(!format!("{flags:?}").contains("hunter2"));
+            let c = Config::load(None, flags).map_err(|e| e.to_string())?;
+            assert_eq!(c.postgres.as_deref(), Some("host=/flag password=hunter2"));
+            jail.create_file("zero.toml", "postgres_pool = 0\n")?;
+            assert!(Config::load(Some(Path::new("zero.toml")), Overrides::default()).is_err());
+            Ok(())
+        });
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use noaber_core::{MemberId, Role};
 use noaber_relay::admin::{self, InviteOptions};
-use noaber_relay::storage::{SqliteStorage, Storage};
+use noaber_relay::storage::{PostgresStorage, SqliteStorage, Storage};
 use noaber_relay::{BuurtId, Config, DeviceId, Error, Overrides, Relay, Result};
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the relay (SQLite in the data directory).
+    /// Serve the relay (SQLite in the data directory, or PostgreSQL with `--postgres`).
     Serve {
         /// Data directory [default: ./noaber-data; env NOABER_RELAY_DATA].
         #[arg(long)]
@@ -30,6 +30,11 @@ enum Command {
         /// Address to listen on [default: 127.0.0.1:8080; env NOABER_RELAY_LISTEN].
         #[arg(long)]
         listen: Option<String>,
+        /// Keep the state in PostgreSQL: a connection string such as
+        /// `host=/run/postgresql user=noaber dbname=noaber` [env NOABER_RELAY_POSTGRES].
+        /// A password here shows in the process list: prefer the environment or the file.
+        #[arg(long)]
+        postgres: Option<String>,
         /// A TOML configuration file [env NOABER_RELAY_CONFIG].
         #[arg(long, env = "NOABER_RELAY_CONFIG")]
         config: Option<PathBuf>,
@@ -44,6 +49,14 @@ enum Command {
             default_value = "./noaber-data"
         )]
         data: PathBuf,
+        /// The relay's PostgreSQL database, when it uses one (a connection string).
+        #[arg(
+            long,
+            global = true,
+            env = "NOABER_RELAY_POSTGRES",
+            hide_env_values = true
+        )]
+        postgres: Option<String>,
         #[command(subcommand)]
         command: Admin,
     },
@@ -114,9 +127,21 @@ fn main() -> ExitCode {
         Command::Serve {
             data,
             listen,
+            postgres,
             config,
-        } => serve(config, Overrides { data, listen }),
-        Command::Admin { data, command } => run_admin(&data, command),
+        } => serve(
+            config,
+            Overrides {
+                data,
+                listen,
+                postgres,
+            },
+        ),
+        Command::Admin {
+            data,
+            postgres,
+            command,
+        } => run_admin(&data, postgres.as_deref(), command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -149,7 +174,12 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
             .await
             .map_err(|e| Error::Config(format!("cannot listen on `{}`: {e}", config.listen)))?;
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, data = %config.data.display(), "relay listening");
+        if config.postgres.is_some() {
+            // Never the connection string: it may hold a password.
+            tracing::info!(%addr, storage = "postgres", "relay listening");
+        } else {
+            tracing::info!(%addr, data = %config.data.display(), "relay listening");
+        }
         // A stable line for scripts and tests that start the relay on port 0.
         println!("listening on {addr}");
         if relay.storage().buurten()?.is_empty() {
@@ -160,14 +190,19 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
 }
 
 fn first_start_hint(config: &Config, addr: &str) {
-    let data = config.data.display();
+    let target = if config.postgres.is_some() {
+        // The admin commands read NOABER_RELAY_POSTGRES; the string itself is never printed.
+        "--postgres \"$NOABER_RELAY_POSTGRES\"".to_owned()
+    } else {
+        format!("--data {}", config.data.display())
+    };
     eprintln!(
         "\nThis relay has no buurt yet. Create one (prints a one-use organiser invite):\n\n    \
-         noaber-relay admin create-buurt \"Our buurt\" --data {data}\n\n\
+         noaber-relay admin create-buurt \"Our buurt\" {target}\n\n\
          then join it from a device with that code:\n\n    \
          noaber --store ./my-store join http://{addr} ABCD-EFGH-JKMN --name \"Your name\"\n\n\
          and invite neighbours:\n\n    \
-         noaber-relay admin invite --data {data} --buurt <buurt_id> --role resident --uses 20\n"
+         noaber-relay admin invite {target} --buurt <buurt_id> --role resident --uses 20\n"
     );
 }
 
@@ -219,19 +254,28 @@ fn member(s: &str) -> Result<MemberId> {
     })
 }
 
-fn run_admin(data: &std::path::Path, command: Admin) -> Result<()> {
-    if !data.join(noaber_relay::storage::DB_FILE).exists()
-        && !matches!(command, Admin::CreateBuurt { .. })
-    {
-        return Err(Error::Config(format!(
-            "no relay data in `{}`; create a buurt first or pass --data",
-            data.display()
-        )));
-    }
-    let storage = SqliteStorage::open_dir(data)?;
+/// Connections an admin command may hold (it makes one call at a time).
+const ADMIN_POOL: usize = 2;
+
+fn run_admin(data: &std::path::Path, postgres: Option<&str>, command: Admin) -> Result<()> {
+    let storage: Box<dyn Storage> = match postgres {
+        Some(conn) => Box::new(PostgresStorage::open(conn, ADMIN_POOL)?),
+        None => {
+            if !data.join(noaber_relay::storage::DB_FILE).exists()
+                && !matches!(command, Admin::CreateBuurt { .. })
+            {
+                return Err(Error::Config(format!(
+                    "no relay data in `{}`; create a buurt first or pass --data",
+                    data.display()
+                )));
+            }
+            Box::new(SqliteStorage::open_dir(data)?)
+        }
+    };
+    let storage = storage.as_ref();
     let now = jiff::Timestamp::now().as_millisecond();
     match command {
-        Admin::CreateBuurt { name } => print(&admin::create_buurt(&storage, &name, now)?),
+        Admin::CreateBuurt { name } => print(&admin::create_buurt(storage, &name, now)?),
         Admin::Buurten => print(&storage.buurten()?),
         Admin::Invite {
             buurt,
@@ -247,17 +291,17 @@ fn run_admin(data: &std::path::Path, command: Admin) -> Result<()> {
                 member: m.as_deref().map(member).transpose()?,
             };
             print(&admin::create_invite(
-                &storage,
+                storage,
                 &BuurtId::parse(&buurt)?,
                 &opts,
                 now,
             )?)
         }
-        Admin::Members { buurt } => print(&admin::members(&storage, &BuurtId::parse(&buurt)?)?),
-        Admin::Devices { buurt } => print(&admin::devices(&storage, &BuurtId::parse(&buurt)?)?),
+        Admin::Members { buurt } => print(&admin::members(storage, &BuurtId::parse(&buurt)?)?),
+        Admin::Devices { buurt } => print(&admin::devices(storage, &BuurtId::parse(&buurt)?)?),
         Admin::RevokeDevice { device } => {
             let device = DeviceId::parse(&device)?;
-            admin::revoke_device(&storage, &device, now)?;
+            admin::revoke_device(storage, &device, now)?;
             print(&serde_json::json!({ "revoked": device }))
         }
         Admin::SetRole {
@@ -266,7 +310,7 @@ fn run_admin(data: &std::path::Path, command: Admin) -> Result<()> {
             role: r,
         } => {
             let (buurt, m, r) = (BuurtId::parse(&buurt)?, member(&m)?, role(&r)?);
-            admin::set_role(&storage, &buurt, &m, r)?;
+            admin::set_role(storage, &buurt, &m, r)?;
             print(&serde_json::json!({ "buurt": buurt, "member": m, "role": r }))
         }
     }

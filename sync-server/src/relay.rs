@@ -14,7 +14,7 @@ use crate::ids::BuurtId;
 use crate::ingest::DocCache;
 use crate::live::{Heads, LiveRegistry};
 use crate::ratelimit::RateLimiter;
-use crate::storage::{SqliteStorage, Storage};
+use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 
 /// Shards of the validation cache; `doc_cache` is shared out among them.
 pub(crate) const CACHE_SHARDS: usize = 8;
@@ -43,12 +43,14 @@ impl std::fmt::Debug for Relay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Relay")
             .field("data", &self.inner.config.data)
+            .field("postgres", &self.inner.config.postgres.is_some())
             .finish_non_exhaustive()
     }
 }
 
 impl Relay {
-    /// Opens the relay on the SQLite database in `config.data` (created if missing).
+    /// Opens the relay on the PostgreSQL database `config.postgres` names, or else on the
+    /// SQLite database in `config.data` (created if missing).
     ///
     /// # Errors
     ///
@@ -56,8 +58,11 @@ impl Relay {
     /// database cannot be opened or migrated; [`Error::Io`] if the writer thread cannot start.
     pub fn open(config: &Config) -> Result<Relay> {
         config.check()?;
-        let storage = SqliteStorage::open_dir(&config.data)?;
-        Relay::with_storage(Arc::new(storage), config)
+        let storage: Arc<dyn Storage> = match &config.postgres {
+            Some(conn) => Arc::new(PostgresStorage::open(conn, config.postgres_pool)?),
+            None => Arc::new(SqliteStorage::open_dir(&config.data)?),
+        };
+        Relay::with_storage(storage, config)
     }
 
     /// A relay over any [`Storage`].

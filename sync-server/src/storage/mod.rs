@@ -29,10 +29,14 @@ use crate::ids::{BuurtId, DeviceId};
 
 #[cfg(test)]
 mod conformance;
+#[cfg(test)]
+pub(crate) mod pg_harness;
+mod postgres;
 mod schema;
 mod sqlite;
 pub use sqlite::DB_FILE;
 
+pub use postgres::{DEFAULT_POOL_SIZE, PostgresStorage};
 pub use sqlite::SqliteStorage;
 
 /// Why storage failed.

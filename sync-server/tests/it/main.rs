@@ -5,6 +5,9 @@ mod admin_cli;
 mod durability;
 mod join;
 mod live;
+#[path = "../../src/storage/pg_harness.rs"]
+mod pg_harness;
+mod postgres;
 mod security;
 mod support;
 mod sync;

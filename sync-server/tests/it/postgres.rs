@@ -1,0 +1,197 @@
+//! The relay on PostgreSQL: a real sync round trip through `Relay`, restarts, and the binary's
+//! `--postgres` / `NOABER_RELAY_POSTGRES` settings. Each test gets a fresh database in this
+//! binary's throwaway cluster (`pg_harness`).
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use noaber_core::Role;
+use noaber_relay::storage::DB_FILE;
+use serde_json::Value;
+
+use crate::pg_harness;
+use crate::support::{Device, TestRelay, TestResult, ask};
+
+const BIN: &str = env!("CARGO_BIN_EXE_noaber-relay");
+
+/// A password the test cluster ignores (it trusts local connections) and no output may show.
+const PASSWORD: &str = "hunter2-not-for-logs";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_on_postgres_syncs_devices_and_keeps_its_log_across_restarts() -> TestResult {
+    let conn = pg_harness::fresh_database()?;
+    let pg = conn.clone();
+    let relay = TestRelay::start_with(move |c| c.postgres = Some(pg)).await?;
+    let (buurt, org) = relay.buurt("Alpha")?;
+    let mut a = Device::join(&relay, &org, "Ans", Role::Organiser).await?;
+    let code = relay.invite(&buurt, Role::Resident, 5)?;
+    let mut b = Device::join(&relay, &code, "Bert", Role::Resident).await?;
+
+    let ids = [ask(&a, "Boodschappen")?, ask(&a, "Lift")?];
+    a.store
+        .edit_help(&ids[0], Some("Boodschappen doen"), None)?;
+    let resp = a.sync(&relay).await?;
+    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+    assert!(resp.pull.is_empty());
+    assert_eq!((resp.cursor, resp.more), (3, false));
+    let resp = b.sync(&relay).await?;
+    assert_eq!(
+        resp.pull.iter().map(|p| p.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    for id in &ids {
+        assert_eq!(b.store.help(id)?, a.store.help(id)?);
+    }
+    b.store.respond_help(&ids[1], "ik rijd")?;
+    b.sync_all(&relay).await?;
+    a.sync_all(&relay).await?;
+    assert_eq!(a.store.help(&ids[1])?, b.store.help(&ids[1])?);
+    assert_eq!(relay.storage().head(&buurt)?, 4);
+    // Nothing went to SQLite.
+    assert!(!relay.dir.path().join(DB_FILE).exists());
+
+    // A new relay process on the same database serves the same log and tokens.
+    relay.stop().await?;
+    let relay = TestRelay::start_with(move |c| c.postgres = Some(conn)).await?;
+    assert_eq!(relay.storage().head(&buurt)?, 4);
+    let mut c = Device::join(
+        &relay,
+        &relay.invite(&buurt, Role::Resident, 1)?,
+        "Cor",
+        Role::Resident,
+    )
+    .await?;
+    c.sync_all(&relay).await?;
+    assert_eq!(c.store.help(&ids[1])?, a.store.help(&ids[1])?);
+    let resp = b.sync(&relay).await?;
+    assert_eq!((resp.pull.len(), resp.cursor), (0, 4));
+
+    // An organisers-only request reaches the organiser, not another resident.
+    let mut secret = noaber_core::model::help::NewHelp::ask("groceries", "Schulden");
+    secret.audience = noaber_core::Audience::Organisers;
+    let secret = b.store.create_help(&secret)?;
+    b.sync_all(&relay).await?;
+    a.sync_all(&relay).await?;
+    c.sync_all(&relay).await?;
+    assert_eq!(a.store.help(&secret)?, b.store.help(&secret)?);
+    assert!(c.store.help(&secret).is_err());
+    assert_eq!((a.cursor, c.cursor), (5, 5));
+    relay.stop().await?;
+    Ok(())
+}
+
+/// Runs `noaber-relay admin …` against PostgreSQL: the connection string from the flag or the
+/// environment. `Ok` is the parsed JSON of a successful run.
+fn admin(conn: &str, via_env: bool, args: &[&str]) -> TestResult<Value> {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("admin").args(args).env_remove("NOABER_RELAY_DATA");
+    if via_env {
+        cmd.env("NOABER_RELAY_POSTGRES", conn);
+    } else {
+        cmd.env_remove("NOABER_RELAY_POSTGRES")
+            .args(["--postgres", conn]);
+    }
+    let out = cmd.output()?;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!stdout.contains(PASSWORD) && !stderr.contains(PASSWORD));
+    if !out.status.success() {
+        return Err(format!("admin {args:?} failed: {stderr}").into());
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_and_administers_postgres_without_printing_the_password() -> TestResult {
+    let conn = format!("{} password={PASSWORD}", pg_harness::fresh_database()?);
+    let created = admin(&conn, false, &["create-buurt", "Schildersbuurt"])?;
+    let buurt = created["buurt_id"].as_str().ok_or("buurt_id")?.to_owned();
+    let listed = admin(&conn, true, &["buurten"])?;
+    assert_eq!(listed[0]["id"].as_str(), Some(buurt.as_str()));
+    // `--help` shows the variable's name, never its value.
+    let help = Command::new(BIN)
+        .args(["admin", "buurten", "--help"])
+        .env("NOABER_RELAY_POSTGRES", &conn)
+        .output()?;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("NOABER_RELAY_POSTGRES") && !help.contains(PASSWORD),
+        "{help}"
+    );
+
+    let data = tempfile::tempdir()?;
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .env("NOABER_RELAY_POSTGRES", &conn)
+        .env_remove("NOABER_RELAY_LISTEN")
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for pipe in [
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut addr = None;
+    let mut lines = Vec::new();
+    while addr.is_none() {
+        let line = rx.recv_timeout(Duration::from_secs(30))?;
+        if let Some(rest) = line.strip_prefix("listening on ") {
+            addr = Some(rest.trim().to_owned());
+        }
+        lines.push(line);
+    }
+    let addr = addr.ok_or("no address")?;
+    let ready = reqwest::get(format!("http://{addr}/readyz")).await?;
+    assert_eq!(ready.status().as_u16(), 200);
+    let status = Command::new("kill").args(["-TERM", &pid]).status()?;
+    assert!(status.success());
+    let exited = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await;
+    let exited = match exited {
+        Ok(done) => done??,
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            return Err("serve did not stop on SIGTERM".into());
+        }
+    };
+    assert!(exited.success(), "{exited:?}");
+    lines.extend(rx.try_iter());
+    let all = lines.join("\n");
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert!(
+        all.contains("storage=\"postgres\"") || all.contains("storage=postgres"),
+        "{all}"
+    );
+    // The relay used PostgreSQL, not the data directory.
+    assert!(!data.path().join(DB_FILE).exists());
+    Ok(())
+}
