@@ -56,7 +56,7 @@ step "binding tests (Kotlin on the JVM, Python; reuses the debug build above)"
 bash scripts/test-bindings.sh
 
 step "benchmark smoke test (tiny sizes: the harness must run; its figures mean nothing here)"
-for suite in local sync relay; do
+for suite in local sync relay peer; do
   ./target/debug/noaber-bench "$suite" --scale tiny --json "target/bench-smoke-$suite.json" >/dev/null
 done
 

@@ -15,10 +15,12 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 mod local;
+mod peer;
 mod proxy;
 mod relay;
 mod report;
 mod stats;
+mod stock;
 mod sync;
 mod workload;
 
@@ -30,6 +32,7 @@ enum Suite {
     Local,
     Sync,
     Relay,
+    Peer,
 }
 
 /// How big a run is.
@@ -88,6 +91,7 @@ fn main() -> std::process::ExitCode {
             Suite::Local => local::run(cli.scale),
             Suite::Sync => sync::run(cli.scale).await,
             Suite::Relay => relay::run(cli.scale).await,
+            Suite::Peer => peer::run(cli.scale).await,
         }
     });
     match result {
