@@ -162,11 +162,22 @@ fn init_tracing() {
         .init();
 }
 
+/// Blocking threads the relay's runtime may run at once.
+const BLOCKING_THREADS: usize = 4;
+
 fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
     let config = Config::load(file.as_deref(), overrides)?;
     init_tracing();
+    // Storage and validation run on blocking threads. A few are enough on the machines a
+    // housing corporation runs (validation of one buurt is serial; the durable commit happens
+    // on its own writer thread, which requests await without a blocking thread); hundreds
+    // (tokio's default cap of 512) only cost memory: glibc gives threads their own malloc
+    // arenas, whose freed memory fragments. With 16 the relay's resident memory wandered
+    // between 316 and 435 MB while it stored 100 000 documents; with 4 it stays at ~150 MB and
+    // still commits 7 000+ changes/s (`noaber-bench relay`, docs/BENCHMARKS.md).
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()?;
     runtime.block_on(async move {
         let relay = Relay::open(&config)?;

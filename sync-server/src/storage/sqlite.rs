@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use automerge::ActorId;
 use noaber_core::{MemberId, Role};
@@ -26,8 +26,17 @@ use crate::ids::{BuurtId, DeviceId, hex};
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "relay.sqlite3";
 
-/// Idle read connections kept open.
-const IDLE_READERS: usize = 8;
+/// Read connections, at most. A read waits for one to be free rather than opening another:
+/// a fresh connection starts with a cold page cache (and parses the schema), which under many
+/// concurrent pulls made every read go to the operating system for its pages.
+const MAX_READERS: usize = 8;
+
+/// The read connections: idle ones, and how many exist.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
@@ -87,7 +96,8 @@ fn require_buurt(tx: &Transaction<'_>, id: &BuurtId) -> StorageResult<i64> {
 pub struct SqliteStorage {
     path: PathBuf,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    reader_free: Condvar,
 }
 
 impl std::fmt::Debug for SqliteStorage {
@@ -133,7 +143,8 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             path,
             writer: Mutex::new(writer),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Readers::default()),
+            reader_free: Condvar::new(),
         })
     }
 
@@ -153,28 +164,49 @@ impl SqliteStorage {
 
     /// Runs `f` in a read transaction on a pooled read connection (one snapshot).
     fn read<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StorageResult<T>) -> StorageResult<T> {
-        let pooled = lock(&self.readers).pop();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
+        let mut conn = self.take_reader()?;
+        let out = conn
+            .transaction()
+            .map_err(StorageError::from)
+            .and_then(|tx| f(&tx));
+        let mut pool = lock(&self.readers);
+        pool.idle.push(conn);
+        drop(pool);
+        self.reader_free.notify_one();
+        out
+    }
+
+    /// An idle read connection, a new one while fewer than [`MAX_READERS`] exist, or else the
+    /// next one released.
+    fn take_reader(&self) -> StorageResult<Connection> {
+        let mut pool = lock(&self.readers);
+        loop {
+            if let Some(c) = pool.idle.pop() {
+                return Ok(c);
+            }
+            if pool.open < MAX_READERS {
+                pool.open += 1;
+                drop(pool);
+                let opened = Connection::open_with_flags(
                     &self.path,
                     OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.busy_timeout(std::time::Duration::from_secs(10))?;
-                c.set_prepared_statement_cache_capacity(64);
-                c
+                )
+                .and_then(|c| {
+                    c.busy_timeout(std::time::Duration::from_secs(10))?;
+                    c.set_prepared_statement_cache_capacity(64);
+                    Ok(c)
+                });
+                if opened.is_err() {
+                    lock(&self.readers).open -= 1;
+                    self.reader_free.notify_one();
+                }
+                return Ok(opened?);
             }
-        };
-        let out = {
-            let tx = conn.transaction()?;
-            f(&tx)
-        };
-        let mut pool = lock(&self.readers);
-        if pool.len() < IDLE_READERS {
-            pool.push(conn);
+            pool = self
+                .reader_free
+                .wait(pool)
+                .unwrap_or_else(PoisonError::into_inner);
         }
-        out
     }
 
     fn actors_of(tx: &Transaction<'_>, device_n: i64) -> StorageResult<Vec<Vec<u8>>> {
@@ -562,7 +594,10 @@ impl Storage for SqliteStorage {
                 return Ok(Vec::new());
             };
             let mut stmt = tx.prepare_cached(
-                "SELECT hash, bytes FROM log WHERE doc = ?1 AND buurt = ?2 ORDER BY seq",
+                // Without the hint the planner walks the buurt's whole log by (buurt, seq),
+                // which also yields seq order: O(log) per document load (see the test below).
+                "SELECT hash, bytes FROM log INDEXED BY log_doc
+                 WHERE doc = ?1 AND buurt = ?2 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![doc.as_slice(), n], |r| {
                 Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
@@ -764,4 +799,46 @@ impl Storage for SqliteStorage {
 #[cfg(test)]
 mod tests {
     super::super::conformance::suite!(super::SqliteStorage::open_dir);
+
+    /// The queries on every pushed change and every pull use the index that makes them
+    /// O(result), never a walk of a buurt's whole log (`doc_changes` once did: a relay with a
+    /// large log validated a few hundred changes a second).
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn hot_queries_use_their_indexes() -> super::StorageResult<()> {
+        let dir = tempfile::tempdir().unwrap();
+        let s = super::SqliteStorage::open_dir(dir.path())?;
+        let conn = super::lock(&s.writer);
+        let plan = |sql: &str| -> super::StorageResult<String> {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(3))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?.join("; "))
+        };
+        let cases = [
+            (
+                "SELECT hash, bytes FROM log INDEXED BY log_doc WHERE doc = x'00' AND buurt = 1 ORDER BY seq",
+                "USING INDEX log_doc (doc=?)",
+            ),
+            (
+                "SELECT 1 FROM log WHERE buurt = 1 AND hash = x'00'",
+                "USING COVERING INDEX log_hash (buurt=? AND hash=?)",
+            ),
+            (
+                "SELECT seq, doc, bytes FROM log l WHERE buurt = 1 AND seq > 5 AND device != 2
+                 AND (audience = 0 OR 0 OR EXISTS (
+                      SELECT 1 FROM readers r WHERE r.doc = l.doc AND r.member = 'm'))
+                 ORDER BY seq LIMIT 10",
+                "(buurt=? AND seq>?)",
+            ),
+            (
+                "SELECT buurt FROM documents WHERE id = x'00'",
+                "USING PRIMARY KEY (id=?)",
+            ),
+        ];
+        for (sql, want) in cases {
+            let got = plan(sql)?;
+            assert!(got.contains(want), "{sql}\n  plan: {got}\n  wanted: {want}");
+        }
+        Ok(())
+    }
 }
