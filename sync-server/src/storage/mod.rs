@@ -2,9 +2,10 @@
 //! ids registered to devices, and each buurt's append-only log of Automerge changes.
 //!
 //! [`Storage`] is all that protocol and validation code see; no SQLite type appears here.
-//! [`SqliteStorage`] is the embedded default. A PostgreSQL implementation must pass the same
-//! conformance suite (`conformance.rs`, run by every implementation's tests) and keep the
-//! contracts written on each method, in particular:
+//! [`SqliteStorage`] is the embedded default; [`PostgresStorage`] (config key `postgres`) lets
+//! several relay processes share one database. Both pass the same conformance suite
+//! (`conformance.rs`, run by each implementation's tests) and keep the contracts written on
+//! each method, in particular:
 //!
 //! - **[`Storage::append`] is the only way into the log**, and returns only after everything
 //!   it wrote is durable (SQLite: `synchronous=FULL`; PostgreSQL: `synchronous_commit=on`).
@@ -12,15 +13,15 @@
 //!   commit), so an implementation commits once per call, not per change.
 //! - **Sequence numbers are per buurt, contiguous from 1, and become visible in order**: a
 //!   reader never sees seq `n + 1` without seq `n`. SQLite gets this from its single writer;
-//!   PostgreSQL must take the buurt row's lock (`UPDATE buurten SET head = head + k … RETURNING`)
-//!   inside the transaction rather than use a sequence, whose values commit out of order.
+//!   PostgreSQL takes the buurt rows' locks inside the transaction rather than use a sequence,
+//!   whose values commit out of order.
 //! - **Audience is enforced in the pull**: a restricted document's changes reach only its
 //!   readers (recorded through [`NewChange::grants`]) and coordinators.
 //! - **Nothing here holds every document in memory**: the relay asks for one document's
 //!   changes at a time and keeps a bounded cache itself.
 //!
-//! Methods are synchronous: the relay calls them on blocking threads. A PostgreSQL
-//! implementation can use a synchronous client or block on an async pool from those threads.
+//! Methods are synchronous: the relay calls them on blocking threads. [`PostgresStorage`] runs
+//! its async pool on a runtime of its own and waits for the answer on a channel.
 
 use automerge::ActorId;
 use noaber_core::{Audience, MemberId, Role};

@@ -6,7 +6,8 @@
 //!   not cached, applies the change, derives and writes the projection, appends the outbox);
 //! - bare SQLite: the rows such a write needs at the least — the change's bytes and a
 //!   projection row with the same columns filled — in one transaction, on a database with the
-//!   store's pragmas (WAL, `synchronous=NORMAL`), in the same directory;
+//!   store's pragmas (WAL, `synchronous=NORMAL`, `wal_autocheckpoint=4000`), in the same
+//!   directory;
 //! - the two alternate, write for write, so a noisy neighbour hurts both alike;
 //! - open: the store reopened (the OS page cache is warm: a phone's usually is too);
 //! - queries: the five an app's screens make most (open help requests, what needs a response,
@@ -155,6 +156,7 @@ fn bare_sqlite(dir: &std::path::Path) -> BenchResult<Connection> {
     let conn = Connection::open(dir.join("bare.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
     conn.execute_batch(
         "CREATE TABLE changes (seq INTEGER PRIMARY KEY, doc TEXT NOT NULL, bytes BLOB NOT NULL);
          CREATE TABLE entities (id TEXT PRIMARY KEY, kind TEXT NOT NULL, status TEXT NOT NULL,
