@@ -23,7 +23,10 @@
 //!   shrinks when the state moves on (an unmatched helper stays a reader).
 //! - **Readers only grow.** Every source above is append-only, so nothing removes a member from
 //!   a document's readers (a device keeps what it once received, so taking access back would
-//!   only pretend). Only losing a coordinator role takes away what came with the role.
+//!   only pretend). Only losing a coordinator role takes away what came with the role: the
+//!   relay stops sending those documents, and the device removes them at once (the store resets
+//!   every document its member no longer reads; the repair path then confirms the relay will
+//!   not send them and forgets them).
 //! - An `audience` this code does not know (a newer schema's) is treated as
 //!   [`Audience::Organisers`]: unknown means restricted, never more open.
 //!

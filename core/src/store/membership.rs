@@ -511,7 +511,51 @@ impl Store {
             tracing::info!(role = role.as_str(), "the relay reports a new role");
             inner.identity.role = role;
         }
+        drop(inner);
+        if was_coordinator && !crate::audience::is_coordinator(role) {
+            self.drop_unreadable(buurt, role)?;
+        }
         Ok(widened)
+    }
+
+    /// After losing a coordinator role: every document of `buurt` the member no longer reads
+    /// is reset (its data leaves this device's tables) and marked for repair, which the relay
+    /// answers as for an unknown document, so the repair forgets it. Loads each document of the
+    /// buurt once; a role change is a rare operator action.
+    fn drop_unreadable(&self, buurt: &str, role: Role) -> Result<()> {
+        let b = self.buurt(buurt)?;
+        let member = crate::ids::MemberId::parse(&b.member)?;
+        let ids: Vec<String> = self.with_conn(|conn, _| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM documents WHERE buurt = ?1 AND kind IS NOT NULL ORDER BY id",
+            )?;
+            let rows = stmt.query_map([buurt], |r| r.get(0))?;
+            Ok(rows.collect::<std::result::Result<Vec<String>, _>>()?)
+        })?;
+        let mut dropped = 0usize;
+        for id in ids {
+            let id = crate::ids::EntityId::parse(&id)?;
+            let readable = {
+                let mut inner = self.lock();
+                let Ok(doc) = self.take_doc(&mut inner, &id) else {
+                    continue;
+                };
+                let readable = crate::audience::readers(&doc).may_read(&member, role);
+                inner.cache.put(id.clone(), doc);
+                readable
+            };
+            if !readable {
+                self.reset_document(&id)?;
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "no longer a coordinator: restricted documents removed"
+            );
+        }
+        Ok(())
     }
 
     /// Notes the relay's head (from a live notification).

@@ -137,6 +137,23 @@ async fn a_participants_only_request_reaches_only_its_readers() -> TestResult {
     other.sync().await?;
     assert_eq!(other.store.identity().role, Role::Organiser);
     assert_eq!(other.store.help(&private)?.status, HelpStatus::Matched);
+
+    // Demoted again, their phone drops what the role brought: the restricted request is gone
+    // after the next sync, the buurt's request stays.
+    admin::set_role(
+        &**relay.relay.storage(),
+        &buurt,
+        &other.member(),
+        Role::Resident,
+    )?;
+    other.sync().await?;
+    assert_eq!(other.store.identity().role, Role::Resident);
+    assert!(matches!(
+        other.store.help(&private),
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(titles(&other)?, ["Boodschappen"]);
+    assert!(other.store.needing_repair(&other.buurt, 10)?.is_empty());
     Ok(())
 }
 
