@@ -30,6 +30,7 @@ use crate::ids::{BuurtId, DeviceId};
 
 #[cfg(test)]
 mod conformance;
+mod decode;
 #[cfg(test)]
 pub(crate) mod pg_harness;
 mod postgres;

@@ -77,6 +77,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls};
 
+use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
 use super::{
     AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
     Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
@@ -196,35 +197,6 @@ macro_rules! retrying {
             }
         }
     }};
-}
-
-fn to_i64(v: u64, what: &str) -> StorageResult<i64> {
-    i64::try_from(v).map_err(|_| StorageError::Backend(format!("{what} {v} is out of range")))
-}
-
-fn to_u64(v: i64, what: &str) -> StorageResult<u64> {
-    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} {v} is negative")))
-}
-
-fn role(s: &str) -> StorageResult<Role> {
-    Role::parse(s).map_err(|_| StorageError::Corrupt(format!("unknown role `{s}`")))
-}
-
-fn member(s: String) -> StorageResult<MemberId> {
-    MemberId::parse(&s).map_err(|_| StorageError::Corrupt(format!("member id `{s}`")))
-}
-
-fn buurt_id(s: String) -> StorageResult<BuurtId> {
-    BuurtId::parse(&s).map_err(|_| StorageError::Corrupt(format!("buurt id `{s}`")))
-}
-
-fn device_id(s: String) -> StorageResult<DeviceId> {
-    DeviceId::parse(&s).map_err(|_| StorageError::Corrupt(format!("device id `{s}`")))
-}
-
-fn array<const N: usize>(v: &[u8], what: &str) -> StorageResult<[u8; N]> {
-    <[u8; N]>::try_from(v)
-        .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, {N} expected", v.len())))
 }
 
 fn not_found(what: &'static str, id: &str) -> Fail {

@@ -15,6 +15,7 @@ use automerge::ActorId;
 use noaber_core::{MemberId, Role};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
+use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
 use super::schema;
 use super::{
     AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
@@ -46,35 +47,6 @@ impl From<rusqlite::Error> for StorageError {
 
 fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
-}
-
-fn to_i64(v: u64, what: &str) -> StorageResult<i64> {
-    i64::try_from(v).map_err(|_| StorageError::Backend(format!("{what} {v} is out of range")))
-}
-
-fn to_u64(v: i64, what: &str) -> StorageResult<u64> {
-    u64::try_from(v).map_err(|_| StorageError::Corrupt(format!("{what} {v} is negative")))
-}
-
-fn role(s: &str) -> StorageResult<Role> {
-    Role::parse(s).map_err(|_| StorageError::Corrupt(format!("unknown role `{s}`")))
-}
-
-fn member(s: String) -> StorageResult<MemberId> {
-    MemberId::parse(&s).map_err(|_| StorageError::Corrupt(format!("member id `{s}`")))
-}
-
-fn buurt_id(s: String) -> StorageResult<BuurtId> {
-    BuurtId::parse(&s).map_err(|_| StorageError::Corrupt(format!("buurt id `{s}`")))
-}
-
-fn device_id(s: String) -> StorageResult<DeviceId> {
-    DeviceId::parse(&s).map_err(|_| StorageError::Corrupt(format!("device id `{s}`")))
-}
-
-fn array<const N: usize>(v: Vec<u8>, what: &str) -> StorageResult<[u8; N]> {
-    <[u8; N]>::try_from(v.as_slice())
-        .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, {N} expected", v.len())))
 }
 
 /// The internal key of a buurt.
@@ -605,7 +577,7 @@ impl Storage for SqliteStorage {
             let mut out = Vec::new();
             for row in rows {
                 let (hash, bytes) = row?;
-                out.push((array(hash, "change hash")?, bytes));
+                out.push((array(&hash, "change hash")?, bytes));
             }
             Ok(out)
         })
@@ -773,7 +745,7 @@ impl Storage for SqliteStorage {
                 let (seq, doc, bytes) = row?;
                 changes.push(LoggedChange {
                     seq: to_u64(seq, "seq")?,
-                    doc: array(doc, "document id")?,
+                    doc: array(&doc, "document id")?,
                     bytes,
                 });
             }

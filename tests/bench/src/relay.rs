@@ -117,10 +117,7 @@ pub async fn run(scale: Scale) -> BenchResult<Report> {
     let per_buurt = scale.pick(16, 2);
     let per_device = scale.pick(1_000, 20);
     let batch = 50;
-    let page: u32 = std::env::var("NOABER_BENCH_PAGE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let page = 200;
     let relay = RelayProcess::start(&[])?;
     let http = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
