@@ -25,6 +25,7 @@
 mod error;
 mod event;
 mod help;
+mod photo;
 mod profile;
 mod report;
 mod store;
@@ -39,6 +40,7 @@ pub use event::{
     ShiftSlot, VolunteerRole,
 };
 pub use help::{HelpResponse, HelpStatus, HelpThanks, HelpView, NewHelp};
+pub use photo::{LocalPhoto, PhotoUpload, UploadListener, UploadReport, UploadState};
 pub use profile::{NewProfile, ProfileEdit, ProfileView};
 pub use report::{
     MeToo, NewReport, PhotoRef, ReportPhoto, ReportStatus, ReportTransition, ReportView,
@@ -48,8 +50,8 @@ pub use store::NoaberStore;
 pub use subscribe::{ChangeListener, Subscription};
 pub use sync::{Buurt, CancelHandle, RejectedChange, SyncListener, SyncReport, SyncStatus};
 pub use task::{
-    ChecklistItem, NewTask, Occurrence, Outcome, Pledge, TaskEdit, TaskSchedule, TaskStatus,
-    TaskView,
+    ChecklistItem, NewTask, Occurrence, Outcome, Pledge, TaskEdit, TaskSchedule, TaskStanding,
+    TaskStatus, TaskView,
 };
 pub use types::{
     BBox, Changed, Comment, GeoPoint, Identity, Kind, ListOrder, ListQuery, MyNotice, Notice, Page,

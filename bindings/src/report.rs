@@ -176,18 +176,6 @@ impl From<core::PhotoRef> for PhotoRef {
     }
 }
 
-impl From<PhotoRef> for core::PhotoRef {
-    fn from(p: PhotoRef) -> Self {
-        core::PhotoRef {
-            hash: p.hash,
-            mime: p.mime,
-            size: p.size,
-            width: p.width,
-            height: p.height,
-        }
-    }
-}
-
 /// An attached photo reference.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ReportPhoto {
@@ -423,15 +411,5 @@ impl NoaberStore {
     /// `NotAllowed` unless a caretaker, organiser or staff; `InvalidInput`.
     pub fn set_report_response(&self, id: String, text: String) -> Result<()> {
         Ok(self.store.set_report_response(&entity(&id)?, &text)?)
-    }
-
-    /// Attaches a photo reference.
-    ///
-    /// # Errors
-    ///
-    /// `InvalidInput` naming `hash`, `mime`, `size`, `width`, `height` or `photo`;
-    /// `NotAllowed` unless the reporter, a caretaker, organiser or staff.
-    pub fn attach_photo_ref(&self, id: String, photo: PhotoRef) -> Result<()> {
-        Ok(self.store.attach_photo_ref(&entity(&id)?, &photo.into())?)
     }
 }

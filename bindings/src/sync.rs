@@ -242,7 +242,7 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 /// Runs `work` on the library's runtime until it completes or `cancel` is cancelled.
-async fn run<T, F>(cancel: Option<Arc<CancelHandle>>, work: F) -> Result<T>
+pub(crate) async fn run<T, F>(cancel: Option<Arc<CancelHandle>>, work: F) -> Result<T>
 where
     T: Send + 'static,
     F: Future<Output = Result<T>> + Send + 'static,
@@ -269,7 +269,7 @@ where
 
 impl NoaberStore {
     /// The shared HTTP client, made on first use.
-    fn client(&self) -> Result<http::Client> {
+    pub(crate) fn client(&self) -> Result<http::Client> {
         let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
@@ -281,7 +281,7 @@ impl NoaberStore {
 }
 
 /// Calls `f` on the app's listener, containing a failure of the app's code.
-fn tell(f: impl FnOnce()) {
+pub(crate) fn tell(f: impl FnOnce()) {
     if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
         tracing::warn!("a sync listener failed; live sync goes on");
     }

@@ -241,10 +241,39 @@ pub struct TaskView {
     pub current_occurrence: Option<String>,
     /// What members should be told.
     pub notices: Vec<Notice>,
+    /// Where the local member stands.
+    pub my_standing: TaskStanding,
 }
 
-fn view(v: core::TaskView, now: i64) -> TaskView {
+/// Where a member stands on a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum TaskStanding {
+    /// The adopter.
+    Adopter,
+    /// A backup, waiting to take over.
+    Backup {
+        /// 1-based place in the line of backups.
+        position: u64,
+    },
+    /// Neither adopter nor backup (not `None`: that clashes with Python and Swift).
+    NotIn,
+}
+
+impl From<core::TaskStanding> for TaskStanding {
+    fn from(s: core::TaskStanding) -> Self {
+        match s {
+            core::TaskStanding::Adopter => TaskStanding::Adopter,
+            core::TaskStanding::Backup { position } => TaskStanding::Backup {
+                position: count(position),
+            },
+            core::TaskStanding::None => TaskStanding::NotIn,
+        }
+    }
+}
+
+fn view(v: core::TaskView, now: i64, me: &noaber_core::MemberId) -> TaskView {
     TaskView {
+        my_standing: v.standing(me).into(),
         due_state: v.due_state(now).to_owned(),
         current_occurrence: v.current_occurrence(now),
         id: v.id,
@@ -326,7 +355,7 @@ impl NoaberStore {
     /// `InvalidInput` (`id`); `NotFound`; `Storage`.
     pub fn task(&self, id: String) -> Result<TaskView> {
         let v = self.store.task(&entity(&id)?)?;
-        Ok(view(v, self.store.now_ms()))
+        Ok(view(v, self.store.now_ms(), &self.store.identity().member))
     }
 
     /// Edits a task's fields and/or schedule.
@@ -338,14 +367,15 @@ impl NoaberStore {
         Ok(self.store.edit_task(&entity(&id)?, &edit.into())?)
     }
 
-    /// The local member claims the task: adopter when nobody is, otherwise backup. Read the
-    /// task again to see which (a concurrent claim elsewhere may still win).
+    /// The local member claims the task: adopter when nobody is, otherwise backup; returns
+    /// where they now stand on this device (a concurrent claim elsewhere may still win after a
+    /// sync: `TaskView.my_standing` and the notices tell).
     ///
     /// # Errors
     ///
     /// `NotAllowed` when finished or the member is already in.
-    pub fn claim_task(&self, id: String) -> Result<()> {
-        Ok(self.store.claim_task(&entity(&id)?)?)
+    pub fn claim_task(&self, id: String) -> Result<TaskStanding> {
+        Ok(self.store.claim_task(&entity(&id)?)?.into())
     }
 
     /// The local member steps back as adopter or backup; the first backup takes over.

@@ -9,8 +9,8 @@ use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Args, Subcommand};
 use noaber_core::model::event::{Attendance, EventEdit, NewEvent, Rsvp, ShiftSlot};
 use noaber_core::model::profile::{NewProfile, ProfileEdit};
-use noaber_core::model::report::{NewReport, PhotoRef, ReportTransition};
-use noaber_core::model::task::{NewTask, Outcome, TaskEdit, TaskSchedule, TaskView};
+use noaber_core::model::report::{NewReport, ReportTransition};
+use noaber_core::model::task::{NewTask, Outcome, TaskEdit, TaskSchedule, TaskStanding, TaskView};
 use noaber_core::{EntityId, Error, Store};
 use serde::Serialize;
 
@@ -455,36 +455,11 @@ pub struct TaskEditArgs {
     tz: Option<String>,
 }
 
-/// Where the local member stands on a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "as", rename_all = "snake_case")]
-enum Standing {
-    /// The adopter.
-    Adopter,
-    /// A backup, 1-based in line.
-    Backup { position: usize },
-    /// Neither.
-    None,
-}
-
-fn standing(v: &TaskView, s: &Store) -> Standing {
-    let me = s.identity().member;
-    if v.adopter.as_ref() == Some(&me) {
-        return Standing::Adopter;
-    }
-    match v.backups.iter().position(|m| m == &me) {
-        Some(i) => Standing::Backup {
-            position: i.saturating_add(1),
-        },
-        None => Standing::None,
-    }
-}
-
-fn standing_text(st: Standing) -> String {
+fn standing_text(st: TaskStanding) -> String {
     match st {
-        Standing::Adopter => "adopter".to_owned(),
-        Standing::Backup { position } => format!("backup (number {position})"),
-        Standing::None => "not in".to_owned(),
+        TaskStanding::Adopter => "adopter".to_owned(),
+        TaskStanding::Backup { position } => format!("backup (number {position})"),
+        TaskStanding::None => "not in".to_owned(),
     }
 }
 
@@ -494,7 +469,7 @@ struct TaskShown<'a> {
     #[serde(flatten)]
     view: &'a TaskView,
     due: &'static str,
-    you: Standing,
+    you: TaskStanding,
 }
 
 /// Runs a task subcommand.
@@ -524,7 +499,7 @@ pub fn task(s: &Store, o: &Out, c: TaskCmd) -> Result<(), Error> {
             let v = s.task(&entity(&id)?)?;
             let shown = TaskShown {
                 due: v.due_state(s.now_ms()),
-                you: standing(&v, s),
+                you: v.standing(&s.identity().member),
                 view: &v,
             };
             o.view(&shown)
@@ -563,9 +538,7 @@ pub fn task(s: &Store, o: &Out, c: TaskCmd) -> Result<(), Error> {
             o.ok()
         }
         TaskCmd::Claim { id } => {
-            let id = entity(&id)?;
-            s.claim_task(&id)?;
-            let st = standing(&s.task(&id)?, s);
+            let st = s.claim_task(&entity(&id)?)?;
             o.print(&st, || standing_text(st))
         }
         TaskCmd::Release { id } => {
@@ -726,8 +699,15 @@ pub enum ReportCmd {
         /// The response text.
         text: String,
     },
-    /// Attach a reference to a photo (its bytes travel separately, without EXIF/GPS).
-    Photo(PhotoArgs),
+    /// Attach photos (JPEG, PNG or WebP): stripped of EXIF/GPS and all other metadata on this
+    /// device, then uploaded after the report syncs.
+    Photo {
+        /// The report.
+        id: String,
+        /// Photo files.
+        #[arg(required = true)]
+        paths: Vec<std::path::PathBuf>,
+    },
 }
 
 /// The fields of a new report.
@@ -761,28 +741,32 @@ pub struct NewReportArgs {
     /// Who reads it: buurt (everyone), organisers, participants.
     #[arg(long, default_value = "buurt", value_parser = crate::audience)]
     pub audience: noaber_core::Audience,
+    /// A photo to attach (JPEG, PNG or WebP; repeatable). Its metadata (EXIF, GPS, ...) is
+    /// removed before it is stored; it uploads after the report syncs.
+    #[arg(long = "photo")]
+    photos: Vec<std::path::PathBuf>,
 }
 
-/// A photo reference.
-#[derive(Debug, Args)]
-pub struct PhotoArgs {
-    /// The report.
-    id: String,
-    /// SHA-256 of the photo's bytes, 64 lowercase hex digits.
-    #[arg(long)]
-    hash: String,
-    /// image/jpeg, image/png or image/webp.
-    #[arg(long)]
-    mime: String,
-    /// Size in bytes.
-    #[arg(long)]
-    size: u64,
-    /// Width in pixels.
-    #[arg(long)]
-    width: u32,
-    /// Height in pixels.
-    #[arg(long)]
-    height: u32,
+/// Reads a photo file and checks it is a JPEG, PNG or WebP within the size limit (the store
+/// strips its metadata when it is attached).
+fn read_photo(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::InvalidInput {
+        field: "photo",
+        reason: format!("cannot open `{}`: {e}", path.display()),
+    })?;
+    let mut bytes = Vec::new();
+    f.take(noaber_core::model::report::MAX_PHOTO_BYTES.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::InvalidInput {
+            field: "photo",
+            reason: format!("cannot read `{}`: {e}", path.display()),
+        })?;
+    noaber_core::photo::clean(&bytes).map_err(|e| Error::InvalidInput {
+        field: "photo",
+        reason: format!("`{}`: {e}", path.display()),
+    })?;
+    Ok(bytes)
 }
 
 /// Runs a report subcommand.
@@ -809,7 +793,18 @@ pub fn report(s: &Store, o: &Out, c: ReportCmd) -> Result<(), Error> {
                 stairwell: a.stairwell,
                 severity: a.severity,
             };
-            o.id(s.create_report(&new)?.as_str())
+            // Every photo is read and checked before anything is written: a bad file leaves
+            // no report behind.
+            let photos = a
+                .photos
+                .iter()
+                .map(|p| read_photo(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let id = s.create_report(&new)?;
+            for bytes in &photos {
+                s.attach_photo(&id, bytes)?;
+            }
+            o.id(id.as_str())
         }
         ReportCmd::Show { id } => o.view(&s.report(&entity(&id)?)?),
         ReportCmd::Edit { id, description } => {
@@ -849,16 +844,27 @@ pub fn report(s: &Store, o: &Out, c: ReportCmd) -> Result<(), Error> {
             s.set_report_response(&entity(&id)?, &text)?;
             o.ok()
         }
-        ReportCmd::Photo(a) => {
-            let photo = PhotoRef {
-                hash: a.hash,
-                mime: a.mime,
-                size: a.size,
-                width: a.width,
-                height: a.height,
-            };
-            s.attach_photo_ref(&entity(&a.id)?, &photo)?;
-            o.ok()
+        ReportCmd::Photo { id, paths } => {
+            let id = entity(&id)?;
+            let photos = paths
+                .iter()
+                .map(|p| read_photo(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let refs = photos
+                .iter()
+                .map(|b| s.attach_photo(&id, b))
+                .collect::<Result<Vec<_>, _>>()?;
+            o.print(&refs, || {
+                refs.iter()
+                    .map(|r| {
+                        format!(
+                            "{} ({}, {}×{}, {} bytes)",
+                            r.hash, r.mime, r.width, r.height, r.size
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
         }
     }
 }

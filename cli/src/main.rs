@@ -116,8 +116,12 @@ enum Command {
         #[arg(long)]
         buurt: Option<String>,
     },
-    /// Sync status per buurt: pending changes, last sync, last error.
+    /// Sync status per buurt: pending changes, last sync, last error; and the photo upload
+    /// queue.
     Status,
+    /// Photos on reports.
+    #[command(subcommand)]
+    Photo(PhotoCmd),
     /// Leave a buurt: forget its token and remove its data from this device.
     Leave {
         /// The buurt id.
@@ -524,6 +528,26 @@ fn describe_report(buurt: &str, r: &noaber_core::sync::http::SyncReport) -> Stri
     s
 }
 
+/// The upload queue for `status`: one line per photo not yet done (and those sent today).
+fn describe_uploads(uploads: &[noaber_core::store::photos::PhotoUpload]) -> String {
+    use noaber_core::store::photos::UploadState;
+    let mut s = String::new();
+    for u in uploads {
+        let short = u.hash.get(..12).unwrap_or(&u.hash);
+        let state = match u.state {
+            UploadState::Done => "uploaded".to_owned(),
+            UploadState::Rejected => "refused".to_owned(),
+            UploadState::Pending if u.buurt.is_none() => "waits for `noaber join`".to_owned(),
+            UploadState::Pending => format!("{} of {} bytes sent", u.sent, u.size),
+        };
+        s.push_str(&format!("\nphoto {short}… on report {}: {state}", u.entity));
+        if let (UploadState::Pending | UploadState::Rejected, Some(e)) = (u.state, &u.last_error) {
+            s.push_str(&format!(" (last error: {e})"));
+        }
+    }
+    s
+}
+
 fn sync_cmd(store: &Store, out: &Out, live: bool, buurt: Option<String>) -> Result<(), Error> {
     let client = noaber_core::sync::http::Client::new()?;
     let rt = runtime()?;
@@ -567,16 +591,142 @@ fn sync_cmd(store: &Store, out: &Out, live: bool, buurt: Option<String>) -> Resu
     for b in buurten {
         match rt.block_on(client.sync(store, &b)) {
             Ok(rep) => out.print(&rep, || describe_report(&b, &rep))?,
-            Err(e) => failed = Some(e),
+            Err(e) => {
+                failed = Some(e);
+                continue;
+            }
+        }
+        // Photos follow their reports (resumable: a cut connection continues next time).
+        let up = rt.block_on(client.upload_photos(store, &b, |p| {
+            if !out.json && p.sent < p.total {
+                eprintln!(
+                    "  photo {}…: {} of {} bytes",
+                    p.hash.get(..12).unwrap_or(""),
+                    p.sent,
+                    p.total
+                );
+            }
+        }))?;
+        if up != noaber_core::sync::http::UploadReport::default() {
+            out.print(&serde_json::json!({ "buurt": b, "photos": up }), || {
+                format!(
+                    "{b}: photos uploaded {}, refused {}, waiting {} ({} bytes sent)",
+                    up.completed, up.rejected, up.waiting, up.bytes_sent
+                )
+            })?;
         }
     }
     failed.map_or(Ok(()), Err)
 }
 
-fn run(cli: Cli) -> Result<(), Error> {
+/// Photo subcommands.
+#[derive(Debug, Subcommand)]
+enum PhotoCmd {
+    /// Write a photo to a file: from this device if it holds it, else downloaded from the
+    /// relay (exit code 3 and "pending" when the relay does not hold it yet).
+    Fetch {
+        /// SHA-256 of the photo (as `report show` lists it).
+        hash: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+        /// The buurt whose relay to ask (default: every joined buurt in turn).
+        #[arg(long)]
+        buurt: Option<String>,
+    },
+    /// Keep at most this many bytes of downloaded photos (photos waiting to upload are kept).
+    CacheLimit {
+        /// Bytes.
+        bytes: u64,
+    },
+}
+
+/// The exit code of `photo fetch` for a photo the relay does not hold yet.
+const EXIT_PENDING: u8 = 3;
+
+fn photo_cmd(store: &Store, out: &Out, cmd: PhotoCmd) -> Result<Option<u8>, Error> {
+    match cmd {
+        PhotoCmd::CacheLimit { bytes } => {
+            store.set_photo_cache_limit(bytes)?;
+            out.ok()?;
+            Ok(None)
+        }
+        PhotoCmd::Fetch {
+            hash,
+            out: path,
+            buurt,
+        } => {
+            let mut photo = store.photo(&hash)?;
+            if photo.is_none() {
+                let buurten = match buurt {
+                    Some(b) => vec![store.buurt(&b)?.id],
+                    None => store.buurten()?.into_iter().map(|b| b.id).collect(),
+                };
+                let client = noaber_core::sync::http::Client::new()?;
+                let rt = runtime()?;
+                for b in buurten {
+                    photo = rt.block_on(client.fetch_photo(store, &b, &hash))?;
+                    if photo.is_some() {
+                        break;
+                    }
+                }
+            }
+            let Some(photo) = photo else {
+                out.print(
+                    &serde_json::json!({ "hash": hash, "state": "pending" }),
+                    || format!("photo {hash} is pending: the relay does not hold it yet"),
+                )?;
+                return Ok(Some(EXIT_PENDING));
+            };
+            write_atomically(&path, &photo.bytes)?;
+            out.print(
+                &serde_json::json!({ "hash": hash, "mime": photo.mime, "size": photo.bytes.len(), "out": path }),
+                || format!("wrote {} ({}, {} bytes)", path.display(), photo.mime, photo.bytes.len()),
+            )?;
+            Ok(None)
+        }
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename, so a
+/// reader never sees half a photo.
+fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::InvalidInput {
+            field: "out",
+            reason: format!("`{}` names no file", path.display()),
+        })?
+        .to_string_lossy()
+        .into_owned();
+    let tmp = dir.join(format!(".{name}.part"));
+    let fail = |e: std::io::Error| Error::InvalidInput {
+        field: "out",
+        reason: format!("cannot write `{}`: {e}", path.display()),
+    };
+    std::fs::write(&tmp, bytes).map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        fail(e)
+    })
+}
+
+/// Runs the command; `Ok(Some(code))` for a non-error exit code other than 0.
+fn run(cli: Cli) -> Result<Option<u8>, Error> {
     let out = Out { json: cli.json };
     let store = open(&cli.store)?;
     match cli.command {
+        Command::Photo(cmd) => photo_cmd(&store, &out, cmd),
+        command => run_command(&store, &out, command).map(|()| None),
+    }
+}
+
+fn run_command(store: &Store, out: &Out, command: Command) -> Result<(), Error> {
+    match command {
         Command::Whoami(a) => {
             let mut id = store.identity();
             if a.role.is_some() || a.name.is_some() || a.household.is_some() {
@@ -635,10 +785,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out.ok()
             }
         },
-        Command::Event(cmd) => kinds::event(&store, &out, cmd),
-        Command::Task(cmd) => kinds::task(&store, &out, cmd),
-        Command::Report(cmd) => kinds::report(&store, &out, cmd),
-        Command::Profile(cmd) => kinds::profile(&store, &out, cmd),
+        Command::Event(cmd) => kinds::event(store, out, cmd),
+        Command::Task(cmd) => kinds::task(store, out, cmd),
+        Command::Report(cmd) => kinds::report(store, out, cmd),
+        Command::Profile(cmd) => kinds::profile(store, out, cmd),
         Command::Comment(cmd) => match cmd {
             CommentCmd::Add { id, text } => out.id(&store.add_comment(&entity(&id)?, &text)?),
             CommentCmd::Edit { id, comment, text } => {
@@ -667,14 +817,14 @@ fn run(cli: Cli) -> Result<(), Error> {
                 })
             }
         },
-        Command::List(a) => list(&store, &out, a),
+        Command::List(a) => list(store, out, a),
         Command::Search { text, limit } => {
             let page = store.list(&ListQuery {
                 text: Some(text),
                 limit,
                 ..Default::default()
             })?;
-            print_page(&out, &page)
+            print_page(out, &page)
         }
         Command::Counts => {
             let counts = store.status_counts()?;
@@ -720,7 +870,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 store.adopt_member(&member(&m)?)?;
             }
             let client = noaber_core::sync::http::Client::new()?;
-            let b = runtime()?.block_on(client.join(&store, &url, &code, &name))?;
+            let b = runtime()?.block_on(client.join(store, &url, &code, &name))?;
             out.print(&b, || {
                 format!(
                     "joined {} ({}) as {}: buurt {}",
@@ -731,7 +881,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 )
             })
         }
-        Command::Sync { live, buurt } => sync_cmd(&store, &out, live, buurt),
+        Command::Sync { live, buurt } => sync_cmd(store, out, live, buurt),
         Command::Status => {
             let statuses: Vec<_> = store
                 .buurten()?
@@ -739,11 +889,18 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .map(|b| store.sync_status(&b.id))
                 .collect::<Result<_, _>>()?;
             let outbox = store.pending_count()?;
-            out.print(&serde_json::json!({ "buurten": statuses, "unsynced_changes": outbox }), || {
+            let uploads = store.photo_uploads()?;
+            let json = serde_json::json!({
+                "buurten": statuses,
+                "unsynced_changes": outbox,
+                "photo_uploads": uploads,
+            });
+            out.print(&json, || {
+                let queue = describe_uploads(&uploads);
                 if statuses.is_empty() {
-                    return format!("not joined to a buurt; {outbox} local change(s) will sync after `noaber join`");
+                    return format!("not joined to a buurt; {outbox} local change(s) will sync after `noaber join`{queue}");
                 }
-                statuses
+                let lines = statuses
                     .iter()
                     .map(|s| {
                         let last = s.last_sync_at.map(time::show).unwrap_or_else(|| "never".into());
@@ -760,7 +917,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                         line
                     })
                     .collect::<Vec<_>>()
-                    .join("\n")
+                    .join("\n");
+                format!("{lines}{queue}")
             })
         }
         Command::Leave { buurt } => {
@@ -773,13 +931,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                 format!("rebuilt {n} entities")
             })
         }
+        Command::Photo(cmd) => photo_cmd(store, out, cmd).map(|_| ()),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(code)) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

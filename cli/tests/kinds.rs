@@ -761,8 +761,6 @@ fn new_report(store: &Path) -> String {
     )
 }
 
-const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
 #[test]
 fn report_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -785,24 +783,41 @@ fn report_round_trip() {
         &store,
         &["report", "response", &id, "Wordt donderdag opgehaald"],
     );
-    ok(
+    let photo = format!(
+        "{}/../tests/fixtures/photos/camera.jpg",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let attached = json(&store, &["report", "photo", &id, &photo]);
+    let hash = attached[0]["hash"].as_str().unwrap().to_owned();
+    assert_eq!(attached[0]["mime"], "image/jpeg");
+    assert_eq!(
+        (
+            attached[0]["width"].as_u64(),
+            attached[0]["height"].as_u64()
+        ),
+        (Some(96), Some(64))
+    );
+    // `create --photo` (repeatable) attaches on creation; the same picture twice is one photo.
+    let with_photo = ok(
         &store,
         &[
             "report",
-            "photo",
-            &id,
-            "--hash",
-            HASH,
-            "--mime",
-            "image/jpeg",
-            "--size",
-            "204800",
-            "--width",
-            "1600",
-            "--height",
-            "1200",
+            "create",
+            "--category",
+            "lighting",
+            "--lat",
+            "52.09",
+            "--lon",
+            "5.12",
+            "--photo",
+            &photo,
+            "--photo",
+            &photo,
         ],
     );
+    let shown = json(&store, &["report", "show", with_photo.trim()]);
+    assert_eq!(shown["photos"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["photos"][0]["photo"]["hash"], hash.as_str());
     ok(
         &store,
         &["report", "edit", &id, "--description", "Matras en kast"],
@@ -818,7 +833,20 @@ fn report_round_trip() {
     assert_eq!(v["description"], "Matras en kast");
     assert_eq!(v["responsible"], "Gemeente Utrecht");
     assert_eq!(v["response"], "Wordt donderdag opgehaald");
-    assert_eq!(v["photos"][0]["photo"]["hash"], HASH);
+    assert_eq!(v["photos"][0]["photo"]["hash"], hash.as_str());
+    // The photo is held here without its metadata, and waits in the upload queue.
+    let out = store.join("fixed.jpg");
+    ok(
+        &store,
+        &["photo", "fetch", &hash, "--out", out.to_str().unwrap()],
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(!bytes.windows(12).any(|w| w == b"SN-HOME-4242"));
+    assert!(!bytes.windows(3).any(|w| w == b"GPS"));
+    let status = json(&store, &["status"]);
+    assert_eq!(status["photo_uploads"][0]["hash"], hash.as_str());
+    assert_eq!(status["photo_uploads"][0]["state"], "pending");
+    assert!(ok(&store, &["status"]).contains("waits for `noaber join`"));
     let steps: Vec<&str> = v["timeline"]
         .as_array()
         .unwrap()
@@ -952,67 +980,44 @@ fn report_errors_name_the_field() {
     fails(&store, &["report", "withdraw-me-too", &id], 1, "no me_too");
     fails(&store, &["report", "reject", &id], 2, "--reason");
     fails(&store, &["report", "responsible", &id], 2, "--clear");
+    let not_a_photo = store.join("notes.txt");
+    std::fs::write(&not_a_photo, "boodschappenlijst").unwrap();
+    fails(
+        &store,
+        &["report", "photo", &id, not_a_photo.to_str().unwrap()],
+        1,
+        "invalid `photo`",
+    );
+    fails(
+        &store,
+        &["report", "photo", &id, "/no/such/photo.jpg"],
+        1,
+        "cannot open",
+    );
+    fails(&store, &["report", "photo", &id], 2, "PATHS");
+    // A bad photo on `create` leaves no report behind.
+    let before = json(&store, &["list", "report"]).as_array().unwrap().len();
     fails(
         &store,
         &[
             "report",
-            "photo",
-            &id,
-            "--hash",
-            "abc",
-            "--mime",
-            "image/png",
-            "--size",
-            "1",
-            "--width",
-            "1",
-            "--height",
-            "1",
+            "create",
+            "--category",
+            "litter",
+            "--lat",
+            "52",
+            "--lon",
+            "5",
+            "--photo",
+            not_a_photo.to_str().unwrap(),
         ],
         1,
-        "invalid `hash`",
+        "invalid `photo`",
     );
-    fails(
-        &store,
-        &[
-            "report",
-            "photo",
-            &id,
-            "--hash",
-            HASH,
-            "--mime",
-            "image/gif",
-            "--size",
-            "1",
-            "--width",
-            "1",
-            "--height",
-            "1",
-        ],
-        1,
-        "invalid `mime`",
+    assert_eq!(
+        json(&store, &["list", "report"]).as_array().unwrap().len(),
+        before
     );
-    fails(
-        &store,
-        &[
-            "report",
-            "photo",
-            &id,
-            "--hash",
-            HASH,
-            "--mime",
-            "image/png",
-            "--size",
-            "-1",
-            "--width",
-            "1",
-            "--height",
-            "1",
-        ],
-        2,
-        "--size",
-    );
-
     ok(&store, &["whoami", "--role", "organiser"]);
     fails(
         &store,

@@ -3,6 +3,8 @@
 //!
 //! - [`model`] — one module per entity kind: the document schema, the operations, and the
 //!   deterministic rule that derives status from what people did.
+//! - [`photo`] — report photos made safe to store and send: metadata stripped, pixels
+//!   untouched.
 //! - [`store`] — the device store: document bytes, projections, the local change log,
 //!   queries and subscriptions.
 //!
@@ -15,6 +17,7 @@ pub(crate) mod doc;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod photo;
 pub mod store;
 pub mod sync;
 pub mod validate;

@@ -157,6 +157,7 @@ mod tests {
                 bytes: vec![n],
                 audience: noaber_core::Audience::Buurt,
                 grants: Vec::new(),
+                photos: Vec::new(),
             }],
             received_at: 0,
         })

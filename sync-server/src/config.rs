@@ -9,6 +9,9 @@
 //! trusted_proxies = ["127.0.0.1"]   # behind nginx on the same machine
 //! # Optional: keep the relay's state in PostgreSQL instead of SQLite in `data`.
 //! # postgres = "host=/run/postgresql user=noaber dbname=noaber"
+//! # Photos (kept in `data/blobs/` even with `postgres`): per device, bytes stored and sent.
+//! blob_quota_bytes = 500000000
+//! blob_rate_bytes_per_minute = 20000000
 //! ```
 //!
 //! Every key can also be set as `NOABER_RELAY_<KEY>` (`NOABER_RELAY_DATA`,
@@ -29,7 +32,7 @@ use crate::error::{Error, Result};
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// The data directory (holds `relay.sqlite3`).
+    /// The data directory (holds `relay.sqlite3`, and the photos in `blobs/`).
     pub data: PathBuf,
     /// The address to listen on.
     pub listen: String,
@@ -51,10 +54,17 @@ pub struct Config {
     /// memory does not grow with the documents stored: a small document costs ~17 KB).
     pub doc_cache: usize,
     /// A PostgreSQL connection string (`host=/run/postgresql user=noaber dbname=noaber` or a
-    /// `postgres://` URL). When set, the relay keeps its state there and `data` is unused.
+    /// `postgres://` URL). When set, the relay keeps its state there and `data` holds only
+    /// the photos' bytes.
     pub postgres: Option<String>,
     /// Most connections to PostgreSQL the relay holds at once.
     pub postgres_pool: usize,
+    /// Photo bytes one device may keep on the relay: the photos it uploaded first plus its
+    /// uploads in progress (`403 quota_exceeded` beyond).
+    pub blob_quota_bytes: u64,
+    /// Photo bytes one device may send per minute (`429 rate_limited` beyond); at least one
+    /// chunk (1 MiB).
+    pub blob_rate_bytes_per_minute: u64,
 }
 
 impl std::fmt::Debug for Config {
@@ -72,6 +82,8 @@ impl std::fmt::Debug for Config {
             doc_cache,
             postgres,
             postgres_pool,
+            blob_quota_bytes,
+            blob_rate_bytes_per_minute,
         } = self;
         f.debug_struct("Config")
             .field("data", data)
@@ -85,6 +97,8 @@ impl std::fmt::Debug for Config {
             .field("doc_cache", doc_cache)
             .field("postgres", &postgres.as_ref().map(|_| "(set)"))
             .field("postgres_pool", postgres_pool)
+            .field("blob_quota_bytes", blob_quota_bytes)
+            .field("blob_rate_bytes_per_minute", blob_rate_bytes_per_minute)
             .finish()
     }
 }
@@ -102,6 +116,8 @@ const KEYS: &[&str] = &[
     "doc_cache",
     "postgres",
     "postgres_pool",
+    "blob_quota_bytes",
+    "blob_rate_bytes_per_minute",
 ];
 
 impl Default for Config {
@@ -118,6 +134,8 @@ impl Default for Config {
             doc_cache: 1024,
             postgres: None,
             postgres_pool: crate::storage::DEFAULT_POOL_SIZE,
+            blob_quota_bytes: 500_000_000,
+            blob_rate_bytes_per_minute: 20_000_000,
         }
     }
 }
@@ -193,6 +211,13 @@ impl Config {
         range("live_per_device", self.live_per_device as u64, 1, 64)?;
         range("doc_cache", self.doc_cache as u64, 1, 100_000)?;
         range("postgres_pool", self.postgres_pool as u64, 1, 1_000)?;
+        range("blob_quota_bytes", self.blob_quota_bytes, 0, 1 << 50)?;
+        range(
+            "blob_rate_bytes_per_minute",
+            self.blob_rate_bytes_per_minute,
+            crate::blob::MAX_CHUNK_BYTES as u64,
+            1 << 40,
+        )?;
         if self
             .postgres
             .as_deref()
@@ -321,6 +346,30 @@ mod tests {
             assert_eq!(c.postgres.as_deref(), Some("host=/flag password=hunter2"));
             jail.create_file("zero.toml", "postgres_pool = 0\n")?;
             assert!(Config::load(Some(Path::new("zero.toml")), Overrides::default()).is_err());
+            Ok(())
+        });
+        Ok(())
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail dictates the closure's error type
+    fn photo_limits_come_from_file_or_env() -> Result<()> {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, Overrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(
+                (c.blob_quota_bytes, c.blob_rate_bytes_per_minute),
+                (500_000_000, 20_000_000)
+            );
+            jail.create_file("relay.toml", "blob_quota_bytes = 1000\n")?;
+            jail.set_env("NOABER_RELAY_BLOB_RATE_BYTES_PER_MINUTE", "2000000");
+            let c = Config::load(Some(Path::new("relay.toml")), Overrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(
+                (c.blob_quota_bytes, c.blob_rate_bytes_per_minute),
+                (1000, 2_000_000)
+            );
+            jail.set_env("NOABER_RELAY_BLOB_RATE_BYTES_PER_MINUTE", "1000");
+            assert!(Config::load(None, Overrides::default()).is_err());
             Ok(())
         });
         Ok(())

@@ -18,7 +18,8 @@
 //! 6. it is applied to the relay's copy, so later changes of the same request (and of other
 //!    requests) are checked against it; for a restricted document (`noaber_core::audience`)
 //!    the members it made readers are stored with it, and pulls send the document's changes
-//!    only to its readers and coordinators.
+//!    only to its readers and coordinators; for a report, the photos it references are
+//!    stored with it too (`blob_refs`), which decides who may fetch them.
 //!
 //! The relay's copies live in [`DocCache`]s, LRUs of loaded documents (`doc_cache` in all,
 //! 1 024 by default, shared out among 8 shards): memory is bounded whatever the number of
@@ -35,10 +36,12 @@ use std::num::NonZeroUsize;
 use automerge::{AutoCommit, Change, ChangeHash};
 use lru::LruCache;
 
+use noaber_core::model::report;
 use noaber_core::sync::wire::{MAX_CHANGE_BYTES, MAX_INFLATED_BYTES, PushChange, Rejected};
 use noaber_core::validate;
 use noaber_core::{Audience, EntityId, MemberId, audience};
 
+use crate::blob::BlobHash;
 use crate::error::{Error, Result};
 use crate::http::error::ApiError;
 use crate::ids::{BuurtId, hex};
@@ -239,7 +242,11 @@ fn stage(
                 r
             }
         };
-        let (audience, grants) = match verdict {
+        let Access {
+            audience,
+            grants,
+            photos,
+        } = match verdict {
             Ok(access) => access,
             Err(r) => {
                 cache.evict(&doc);
@@ -254,20 +261,39 @@ fn stage(
             bytes,
             audience,
             grants,
+            photos,
         });
     }
     Ok(out)
 }
 
-/// A document's audience after an accepted change, and who reads it now that did not
-/// `before` (readers only grow; see `noaber_core::audience`).
-fn access(d: &AutoCommit, before: BTreeSet<MemberId>) -> (Audience, Vec<MemberId>) {
+/// What an accepted change decides about access: the document's audience, who reads it now
+/// that did not `before` (readers only grow; see `noaber_core::audience`), and the photos it
+/// references (a report's; who may fetch a photo follows from who reads such a document).
+struct Access {
+    audience: Audience,
+    grants: Vec<MemberId>,
+    photos: Vec<[u8; 32]>,
+}
+
+/// The [`Access`] of a document after an accepted change.
+fn access(d: &AutoCommit, before: BTreeSet<MemberId>) -> Access {
     let audience = audience::audience(d);
-    if !audience.is_restricted() {
-        return (audience, Vec::new());
+    let photos = report::photo_hashes(d)
+        .iter()
+        .filter_map(|h| BlobHash::parse(h).map(|b| b.0))
+        .collect();
+    let grants = if audience.is_restricted() {
+        let now = audience::readers(d).members;
+        now.difference(&before).cloned().collect()
+    } else {
+        Vec::new()
+    };
+    Access {
+        audience,
+        grants,
+        photos,
     }
-    let now = audience::readers(d).members;
-    (audience, now.difference(&before).cloned().collect())
 }
 
 /// Validates a request's pushed changes, commits the accepted ones durably and returns the

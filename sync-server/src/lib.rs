@@ -15,6 +15,8 @@
 //! | `commit.rs` | the group-commit writer thread |
 //! | `live.rs` | the live WebSocket, per-buurt heads, per-device connection limits |
 //! | [`storage`] | the [`storage::Storage`] trait, SQLite, migrations, the conformance suite |
+//! | [`blob`] | photo bytes: the [`blob::BlobStore`] trait and its filesystem implementation, the image check, the per-device byte rate |
+//! | `http/blobs.rs` | `/v1/uploads/{hash}` and `/v1/blobs/{hash}` |
 //! | [`admin`] | operator commands; [`invite`] codes; [`ratelimit`]; [`config`] |
 //! | [`repair`] | the messages of `POST /v1/missing` |
 //!
@@ -23,6 +25,7 @@
 //! into a bounded LRU only to validate changes.
 
 pub mod admin;
+pub mod blob;
 mod commit;
 pub mod config;
 pub mod error;

@@ -16,6 +16,10 @@
 //! | `relay_commit_seconds` | histogram | (one commit, fsync included) |
 //! | `relay_live_connections` | gauge | |
 //! | `relay_joins_total` | counter | `outcome` |
+//! | `relay_blob_bytes_uploaded_total` | counter | (photo bytes written to partial uploads) |
+//! | `relay_blob_bytes_served_total` | counter | (photo bytes answered to fetches) |
+//! | `relay_blob_uploads_completed_total` | counter | |
+//! | `relay_blob_uploads_rejected_total` | counter | `code` (`hash_mismatch`, `photo_rejected`) |
 
 use std::sync::OnceLock;
 
@@ -31,6 +35,10 @@ pub(crate) const BATCH_REQUESTS: &str = "relay_commit_batch_requests";
 pub(crate) const COMMIT_SECONDS: &str = "relay_commit_seconds";
 pub(crate) const LIVE: &str = "relay_live_connections";
 pub(crate) const JOINS: &str = "relay_joins_total";
+pub(crate) const BLOB_BYTES_UPLOADED: &str = "relay_blob_bytes_uploaded_total";
+pub(crate) const BLOB_BYTES_SERVED: &str = "relay_blob_bytes_served_total";
+pub(crate) const BLOB_UPLOADS_COMPLETED: &str = "relay_blob_uploads_completed_total";
+pub(crate) const BLOB_UPLOADS_REJECTED: &str = "relay_blob_uploads_rejected_total";
 
 const SECONDS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -82,6 +90,17 @@ fn describe() {
     );
     describe_gauge!(LIVE, "open live (WebSocket) connections");
     describe_counter!(JOINS, "join attempts, by outcome");
+    describe_counter!(
+        BLOB_BYTES_UPLOADED,
+        Unit::Bytes,
+        "photo bytes written to uploads"
+    );
+    describe_counter!(BLOB_BYTES_SERVED, Unit::Bytes, "photo bytes served");
+    describe_counter!(BLOB_UPLOADS_COMPLETED, "photo uploads completed");
+    describe_counter!(
+        BLOB_UPLOADS_REJECTED,
+        "completed photo uploads refused, by code"
+    );
 }
 
 /// The process's Prometheus handle, installing the recorder on first use.

@@ -7,6 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::blob::rate::ByteRate;
+use crate::blob::{BlobStore, FsBlobStore, PARTIAL_TTL};
 use crate::commit::Committer;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -35,6 +37,12 @@ pub(crate) struct Inner {
     pub(crate) heads: Arc<Heads>,
     pub(crate) live: LiveRegistry,
     pub(crate) joins: RateLimiter,
+    /// Photo bytes (`<data>/blobs`).
+    pub(crate) blobs: Arc<dyn BlobStore>,
+    /// Photo bytes each device may still send this minute.
+    pub(crate) blob_rate: ByteRate,
+    /// The photo uploads a chunk is being written to right now.
+    pub(crate) uploading: crate::http::blobs::Uploading,
     pub(crate) config: Config,
     pub(crate) shutdown: watch::Sender<bool>,
 }
@@ -65,12 +73,27 @@ impl Relay {
         Relay::with_storage(storage, config)
     }
 
-    /// A relay over any [`Storage`].
+    /// A relay over any [`Storage`], keeping photos in `config.data`'s `blobs/` directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Relay::open`]; [`Error::Io`] when the photo directory cannot be created.
+    pub fn with_storage(storage: Arc<dyn Storage>, config: &Config) -> Result<Relay> {
+        config.check()?;
+        let blobs = Arc::new(FsBlobStore::open(crate::blob::dir_in(&config.data))?);
+        Relay::with_stores(storage, blobs, config)
+    }
+
+    /// A relay over any [`Storage`] and any [`BlobStore`].
     ///
     /// # Errors
     ///
     /// As [`Relay::open`].
-    pub fn with_storage(storage: Arc<dyn Storage>, config: &Config) -> Result<Relay> {
+    pub fn with_stores(
+        storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
+        config: &Config,
+    ) -> Result<Relay> {
         config.check()?;
         crate::metrics::handle();
         let heads = Arc::new(Heads::default());
@@ -86,6 +109,9 @@ impl Relay {
                 heads,
                 live: LiveRegistry::new(config.live_per_device),
                 joins: RateLimiter::new(config.join_per_minute, config.join_burst),
+                blobs,
+                blob_rate: ByteRate::new(config.blob_rate_bytes_per_minute),
+                uploading: crate::http::blobs::Uploading::default(),
                 config: config.clone(),
                 shutdown,
             }),
@@ -95,6 +121,37 @@ impl Relay {
     /// The storage (administration, tests).
     pub fn storage(&self) -> &Arc<dyn Storage> {
         &self.inner.storage
+    }
+
+    /// Where the photos' bytes are (administration, tests).
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.inner.blobs
+    }
+
+    /// Discards partial photo uploads untouched for 7 days (their rows and their files);
+    /// returns how many files were removed. `serve` runs this at start and every hour.
+    ///
+    /// # Errors
+    ///
+    /// Storage and I/O errors.
+    pub fn discard_stale_uploads(&self) -> Result<usize> {
+        let ttl_ms = i64::try_from(PARTIAL_TTL.as_millis()).unwrap_or(i64::MAX);
+        let before = jiff::Timestamp::now()
+            .as_millisecond()
+            .saturating_sub(ttl_ms);
+        let mut removed = 0;
+        for (device, hash) in self.inner.storage.expire_uploads(before)? {
+            self.inner
+                .blobs
+                .discard(&device, &crate::blob::BlobHash(hash))?;
+            removed += 1;
+        }
+        let cutoff = std::time::SystemTime::now()
+            .checked_sub(PARTIAL_TTL)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        // Files without a row: an upload whose row expired or was never written (a crash).
+        removed += self.inner.blobs.discard_partials_before(cutoff)?;
+        Ok(removed)
     }
 
     /// The configuration it runs with.
@@ -153,6 +210,7 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let app = crate::http::router(relay.clone());
+    let cleaner = tokio::spawn(discard_stale_uploads(relay.clone()));
     let signal = {
         let relay = relay.clone();
         async move {
@@ -167,6 +225,7 @@ where
     )
     .with_graceful_shutdown(signal)
     .await?;
+    cleaner.abort();
     relay.inner.shutdown.send_replace(true);
     let r = relay.clone();
     tokio::task::spawn_blocking(move || r.inner.committer.close())
@@ -174,4 +233,20 @@ where
         .map_err(|e| Error::Other(format!("closing the commit thread failed: {e}")))?;
     tracing::info!("relay stopped");
     Ok(())
+}
+
+/// How often `serve` discards stale partial uploads.
+const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
+
+/// `serve`'s background task: [`Relay::discard_stale_uploads`] at start, then every hour.
+async fn discard_stale_uploads(relay: Relay) {
+    let mut every = tokio::time::interval(CLEAN_EVERY);
+    loop {
+        every.tick().await;
+        match relay.blocking(|r| r.discard_stale_uploads()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "discarded stale partial photo uploads"),
+            Err(e) => tracing::warn!(error = %e, "discarding stale partial photo uploads failed"),
+        }
+    }
 }

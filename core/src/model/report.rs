@@ -490,7 +490,7 @@ fn label_part(field: &'static str, value: Option<&String>) -> Result<Option<Stri
     Ok(Some(v.to_owned()))
 }
 
-fn is_sha256_hex(s: &str) -> bool {
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -536,6 +536,19 @@ fn photo_from_entry(e: &Entry) -> Option<PhotoRef> {
         height: u32::try_from(e.int("height")?).ok()?,
     };
     check_photo(&p).ok().map(|()| p)
+}
+
+/// The photos a report document references: the hashes of the photo entries
+/// [`Store::report`] shows (well-formed, attached by someone allowed to, at most
+/// [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
+/// one without a readable header. The relay records these to decide who may fetch a photo.
+pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
+    if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {
+        return Vec::new();
+    }
+    derive(d)
+        .map(|v| v.photos.into_iter().map(|p| p.photo.hash).collect())
+        .unwrap_or_default()
 }
 
 /// Why a transition is not applied.
@@ -1044,39 +1057,44 @@ impl Store {
     /// [`Error::NotAllowed`] unless the reporter, a caretaker, organiser or staff.
     pub fn attach_photo_ref(&self, id: &EntityId, photo: &PhotoRef) -> Result<()> {
         check_photo(photo)?;
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            let v = derive(doc)?;
-            if !v.may_attach(&ctx.member, ctx.role) {
-                return Err(Error::not_allowed(
-                    "only the reporter, a caretaker, organiser or staff may attach photos",
-                ));
-            }
-            if v.photos.iter().any(|p| p.photo.hash == photo.hash) {
-                return Ok(());
-            }
-            if v.photos.len() >= MAX_PHOTOS {
-                return Err(Error::invalid(
-                    "photo",
-                    format!("the report already has {MAX_PHOTOS} photos"),
-                ));
-            }
-            let size = i64::try_from(photo.size)
-                .map_err(|_| Error::invalid("size", "does not fit in 64 bits"))?;
-            doc::append_entry(
-                doc,
-                ctx,
-                "photo",
-                &[
-                    ("hash", photo.hash.as_str().into()),
-                    ("mime", photo.mime.as_str().into()),
-                    ("size", size.into()),
-                    ("width", i64::from(photo.width).into()),
-                    ("height", i64::from(photo.height).into()),
-                ],
-            )?;
-            Ok(())
-        })
+        self.update_entity(id, Kind::Report, |doc, ctx| attach_photo(doc, ctx, photo))
     }
+}
+
+/// Appends a `photo` entry for `photo` unless a photo with its hash is already attached (the
+/// operation behind [`Store::attach_photo_ref`] and the store's `attach_photo`).
+pub(crate) fn attach_photo(doc: &mut AutoCommit, ctx: &Ctx, photo: &PhotoRef) -> Result<()> {
+    check_photo(photo)?;
+    let v = derive(doc)?;
+    if !v.may_attach(&ctx.member, ctx.role) {
+        return Err(Error::not_allowed(
+            "only the reporter, a caretaker, organiser or staff may attach photos",
+        ));
+    }
+    if v.photos.iter().any(|p| p.photo.hash == photo.hash) {
+        return Ok(());
+    }
+    if v.photos.len() >= MAX_PHOTOS {
+        return Err(Error::invalid(
+            "photo",
+            format!("the report already has {MAX_PHOTOS} photos"),
+        ));
+    }
+    let size =
+        i64::try_from(photo.size).map_err(|_| Error::invalid("size", "does not fit in 64 bits"))?;
+    doc::append_entry(
+        doc,
+        ctx,
+        "photo",
+        &[
+            ("hash", photo.hash.as_str().into()),
+            ("mime", photo.mime.as_str().into()),
+            ("size", size.into()),
+            ("width", i64::from(photo.width).into()),
+            ("height", i64::from(photo.height).into()),
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1830,6 +1848,46 @@ mod tests {
         assert_eq!(v.status, ReportStatus::Confirmed);
         assert!(v.notices.is_empty());
         assert_eq!(v.timeline[1].at, T + 300_001);
+        Ok(())
+    }
+
+    /// `photo_hashes` lists the attached photos a device would show, and nothing for a
+    /// document of another kind.
+    #[test]
+    fn photo_hashes_lists_the_attached_photos() -> Result<()> {
+        let r = device(Role::Resident)?;
+        let id = r.store.create_report(&sample())?;
+        r.store.attach_photo_ref(&id, &photo('a'))?;
+        r.store.attach_photo_ref(&id, &photo('b'))?;
+        r.store.attach_photo_ref(&id, &photo('a'))?;
+        let bytes: Vec<Vec<u8>> = r
+            .store
+            .pending_changes(1000)?
+            .into_iter()
+            .map(|c| c.bytes)
+            .collect();
+        let load = |bytes: &[Vec<u8>]| -> AutoCommit {
+            let mut d = AutoCommit::new();
+            for b in bytes {
+                d.load_incremental(b).unwrap();
+            }
+            d
+        };
+        let d = load(&bytes);
+        assert_eq!(photo_hashes(&d), vec!["a".repeat(64), "b".repeat(64)]);
+        let help = r.store.create_help(&crate::model::help::NewHelp::ask(
+            "groceries",
+            "Boodschappen",
+        ))?;
+        let help_bytes: Vec<Vec<u8>> = r
+            .store
+            .pending_changes(1000)?
+            .into_iter()
+            .filter(|c| c.entity == help)
+            .map(|c| c.bytes)
+            .collect();
+        assert!(photo_hashes(&load(&help_bytes)).is_empty());
+        assert!(photo_hashes(&AutoCommit::new()).is_empty());
         Ok(())
     }
 }

@@ -562,7 +562,36 @@ pub struct TaskView {
     next_open_day: Option<Date>,
 }
 
+/// Where a member stands on a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "as", rename_all = "snake_case")]
+pub enum TaskStanding {
+    /// The adopter.
+    Adopter,
+    /// A backup, waiting to take over.
+    Backup {
+        /// 1-based place in the line of backups.
+        position: usize,
+    },
+    /// Neither adopter nor backup.
+    None,
+}
+
 impl TaskView {
+    /// Where `member` stands on this task, as derived now: adopter, a backup (with their place
+    /// in line) or neither.
+    pub fn standing(&self, member: &MemberId) -> TaskStanding {
+        if self.adopter.as_ref() == Some(member) {
+            return TaskStanding::Adopter;
+        }
+        match self.backups.iter().position(|m| m == member) {
+            Some(i) => TaskStanding::Backup {
+                position: i.saturating_add(1),
+            },
+            None => TaskStanding::None,
+        }
+    }
+
     /// `not_due`, `due` or `overdue` at `now` (ms), as the list queries derive it.
     pub fn due_state(&self, now: i64) -> &'static str {
         match (self.due_at, self.overdue_at) {
@@ -1165,12 +1194,13 @@ impl Store {
     }
 
     /// The local member claims the task: adopter when nobody is, otherwise backup (last in
-    /// line). Concurrent claims are settled by the rule in the module docs.
+    /// line); returns where they now stand on this device. Concurrent claims are settled by the
+    /// rule in the module docs, so after a sync the standing may change (the loser is told).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidTransition`] when the task is finished or the member is already in.
-    pub fn claim_task(&self, id: &EntityId) -> Result<()> {
+    pub fn claim_task(&self, id: &EntityId) -> Result<TaskStanding> {
         self.update_entity(id, Kind::Task, |d, ctx| {
             let v = derive(d)?;
             if v.status == TaskStatus::Finished {
@@ -1185,7 +1215,7 @@ impl Store {
                 "backup"
             };
             doc::append_entry(d, ctx, "claim", &[("as", role.into())])?;
-            Ok(())
+            Ok(derive(d)?.standing(&ctx.member))
         })
     }
 

@@ -28,6 +28,7 @@ use crate::model::{self, Ctx, Kind, Role};
 mod docs;
 pub mod membership;
 mod outbox;
+pub mod photos;
 pub(crate) mod project;
 pub mod query;
 pub(crate) mod schema;
@@ -71,6 +72,7 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     subscribers: subscribe::Registry,
     path: Option<PathBuf>,
+    blobs: photos::Blobs,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,6 +184,7 @@ impl Store {
             actor,
             clock,
             subscribers: subscribe::Registry::default(),
+            blobs: photos::Blobs::beside(path.as_deref()),
             path,
         })
     }
@@ -273,7 +276,14 @@ impl Store {
         let id = EntityId::new()?;
         let doc = AutoCommit::new().with_actor(self.actor.clone());
         let inner = self.lock();
-        self.commit_local(inner, id.clone(), kind, doc, |doc, ctx| f(doc, &id, ctx))?;
+        self.commit_local(
+            inner,
+            id.clone(),
+            kind,
+            doc,
+            |doc, ctx| f(doc, &id, ctx),
+            |_, _| Ok(()),
+        )?;
         Ok(id)
     }
 
@@ -285,7 +295,26 @@ impl Store {
         let mut inner = self.lock();
         self.check_kind(&inner, id, kind)?;
         let doc = self.take_doc(&mut inner, id)?;
-        self.commit_local(inner, id.clone(), kind, doc, f)
+        self.commit_local(inner, id.clone(), kind, doc, f, |_, _| Ok(()))
+    }
+
+    /// Like [`Store::update_entity`], and when `f` changed the document, `also` writes local
+    /// rows in the same transaction as the change (all or nothing).
+    pub(crate) fn update_entity_also<F, T, A>(
+        &self,
+        id: &EntityId,
+        kind: Kind,
+        f: F,
+        also: A,
+    ) -> Result<T>
+    where
+        F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
+        A: FnOnce(&rusqlite::Transaction<'_>, &Ctx) -> Result<()>,
+    {
+        let mut inner = self.lock();
+        self.check_kind(&inner, id, kind)?;
+        let doc = self.take_doc(&mut inner, id)?;
+        self.commit_local(inner, id.clone(), kind, doc, f, also)
     }
 
     fn check_kind(&self, inner: &Inner, id: &EntityId, kind: Kind) -> Result<()> {
@@ -301,16 +330,18 @@ impl Store {
 
     /// Runs `f` on `doc`, commits its change and persists it with the projection, all under
     /// the one lock `inner` (so no other call can see or load the document half-way).
-    fn commit_local<F, T>(
+    fn commit_local<F, T, A>(
         &self,
         mut inner: MutexGuard<'_, Inner>,
         id: EntityId,
         kind: Kind,
         mut doc: AutoCommit,
         f: F,
+        also: A,
     ) -> Result<T>
     where
         F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
+        A: FnOnce(&rusqlite::Transaction<'_>, &Ctx) -> Result<()>,
     {
         let ctx = self.ctx(&inner.identity);
         let out = match f(&mut doc, &ctx) {
@@ -345,6 +376,7 @@ impl Store {
             )?;
             outbox::record(&tx, &id, &hash, &bytes, ctx.now)?;
             project::write(&tx, &id, &projection)?;
+            also(&tx, &ctx)?;
             tx.commit()?;
             Ok(())
         })();

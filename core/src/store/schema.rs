@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_buurten", include_str!("migrations/002_buurten.sql")),
+    ("003_photos", include_str!("migrations/003_photos.sql")),
 ];
 
 /// The schema version this code writes.

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+mod photos;
+pub use photos::{UPLOAD_CHUNK, UploadProgress, UploadReport};
+
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::store::membership::Buurt;
@@ -265,9 +268,15 @@ impl Client {
     }
 
     /// Stays connected to `buurt`'s live channel until `stop` completes: syncs at once, then
-    /// whenever the relay says its log moved past the local cursor, and calls `on_sync` with
-    /// each report. A dropped connection is retried with [`crate::sync::engine::backoff`];
-    /// no polling: between notifications nothing runs.
+    /// whenever the relay says its log moved past the local cursor, and whenever a local commit
+    /// leaves changes for `buurt` waiting in the outbox; calls `on_sync` with each report. A
+    /// dropped connection is retried with [`crate::sync::engine::backoff`]; no polling: between
+    /// notifications nothing runs.
+    ///
+    /// Local commits made while a sync is running coalesce into one more sync after it; a
+    /// commit while disconnected waits for the reconnection, whose first sync pushes it. After
+    /// a successful sync, photos in the upload queue whose backoff has passed are sent
+    /// ([`Client::upload_due_photos`]).
     ///
     /// # Errors
     ///
@@ -284,6 +293,13 @@ impl Client {
         use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
         tokio::pin!(stop);
+        // Woken by every commit to the store (local writes and applied pulls alike); a
+        // permit is kept when nobody waits, so a commit during a sync is not missed.
+        let committed = std::sync::Arc::new(tokio::sync::Notify::new());
+        let _subscription = {
+            let committed = std::sync::Arc::clone(&committed);
+            store.subscribe(move |_| committed.notify_one())
+        };
         loop {
             let b = store.buurt(buurt)?;
             let first = self.sync(store, buurt).await;
@@ -291,6 +307,14 @@ impl Client {
             on_sync(&first);
             if fatal {
                 return first.map(|_| ());
+            }
+            if first.is_ok() {
+                // Photos follow their reports; an upload in progress is resumable, so being
+                // stopped halfway loses at most one chunk.
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    r = self.upload_due_photos(store, buurt, |_| {}) => { r?; }
+                }
             }
             let url = format!("{}/v1/live", b.relay_url.replacen("http", "ws", 1));
             let connected = async {
@@ -324,6 +348,22 @@ impl Client {
             loop {
                 let msg = tokio::select! {
                     () = &mut stop => return Ok(()),
+                    () = committed.notified() => {
+                        // Pulls applied by our own syncs wake us too; only a waiting local
+                        // change is worth a round trip.
+                        if store.sync_status(buurt)?.pending > 0 {
+                            let r = self.sync(store, buurt).await;
+                            let synced = r.is_ok();
+                            on_sync(&r);
+                            if synced {
+                                tokio::select! {
+                                    () = &mut stop => return Ok(()),
+                                    r = self.upload_due_photos(store, buurt, |_| {}) => { r?; }
+                                }
+                            }
+                        }
+                        continue;
+                    }
                     msg = ws.next() => msg,
                 };
                 match msg {

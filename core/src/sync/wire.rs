@@ -172,6 +172,24 @@ pub struct LiveHead {
     pub head: u64,
 }
 
+/// Where a photo upload stands (JSON): the answer of `GET` and `PUT /v1/uploads/{hash}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadStatus {
+    /// Protocol version, `1`.
+    pub v: u32,
+    /// Bytes of this device's upload the relay holds durably (the photo's size when complete).
+    pub offset: u64,
+    /// Whether the relay holds the whole photo.
+    pub complete: bool,
+}
+
+/// The header naming where a chunk starts (and, on `409 offset_mismatch`, where to resume).
+pub const UPLOAD_OFFSET: &str = "upload-offset";
+/// The header naming a photo's total size on every chunk.
+pub const UPLOAD_LENGTH: &str = "upload-length";
+/// Most bytes one `PUT /v1/uploads/{hash}` may carry (1 MiB).
+pub const MAX_UPLOAD_CHUNK: usize = 1 << 20;
+
 /// An error body (JSON), with any 4xx/5xx status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -323,6 +341,23 @@ mod tests {
         // Deep nesting is refused, not a stack overflow.
         let deep = [vec![0x81u8; 10_000], vec![0x00]].concat();
         assert!(from_cbor::<SyncRequest>(&deep).is_err());
+        Ok(())
+    }
+
+    /// The upload status as the relay sends it, pinned.
+    #[test]
+    fn upload_status_golden_json() -> Result<()> {
+        let st = UploadStatus {
+            v: 1,
+            offset: 262_144,
+            complete: false,
+        };
+        let json = serde_json::to_string(&st).map_err(|e| Error::Other(e.to_string()))?;
+        assert_eq!(json, r#"{"v":1,"offset":262144,"complete":false}"#);
+        let newer: UploadStatus =
+            serde_json::from_str(r#"{"v":1,"offset":5,"complete":true,"later":0}"#)
+                .map_err(|e| Error::Other(e.to_string()))?;
+        assert_eq!((newer.offset, newer.complete), (5, true));
         Ok(())
     }
 

@@ -6,5 +6,7 @@ mod convergence;
 mod crash;
 mod golden;
 mod hostile;
+mod photo;
+mod photos;
 mod store;
 mod support;

@@ -39,6 +39,20 @@ pub enum ApiError {
     MemberTaken,
     /// 409 `actor_taken`.
     ActorTaken,
+    /// 403 `quota_exceeded`: the device's photo storage quota would be exceeded.
+    QuotaExceeded(String),
+    /// 409 `offset_mismatch`: a chunk does not start at the upload's offset (the one given,
+    /// also sent as `Upload-Offset`).
+    OffsetMismatch(u64),
+    /// 422 `hash_mismatch`: a completed upload's bytes do not match its hash.
+    HashMismatch,
+    /// 422 `photo_rejected`: a completed upload is not an acceptable photo; the reason.
+    PhotoRejected(String),
+    /// 416 `range_not_satisfiable`: a `Range` outside the photo of this many bytes.
+    RangeNotSatisfiable(u64),
+    /// 429 `rate_limited` with `Retry-After` in seconds: a device sending photo bytes faster
+    /// than it may.
+    SlowDown(u64),
     /// 503 `unavailable`: the store does not answer (readiness).
     Unavailable,
     /// 500 `internal`: logged, never detailed to the client.
@@ -81,6 +95,32 @@ impl ApiError {
                 "actor_taken",
                 "an actor id is registered to another device in this buurt".into(),
             ),
+            QuotaExceeded(m) => (StatusCode::FORBIDDEN, "quota_exceeded", m.clone()),
+            OffsetMismatch(at) => (
+                StatusCode::CONFLICT,
+                "offset_mismatch",
+                format!("the upload continues at offset {at}"),
+            ),
+            HashMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "hash_mismatch",
+                "the uploaded bytes do not match their sha-256; the upload was discarded, start again from 0".into(),
+            ),
+            PhotoRejected(why) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "photo_rejected",
+                format!("{why}; the upload was discarded"),
+            ),
+            RangeNotSatisfiable(len) => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "range_not_satisfiable",
+                format!("the range is outside the photo's {len} bytes"),
+            ),
+            SlowDown(secs) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("photo upload rate exceeded; retry in {secs} s"),
+            ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -105,10 +145,23 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        match self {
+            ApiError::OffsetMismatch(at) => {
+                headers.insert(super::blobs::UPLOAD_OFFSET, HeaderValue::from(at));
+            }
+            ApiError::RangeNotSatisfiable(len) => {
+                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
+                    headers.insert(header::CONTENT_RANGE, v);
+                }
+            }
+            ApiError::SlowDown(secs) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            _ => {}
         }
         response
     }

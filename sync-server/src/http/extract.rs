@@ -55,7 +55,7 @@ impl FromRequestParts<Relay> for Authed {
     }
 }
 
-fn content_type_is(req: &Request, want: &str) -> bool {
+pub(crate) fn content_type_is(req: &Request, want: &str) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -63,7 +63,8 @@ fn content_type_is(req: &Request, want: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(want))
 }
 
-async fn bytes(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+/// The request's body, at most `limit` bytes (the route's `DefaultBodyLimit`).
+pub(crate) async fn bytes(req: Request, limit: usize) -> Result<Bytes, ApiError> {
     Bytes::from_request(req, &()).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))

@@ -6,6 +6,9 @@
 //! | `POST /v1/sync` | CBOR `SyncRequest` → `SyncResponse` | push and pull, one round trip |
 //! | `POST /v1/missing` | CBOR `MissingRequest` → `MissingResponse` | repair one document |
 //! | `GET /v1/live` | WebSocket | `{"head": N}` whenever the buurt's log moves |
+//! | `GET /v1/uploads/{hash}` | → JSON `{v, offset, complete}` | where the device's photo upload stands |
+//! | `PUT /v1/uploads/{hash}` | one chunk (≤ 1 MiB) → JSON | resumable photo upload |
+//! | `GET`/`HEAD /v1/blobs/{hash}` | → the photo's bytes (one `Range`) | fetch a photo the member may see |
 //! | `GET /healthz` | | 200 while the process serves |
 //! | `GET /readyz` | | 200 when the store answers, else 503 |
 //! | `GET /metrics` | | Prometheus text |
@@ -27,6 +30,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::relay::Relay;
 use error::ApiError;
 
+pub(crate) mod blobs;
 pub(crate) mod error;
 pub(crate) mod extract;
 mod join;
@@ -48,6 +52,14 @@ pub(crate) fn router(relay: Relay) -> Router {
             post(sync::missing).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
         .route("/v1/live", get(crate::live::live))
+        .route(
+            "/v1/uploads/{hash}",
+            get(blobs::status)
+                .put(blobs::put)
+                .layer(DefaultBodyLimit::max(blobs::PUT_BODY_LIMIT)),
+        )
+        // `get` answers `HEAD` too (the handler leaves the body out).
+        .route("/v1/blobs/{hash}", get(blobs::fetch))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))

@@ -21,7 +21,7 @@ use noaber_core::{Audience, MemberId, Role};
 
 use super::{
     AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, Puller, Storage,
-    StorageError,
+    StorageError, UploadRow,
 };
 use crate::ids::{BuurtId, DeviceId, sha256};
 
@@ -45,7 +45,10 @@ macro_rules! suite {
             pull_pages_and_leaves_out_own_changes,
             pull_sends_restricted_documents_only_to_readers,
             doc_changes_are_in_order_and_scoped_to_the_buurt,
-            unknown_buurt_is_not_found
+            unknown_buurt_is_not_found,
+            uploads_and_photos_are_recorded_and_counted,
+            expired_uploads_are_forgotten_and_returned,
+            photos_are_readable_as_the_documents_referencing_them
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -137,6 +140,7 @@ fn change(doc: u8, n: u8) -> NewChange {
         bytes: vec![doc, n],
         audience: Audience::Buurt,
         grants: Vec::new(),
+        photos: Vec::new(),
     }
 }
 
@@ -526,5 +530,126 @@ pub(crate) fn unknown_buurt_is_not_found(s: &dyn Storage) -> Outcome {
         s.devices(&nobody),
         Err(StorageError::NotFound { .. })
     ));
+    Ok(())
+}
+
+pub(crate) fn uploads_and_photos_are_recorded_and_counted(s: &dyn Storage) -> Outcome {
+    let (b, e) = setup(s)?;
+    let d = e.joined.device.clone();
+    let (h, other) = ([5; 32], [6; 32]);
+    assert_eq!(s.upload(&d, &h)?, None);
+    assert_eq!(s.blob_bytes(&d)?, 0);
+    let mut row = UploadRow {
+        length: 1_000,
+        offset: 100,
+        updated_at: NOW,
+    };
+    s.set_upload(&d, &h, &row)?;
+    assert_eq!(s.upload(&d, &h)?, Some(row));
+    row.offset = 600;
+    row.updated_at = NOW + 1;
+    s.set_upload(&d, &h, &row)?;
+    assert_eq!(s.upload(&d, &h)?, Some(row));
+    s.set_upload(
+        &d,
+        &other,
+        &UploadRow {
+            length: 50,
+            offset: 0,
+            updated_at: NOW,
+        },
+    )?;
+    // The quota counts uploads in progress by their declared length.
+    assert_eq!(s.blob_bytes(&d)?, 1_050);
+    assert!(s.drop_upload(&d, &other)?);
+    assert!(!s.drop_upload(&d, &other)?);
+    assert_eq!(s.blob_bytes(&d)?, 1_000);
+    assert!(matches!(
+        s.set_upload(&DeviceId::new()?, &h, &row),
+        Err(StorageError::NotFound { .. })
+    ));
+
+    assert_eq!(s.blob(&h)?, None);
+    s.complete_blob(&d, &h, "image/jpeg", 1_000, NOW + 2)?;
+    let blob = s.blob(&h)?.unwrap();
+    assert_eq!(
+        (
+            blob.mime.as_str(),
+            blob.size,
+            &blob.uploaded_by,
+            blob.created_at
+        ),
+        ("image/jpeg", 1_000, &d, NOW + 2)
+    );
+    assert_eq!(s.upload(&d, &h)?, None, "completing forgets the upload");
+    assert_eq!(s.blob_bytes(&d)?, 1_000, "a completed photo counts once");
+
+    // A second device completing the same photo: the first uploader keeps it.
+    let code = DeviceId::new()?.to_string();
+    let inv = invite(s, &b, &code, Role::Resident, 1, None)?;
+    let e2 = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
+    s.set_upload(&e2.joined.device, &h, &row)?;
+    s.complete_blob(&e2.joined.device, &h, "image/png", 1_000, NOW + 3)?;
+    assert_eq!(s.blob(&h)?.unwrap().uploaded_by, d);
+    assert_eq!(s.blob_bytes(&e2.joined.device)?, 0);
+    assert_eq!(s.upload(&e2.joined.device, &h)?, None);
+    Ok(())
+}
+
+pub(crate) fn expired_uploads_are_forgotten_and_returned(s: &dyn Storage) -> Outcome {
+    let (_, e) = setup(s)?;
+    let d = e.joined.device.clone();
+    let at = |updated_at| UploadRow {
+        length: 10,
+        offset: 1,
+        updated_at,
+    };
+    s.set_upload(&d, &[1; 32], &at(NOW - 10))?;
+    s.set_upload(&d, &[2; 32], &at(NOW))?;
+    assert_eq!(s.expire_uploads(NOW)?, vec![(d.clone(), [1; 32])]);
+    assert_eq!(s.upload(&d, &[1; 32])?, None);
+    assert_eq!(s.upload(&d, &[2; 32])?, Some(at(NOW)));
+    assert!(s.expire_uploads(NOW)?.is_empty());
+    Ok(())
+}
+
+pub(crate) fn photos_are_readable_as_the_documents_referencing_them(s: &dyn Storage) -> Outcome {
+    let (a, ea) = setup(s)?;
+    let (b, eb) = setup(s)?;
+    let helper = MemberId::new()?;
+    let (open, closed, nowhere) = ([9; 32], [8; 32], [7; 32]);
+    s.append(&[batch(
+        &a,
+        &ea.joined.device,
+        vec![
+            NewChange {
+                photos: vec![open],
+                ..change(1, 1)
+            },
+            NewChange {
+                photos: vec![closed],
+                ..restricted(2, 2, Audience::Organisers, &[&helper])
+            },
+            // A later change of the same document referencing the same photo: one reference.
+            NewChange {
+                photos: vec![open],
+                ..change(1, 3)
+            },
+        ],
+    )])?;
+    let as_member = |member: &MemberId, coordinator: bool| Puller {
+        device: eb.joined.device.clone(),
+        member: member.clone(),
+        coordinator,
+    };
+    let resident = as_member(&MemberId::new()?, false);
+    assert!(s.blob_readable(&a, &open, &resident)?);
+    assert!(!s.blob_readable(&a, &closed, &resident)?);
+    assert!(s.blob_readable(&a, &closed, &as_member(&helper, false))?);
+    assert!(s.blob_readable(&a, &closed, &as_member(&MemberId::new()?, true))?);
+    assert!(!s.blob_readable(&a, &nowhere, &as_member(&helper, true))?);
+    // Another buurt's members never read it, whatever their role.
+    assert!(!s.blob_readable(&b, &open, &as_member(&helper, true))?);
+    assert!(!s.blob_readable(&BuurtId::new()?, &open, &resident)?);
     Ok(())
 }

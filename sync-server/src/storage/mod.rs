@@ -17,6 +17,9 @@
 //!   whose values commit out of order.
 //! - **Audience is enforced in the pull**: a restricted document's changes reach only its
 //!   readers (recorded through [`NewChange::grants`]) and coordinators.
+//! - **Photos are referenced with the change that references them**: [`NewChange::photos`]
+//!   are stored in the same commit, so a photo is fetchable exactly when a document a member
+//!   reads holds it (the bytes themselves live in [`crate::blob`]).
 //! - **Nothing here holds every document in memory**: the relay asks for one document's
 //!   changes at a time and keeps a bounded cache itself.
 //!
@@ -226,6 +229,34 @@ pub struct NewChange {
     /// Members who read the (restricted) document from this change on and did not before
     /// ([`noaber_core::audience`]: readers only grow). Empty for a buurt document.
     pub grants: Vec<MemberId>,
+    /// The photos (SHA-256) the document references once this change is applied
+    /// ([`noaber_core::model::report::photo_hashes`]; empty for other kinds). Stored with the
+    /// change, they decide who may fetch a photo ([`Storage::blob_readable`]).
+    pub photos: Vec<[u8; 32]>,
+}
+
+/// An upload in progress: one device's upload of one photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadRow {
+    /// The photo's total size, as the upload's first chunk declared it.
+    pub length: u64,
+    /// How many bytes the relay holds durably (the next chunk starts here).
+    pub offset: u64,
+    /// When a chunk last arrived (ms).
+    pub updated_at: i64,
+}
+
+/// A photo the relay holds whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobRow {
+    /// Its media type (`image/jpeg`, `image/png`, `image/webp`).
+    pub mime: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The device whose upload completed it first (its quota counts it).
+    pub uploaded_by: DeviceId,
+    /// When it was completed (ms).
+    pub created_at: i64,
 }
 
 /// How an audience is stored: 0 the whole buurt, 1 organisers, 2 participants.
@@ -471,4 +502,76 @@ pub trait Storage: Send + Sync + 'static {
         limit: usize,
         puller: &Puller,
     ) -> StorageResult<LogPage>;
+
+    /// The photo `hash`, if the relay holds it whole.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn blob(&self, hash: &[u8; 32]) -> StorageResult<Option<BlobRow>>;
+
+    /// The device's upload of `hash` in progress, if any.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<UploadRow>>;
+
+    /// Records (creates or replaces) the device's upload of `hash`; durable on return.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown device; backend errors.
+    fn set_upload(&self, device: &DeviceId, hash: &[u8; 32], row: &UploadRow) -> StorageResult<()>;
+
+    /// Forgets the device's upload of `hash`; `false` when there was none.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn drop_upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<bool>;
+
+    /// Records the photo `hash` as held whole and forgets the device's upload of it, in one
+    /// durable commit. A photo already recorded keeps its first row (its first uploader).
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown device; backend errors.
+    fn complete_blob(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        mime: &str,
+        size: u64,
+        now: i64,
+    ) -> StorageResult<()>;
+
+    /// The photo bytes a device's quota counts: the photos it completed first plus the
+    /// declared lengths of its uploads in progress.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn blob_bytes(&self, device: &DeviceId) -> StorageResult<u64>;
+
+    /// Forgets every upload last written before `before` (ms) and returns them, so their
+    /// partial files can be removed.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors.
+    fn expire_uploads(&self, before: i64) -> StorageResult<Vec<(DeviceId, [u8; 32])>>;
+
+    /// Whether a document of `buurt` that `puller` reads (as [`Storage::pull`] decides:
+    /// audience, readers, coordinators) references the photo `hash`.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors (an unknown buurt is `false`).
+    fn blob_readable(
+        &self,
+        buurt: &BuurtId,
+        hash: &[u8; 32],
+        puller: &Puller,
+    ) -> StorageResult<bool>;
 }

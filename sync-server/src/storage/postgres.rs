@@ -79,9 +79,9 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
 use super::{
-    AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
-    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
-    StorageResult, audience_code,
+    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
+    JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
+    StorageResult, UploadRow, audience_code,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -97,6 +97,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "002_audience",
         include_str!("migrations/postgres/002_audience.sql"),
+    ),
+    (
+        "003_blobs",
+        include_str!("migrations/postgres/003_blobs.sql"),
     ),
 ];
 
@@ -620,6 +624,31 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
         let seqs: Vec<i64> = plan.grants.iter().map(|g| g.3).collect();
         tx.execute(&grant, &[&docs, &members, &ns, &seqs]).await?;
     }
+    // The photos the stored changes' documents reference (a repeat does nothing).
+    let mut refs = RefColumns::default();
+    for row in &plan.rows {
+        let c = batches
+            .get(row.batch)
+            .and_then(|batch| batch.changes.get(row.change))
+            .ok_or_else(|| StorageError::Backend("append plan out of range (a bug)".into()))?;
+        for h in &c.photos {
+            refs.buurt.push(row.buurt);
+            refs.hash.push(h.as_slice());
+            refs.doc.push(c.doc.as_slice());
+            refs.seq.push(row.seq);
+        }
+    }
+    if !refs.seq.is_empty() {
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO blob_refs (buurt, hash, doc, seq)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[])
+                 ON CONFLICT (buurt, hash, doc) DO NOTHING",
+            )
+            .await?;
+        tx.execute(&insert, &[&refs.buurt, &refs.hash, &refs.doc, &refs.seq])
+            .await?;
+    }
     let mut head_n = Vec::with_capacity(plan.heads.len());
     let mut head_v = Vec::with_capacity(plan.heads.len());
     for (n, head) in &plan.heads {
@@ -658,6 +687,15 @@ struct LogColumns<'a> {
     bytes: Vec<&'a [u8]>,
     received_at: Vec<i64>,
     audience: Vec<i64>,
+}
+
+/// The columns of the photo references one append inserts.
+#[derive(Default)]
+struct RefColumns<'a> {
+    buurt: Vec<i64>,
+    hash: Vec<&'a [u8]>,
+    doc: Vec<&'a [u8]>,
+    seq: Vec<i64>,
 }
 
 /// One attempt at [`Storage::join`].
@@ -1182,6 +1220,201 @@ impl Storage for PostgresStorage {
             }
         })
     }
+
+    fn blob(&self, hash: &[u8; 32]) -> StorageResult<Option<BlobRow>> {
+        let hash = *hash;
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT b.mime, b.size, d.id, b.created_at FROM blobs b
+                     JOIN devices d ON d.n = b.device WHERE b.hash = $1",
+                )
+                .await?;
+            match client.query_opt(&st, &[&hash.as_slice()]).await? {
+                Some(row) => Ok(Some(BlobRow {
+                    mime: row.try_get(0)?,
+                    size: to_u64(row.try_get(1)?, "size")?,
+                    uploaded_by: device_id(row.try_get(2)?)?,
+                    created_at: row.try_get(3)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<UploadRow>> {
+        let (device, hash) = (device.clone(), *hash);
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT u.length, u.received, u.updated_at FROM blob_uploads u
+                     JOIN devices d ON d.n = u.device WHERE d.id = $1 AND u.hash = $2",
+                )
+                .await?;
+            match client
+                .query_opt(&st, &[&device.as_str(), &hash.as_slice()])
+                .await?
+            {
+                Some(row) => Ok(Some(UploadRow {
+                    length: to_u64(row.try_get(0)?, "length")?,
+                    offset: to_u64(row.try_get(1)?, "offset")?,
+                    updated_at: row.try_get(2)?,
+                })),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn set_upload(&self, device: &DeviceId, hash: &[u8; 32], row: &UploadRow) -> StorageResult<()> {
+        let (device, hash, row) = (device.clone(), *hash, *row);
+        let length = to_i64(row.length, "length")?;
+        let offset = to_i64(row.offset, "offset")?;
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "INSERT INTO blob_uploads (device, hash, length, received, updated_at)
+                     SELECT n, $2, $3, $4, $5 FROM devices WHERE id = $1
+                     ON CONFLICT (device, hash) DO UPDATE SET length = excluded.length,
+                        received = excluded.received, updated_at = excluded.updated_at",
+                )
+                .await?;
+            let params: [&(dyn ToSql + Sync); 5] = [
+                &device.as_str(),
+                &hash.as_slice(),
+                &length,
+                &offset,
+                &row.updated_at,
+            ];
+            if client.execute(&st, &params).await? == 0 {
+                return Err(not_found("device", device.as_str()));
+            }
+            Ok(())
+        })
+    }
+
+    fn drop_upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<bool> {
+        let (device, hash) = (device.clone(), *hash);
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "DELETE FROM blob_uploads
+                     WHERE device = (SELECT n FROM devices WHERE id = $1) AND hash = $2",
+                )
+                .await?;
+            Ok(client
+                .execute(&st, &[&device.as_str(), &hash.as_slice()])
+                .await?
+                > 0)
+        })
+    }
+
+    fn complete_blob(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        mime: &str,
+        size: u64,
+        now: i64,
+    ) -> StorageResult<()> {
+        let (device, hash, mime) = (device.clone(), *hash, mime.to_owned());
+        let size = to_i64(size, "size")?;
+        self.run(move |pool| async move {
+            let mut client = pool.get().await?;
+            let tx = client.transaction().await?;
+            let dev_st = tx
+                .prepare_cached("SELECT n FROM devices WHERE id = $1")
+                .await?;
+            let dev: i64 = match tx.query_opt(&dev_st, &[&device.as_str()]).await? {
+                Some(row) => row.try_get(0)?,
+                None => return Err(not_found("device", device.as_str())),
+            };
+            let insert = tx
+                .prepare_cached(
+                    "INSERT INTO blobs (hash, mime, size, device, created_at)
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (hash) DO NOTHING",
+                )
+                .await?;
+            let params: [&(dyn ToSql + Sync); 5] = [&hash.as_slice(), &mime, &size, &dev, &now];
+            tx.execute(&insert, &params).await?;
+            let done = tx
+                .prepare_cached("DELETE FROM blob_uploads WHERE device = $1 AND hash = $2")
+                .await?;
+            tx.execute(&done, &[&dev, &hash.as_slice()]).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    fn blob_bytes(&self, device: &DeviceId) -> StorageResult<u64> {
+        let device = device.clone();
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT (coalesce((SELECT sum(size) FROM blobs WHERE device = d.n), 0)
+                           + coalesce((SELECT sum(length) FROM blob_uploads WHERE device = d.n), 0)
+                           )::bigint
+                     FROM devices d WHERE d.id = $1",
+                )
+                .await?;
+            match client.query_opt(&st, &[&device.as_str()]).await? {
+                Some(row) => Ok(to_u64(row.try_get(0)?, "blob bytes")?),
+                None => Ok(0),
+            }
+        })
+    }
+
+    fn expire_uploads(&self, before: i64) -> StorageResult<Vec<(DeviceId, [u8; 32])>> {
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "DELETE FROM blob_uploads u USING devices d
+                     WHERE d.n = u.device AND u.updated_at < $1 RETURNING d.id, u.hash",
+                )
+                .await?;
+            let mut out = Vec::new();
+            for row in client.query(&st, &[&before]).await? {
+                let hash: &[u8] = row.try_get(1)?;
+                out.push((device_id(row.try_get(0)?)?, array(hash, "photo hash")?));
+            }
+            Ok(out)
+        })
+    }
+
+    fn blob_readable(
+        &self,
+        buurt: &BuurtId,
+        hash: &[u8; 32],
+        puller: &Puller,
+    ) -> StorageResult<bool> {
+        let (buurt, hash, puller) = (buurt.clone(), *hash, puller.clone());
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            // As the pull decides: buurt documents for all, restricted ones for coordinators
+            // and readers.
+            let st = client
+                .prepare_cached(
+                    "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                     WHERE r.buurt = (SELECT n FROM buurten WHERE id = $1) AND r.hash = $2
+                       AND (d.audience = 0 OR $3 OR EXISTS (
+                            SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = $4))
+                     LIMIT 1",
+                )
+                .await?;
+            let params: [&(dyn ToSql + Sync); 4] = [
+                &buurt.as_str(),
+                &hash.as_slice(),
+                &puller.coordinator,
+                &puller.member.as_str(),
+            ];
+            Ok(client.query_opt(&st, &params).await?.is_some())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -1263,6 +1496,7 @@ mod tests {
             bytes: n.to_be_bytes().to_vec(),
             audience: Audience::Buurt,
             grants: Vec::new(),
+            photos: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ use super::{StorageError, StorageResult};
 const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_audience", include_str!("migrations/002_audience.sql")),
+    ("003_blobs", include_str!("migrations/003_blobs.sql")),
 ];
 
 /// The schema version this code writes.
@@ -73,6 +74,16 @@ mod tests {
         Ok(())
     }
 
+    /// A buurt, a member, a device and one logged change, as every schema version stores them.
+    const OLD_ROWS: &str = "INSERT INTO buurten (n, id, name, created_at) VALUES (1, 'b', 'B', 0);
+        INSERT INTO members (buurt, id, display_name, role, joined_at)
+            VALUES (1, 'm', 'M', 'resident', 0);
+        INSERT INTO devices (n, id, buurt, member, token_hash, created_at)
+            VALUES (1, 'd', 1, 'm', x'00', 0);
+        INSERT INTO documents (id, buurt) VALUES (x'01', 1);
+        INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
+            VALUES (1, 1, x'01', x'02', 1, x'03', 0);";
+
     /// A database written by the first release keeps its rows; its documents are for the whole
     /// buurt (the only audience there was).
     #[test]
@@ -80,16 +91,7 @@ mod tests {
         let mut conn = Connection::open_in_memory()?;
         conn.execute_batch(MIGRATIONS[0].1)?;
         conn.pragma_update(None, "user_version", 1)?;
-        conn.execute_batch(
-            "INSERT INTO buurten (n, id, name, created_at) VALUES (1, 'b', 'B', 0);
-             INSERT INTO members (buurt, id, display_name, role, joined_at)
-                 VALUES (1, 'm', 'M', 'resident', 0);
-             INSERT INTO devices (n, id, buurt, member, token_hash, created_at)
-                 VALUES (1, 'd', 1, 'm', x'00', 0);
-             INSERT INTO documents (id, buurt) VALUES (x'01', 1);
-             INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
-                 VALUES (1, 1, x'01', x'02', 1, x'03', 0);",
-        )?;
+        conn.execute_batch(OLD_ROWS)?;
         migrate(&mut conn)?;
         let audiences: (i64, i64) = conn.query_row(
             "SELECT d.audience, l.audience FROM documents d JOIN log l ON l.doc = d.id",
@@ -99,6 +101,25 @@ mod tests {
         assert_eq!(audiences, (0, 0));
         let readers: i64 = conn.query_row("SELECT count(*) FROM readers", [], |r| r.get(0))?;
         assert_eq!(readers, 0);
+        Ok(())
+    }
+
+    /// A version-2 database gains the photo tables, empty, and keeps its log.
+    #[test]
+    fn a_version_2_database_upgrades_with_empty_photo_tables() -> StorageResult<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(MIGRATIONS[0].1)?;
+        conn.execute_batch(MIGRATIONS[1].1)?;
+        conn.pragma_update(None, "user_version", 2)?;
+        conn.execute_batch(OLD_ROWS)?;
+        migrate(&mut conn)?;
+        let count = |table: &str| -> StorageResult<i64> {
+            Ok(conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?)
+        };
+        assert_eq!(count("log")?, 1);
+        for table in ["blob_uploads", "blobs", "blob_refs"] {
+            assert_eq!(count(table)?, 0, "{table}");
+        }
         Ok(())
     }
 

@@ -18,9 +18,9 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction,
 use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
 use super::schema;
 use super::{
-    AppendBatch, Appended, BatchOutcome, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
-    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
-    StorageResult, audience_code,
+    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
+    JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
+    StorageResult, UploadRow, audience_code,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -62,6 +62,16 @@ fn require_buurt(tx: &Transaction<'_>, id: &BuurtId) -> StorageResult<i64> {
         what: "buurt",
         id: id.to_string(),
     })
+}
+
+fn require_device(tx: &Transaction<'_>, id: &DeviceId) -> StorageResult<i64> {
+    tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StorageError::NotFound {
+            what: "device",
+            id: id.to_string(),
+        })
 }
 
 /// The relay's SQLite storage.
@@ -602,6 +612,10 @@ impl Storage for SqliteStorage {
                 "INSERT INTO readers (doc, member, buurt, seq) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (doc, member) DO NOTHING",
             )?;
+            let mut photo_ref = tx.prepare_cached(
+                "INSERT INTO blob_refs (buurt, hash, doc, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (buurt, hash, doc) DO NOTHING",
+            )?;
             let mut device_n = tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?;
             let mut head_of = tx.prepare_cached("SELECT head FROM buurten WHERE n = ?1")?;
             for batch in batches {
@@ -658,6 +672,9 @@ impl Storage for SqliteStorage {
                     ])?;
                     for m in &c.grants {
                         grant.execute(params![c.doc.as_slice(), m.as_str(), n, seq])?;
+                    }
+                    for h in &c.photos {
+                        photo_ref.execute(params![n, h.as_slice(), c.doc.as_slice(), seq])?;
                     }
                     appended.push(Appended::Stored(head));
                 }
@@ -766,6 +783,178 @@ impl Storage for SqliteStorage {
             }
         })
     }
+
+    fn blob(&self, hash: &[u8; 32]) -> StorageResult<Option<BlobRow>> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT b.mime, b.size, d.id, b.created_at FROM blobs b
+                     JOIN devices d ON d.n = b.device WHERE b.hash = ?1",
+                )?
+                .query_row([hash.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(mime, size, device, created_at)| {
+                Ok(BlobRow {
+                    mime,
+                    size: to_u64(size, "size")?,
+                    uploaded_by: device_id(device)?,
+                    created_at,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<UploadRow>> {
+        self.read(|tx| {
+            let row = tx
+                .prepare_cached(
+                    "SELECT u.length, u.received, u.updated_at FROM blob_uploads u
+                     JOIN devices d ON d.n = u.device WHERE d.id = ?1 AND u.hash = ?2",
+                )?
+                .query_row(params![device.as_str(), hash.as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(length, offset, updated_at)| {
+                Ok(UploadRow {
+                    length: to_u64(length, "length")?,
+                    offset: to_u64(offset, "offset")?,
+                    updated_at,
+                })
+            })
+            .transpose()
+        })
+    }
+
+    fn set_upload(&self, device: &DeviceId, hash: &[u8; 32], row: &UploadRow) -> StorageResult<()> {
+        self.write(|tx| {
+            let dev = require_device(tx, device)?;
+            tx.prepare_cached(
+                "INSERT INTO blob_uploads (device, hash, length, received, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (device, hash) DO UPDATE SET length = excluded.length,
+                    received = excluded.received, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                dev,
+                hash.as_slice(),
+                to_i64(row.length, "length")?,
+                to_i64(row.offset, "offset")?,
+                row.updated_at
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn drop_upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<bool> {
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "DELETE FROM blob_uploads
+                     WHERE device = (SELECT n FROM devices WHERE id = ?1) AND hash = ?2",
+                )?
+                .execute(params![device.as_str(), hash.as_slice()])?;
+            Ok(n > 0)
+        })
+    }
+
+    fn complete_blob(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        mime: &str,
+        size: u64,
+        now: i64,
+    ) -> StorageResult<()> {
+        self.write(|tx| {
+            let dev = require_device(tx, device)?;
+            tx.prepare_cached(
+                "INSERT INTO blobs (hash, mime, size, device, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (hash) DO NOTHING",
+            )?
+            .execute(params![hash.as_slice(), mime, to_i64(size, "size")?, dev, now])?;
+            tx.prepare_cached("DELETE FROM blob_uploads WHERE device = ?1 AND hash = ?2")?
+                .execute(params![dev, hash.as_slice()])?;
+            Ok(())
+        })
+    }
+
+    fn blob_bytes(&self, device: &DeviceId) -> StorageResult<u64> {
+        self.read(|tx| {
+            let total: i64 = tx
+                .prepare_cached(
+                    "SELECT coalesce((SELECT sum(size) FROM blobs WHERE device = d.n), 0)
+                          + coalesce((SELECT sum(length) FROM blob_uploads WHERE device = d.n), 0)
+                     FROM devices d WHERE d.id = ?1",
+                )?
+                .query_row([device.as_str()], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            to_u64(total, "blob bytes")
+        })
+    }
+
+    fn expire_uploads(&self, before: i64) -> StorageResult<Vec<(DeviceId, [u8; 32])>> {
+        self.write(|tx| {
+            let rows = tx
+                .prepare_cached(
+                    "SELECT d.id, u.hash FROM blob_uploads u JOIN devices d ON d.n = u.device
+                     WHERE u.updated_at < ?1",
+                )?
+                .query_map([before], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            tx.prepare_cached("DELETE FROM blob_uploads WHERE updated_at < ?1")?
+                .execute([before])?;
+            rows.into_iter()
+                .map(|(d, h)| Ok((device_id(d)?, array(&h, "photo hash")?)))
+                .collect()
+        })
+    }
+
+    fn blob_readable(
+        &self,
+        buurt: &BuurtId,
+        hash: &[u8; 32],
+        puller: &Puller,
+    ) -> StorageResult<bool> {
+        self.read(|tx| {
+            // As the pull decides: buurt documents for all, restricted ones for coordinators
+            // and readers.
+            Ok(tx
+                .prepare_cached(
+                    "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                     WHERE r.buurt = (SELECT n FROM buurten WHERE id = ?1) AND r.hash = ?2
+                       AND (d.audience = 0 OR ?3 OR EXISTS (
+                            SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = ?4))
+                     LIMIT 1",
+                )?
+                .query_row(
+                    params![
+                        buurt.as_str(),
+                        hash.as_slice(),
+                        puller.coordinator,
+                        puller.member.as_str()
+                    ],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -805,6 +994,13 @@ mod tests {
             (
                 "SELECT buurt FROM documents WHERE id = x'00'",
                 "USING PRIMARY KEY (id=?)",
+            ),
+            (
+                "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                 WHERE r.buurt = 1 AND r.hash = x'00' AND (d.audience = 0 OR 0 OR EXISTS (
+                      SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = 'm'))
+                 LIMIT 1",
+                "USING PRIMARY KEY (buurt=? AND hash=?)",
             ),
         ];
         for (sql, want) in cases {

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod admin_cli;
+mod blobs;
 mod durability;
 mod join;
 mod live;

@@ -1,7 +1,9 @@
-// The Kotlin binding tests: the generated `nl.noaber.ffi` bindings on the JVM (JNA) against
-// libnoaber_ffi and a real relay. Run by scripts/test-bindings.sh, which names the relay binary
-// in NOABER_RELAY_BIN. A tiny runner: every test is a function; prints
-// `kotlin: N passed, M failed` and exits non-zero on a failure.
+// The Kotlin binding tests: the Android library's wrapper (`nl.noaber`, android/noaber/src/main)
+// over the generated `nl.noaber.ffi` bindings, on the JVM (JNA) against libnoaber_ffi and a real
+// relay, plus the app's screen state (android/app/src/main/kotlin/nl/noaber/app/state). Run by
+// scripts/test-bindings.sh, which compiles those sources with the host-generated bindings and
+// names the relay binary in NOABER_RELAY_BIN. A tiny runner: every test is a suspend function;
+// prints `kotlin: N passed, M failed` and exits non-zero on a failure.
 
 import java.io.File
 import java.net.InetSocketAddress
@@ -13,14 +15,29 @@ import java.util.concurrent.CountDownLatch
 import java.util.concurrent.Semaphore
 import java.util.concurrent.TimeUnit
 import kotlin.system.exitProcess
+import kotlinx.coroutines.CompletableDeferred
+import kotlinx.coroutines.CoroutineStart
+import kotlinx.coroutines.awaitCancellation
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.async
+import kotlinx.coroutines.channels.Channel
+import kotlinx.coroutines.coroutineScope
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.filterNotNull
+import kotlinx.coroutines.flow.first
+import kotlinx.coroutines.flow.take
+import kotlinx.coroutines.flow.toList
 import kotlinx.coroutines.launch
 import kotlinx.coroutines.runBlocking
+import kotlinx.coroutines.withContext
 import kotlinx.coroutines.withTimeout
+import kotlinx.coroutines.withTimeoutOrNull
+import nl.noaber.*
+import nl.noaber.app.state.*
 import nl.noaber.ffi.*
 
 const val WAIT_MS = 30_000L // an upper bound for things that normally take milliseconds
+const val TEST_MS = 120_000L // an upper bound for one test
 
 class Failure(message: String) : Exception(message)
 
@@ -42,29 +59,50 @@ inline fun <reified E : Throwable> throws(block: () -> Unit): E {
     throw Failure("expected ${E::class.simpleName}, nothing was thrown")
 }
 
-fun <T> blocking(block: suspend () -> T): T = runBlocking { withTimeout(WAIT_MS) { block() } }
+/** Waits on a latch or semaphore off the coroutine's thread. */
+suspend fun waitFor(what: String, wait: (Long, TimeUnit) -> Boolean) {
+    check(withContext(Dispatchers.IO) { wait(WAIT_MS, TimeUnit.MILLISECONDS) }) { what }
+}
 
 /** A real `noaber-relay serve` on a free port, with a temporary data folder. */
 class Relay {
     private val bin = System.getenv("NOABER_RELAY_BIN") ?: "target/debug/noaber-relay"
     private val data: File = Files.createTempDirectory("noaber-relay-").toFile()
-    private val proc: Process
+    private var proc: Process
     val url: String
     val buurt: String
     val invites: Map<String, String>
 
-    init {
-        val pb = ProcessBuilder(bin, "serve", "--data", data.path, "--listen", "127.0.0.1:0")
+    private fun serve(listen: String): Pair<Process, String> {
+        val pb = ProcessBuilder(bin, "serve", "--data", data.path, "--listen", listen)
         pb.environment()["NOABER_RELAY_JOIN_BURST"] = "1000"
         pb.environment()["RUST_LOG"] = "warn"
         pb.redirectError(ProcessBuilder.Redirect.DISCARD)
-        proc = pb.start()
-        val line = proc.inputStream.bufferedReader().readLine() ?: ""
+        val p = pb.start()
+        val line = p.inputStream.bufferedReader().readLine() ?: ""
         if (!line.startsWith("listening on ")) {
-            stop()
+            p.destroyForcibly()
+            data.deleteRecursively()
             throw IllegalStateException("relay did not start: '$line'")
         }
-        url = "http://" + line.removePrefix("listening on ")
+        return p to "http://" + line.removePrefix("listening on ")
+    }
+
+    /** Stops the relay process, keeping its data: devices are offline until [resume]. */
+    fun pause() {
+        proc.destroyForcibly()
+        proc.waitFor(WAIT_MS, TimeUnit.MILLISECONDS)
+    }
+
+    /** Starts the relay again on the same address and data. */
+    fun resume() {
+        proc = serve(url.removePrefix("http://")).first
+    }
+
+    init {
+        val (p, u) = serve("127.0.0.1:0")
+        proc = p
+        url = u
         buurt = field(admin("create-buurt", "De Linde"), "buurt_id")
         invites = listOf("resident", "organiser", "caretaker").associateWith { role ->
             field(admin("invite", "--buurt", buurt, "--role", role, "--uses", "50"), "code")
@@ -91,25 +129,24 @@ class Relay {
     }
 }
 
-/** Stores in a temporary folder, closed and removed after each test. */
+/** Stores (through the wrapper) in a temporary folder, closed and removed after each test. */
 class Scope(val relay: Relay) : AutoCloseable {
-    private val dir: File = Files.createTempDirectory("noaber-kt-").toFile()
-    private val stores = mutableListOf<NoaberStore>()
+    val dir: File = Files.createTempDirectory("noaber-kt-").toFile()
+    private val stores = mutableListOf<Noaber>()
 
-    fun store(name: String): NoaberStore =
-        NoaberStore.open(File(dir, "$name.db").path).also { stores.add(it) }
+    suspend fun store(name: String): Noaber =
+        Noaber.open(File(dir, "$name.db").path).also { stores.add(it) }
 
     /** A store joined to the test buurt with an invite for `role`. */
-    fun member(name: String, role: String): NoaberStore {
+    suspend fun member(name: String, role: String): Noaber {
         val s = store(name)
-        val b = blocking { s.join(relay.url, relay.invites.getValue(role), name, null) }
+        val b = s.join(relay.url, relay.invites.getValue(role), name)
         eq(b.id, relay.buurt, "joined buurt")
         eq(s.identity().role, Role.valueOf(role.uppercase()), "role from the invite")
         return s
     }
 
-    fun sync(vararg stores: NoaberStore): List<SyncReport> =
-        stores.map { blocking { it.sync(relay.buurt, null) } }
+    suspend fun sync(vararg stores: Noaber): List<SyncReport> = stores.map { it.sync(relay.buurt) }
 
     override fun close() {
         stores.forEach { it.close() }
@@ -117,12 +154,22 @@ class Scope(val relay: Relay) : AutoCloseable {
     }
 }
 
+/** [test] with a relay of its own (a buurt no other test wrote to), stopped afterwards. */
+fun inOwnBuurt(test: suspend (Scope) -> Unit): suspend (Scope) -> Unit = { _ ->
+    val relay = Relay()
+    try {
+        Scope(relay).use { test(it) }
+    } finally {
+        relay.stop()
+    }
+}
+
 class Recorder : ChangeListener {
     val batches: MutableList<List<Changed>> = Collections.synchronizedList(mutableListOf())
-    val threads: MutableSet<Long> = Collections.synchronizedSet(mutableSetOf())
+    val threads: MutableSet<String> = Collections.synchronizedSet(mutableSetOf())
 
     override fun onChange(changed: List<Changed>) {
-        threads.add(Thread.currentThread().id)
+        threads.add(Thread.currentThread().name)
         batches.add(changed)
     }
 
@@ -151,7 +198,7 @@ fun help(title: String, category: String = "other") = NewHelp(category = categor
 // ---------------------------------------------------------------------------------------------
 // Journeys, one per role
 
-fun helpJourney(t: Scope) {
+suspend fun helpJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val org = t.member("fatima", "organiser")
@@ -189,7 +236,7 @@ fun helpJourney(t: Scope) {
     eq(found.items.map { it.id to it.status }, listOf(id to "done"), "search")
 }
 
-fun eventJourney(t: Scope) {
+suspend fun eventJourney(t: Scope) {
     val org = t.member("organiser", "organiser")
     val ans = t.member("ans", "resident")
     val start = org.nowMs() + 7 * 86_400_000L
@@ -220,16 +267,18 @@ fun eventJourney(t: Scope) {
     eq(org.event(id).status, EventStatus.CANCELLED, "status")
 }
 
-fun taskJourney(t: Scope) {
+suspend fun taskJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val id = ans.createTask(
         NewTask(title = "Binnentuin water geven", rrule = "FREQ=DAILY", dtstart = "2026-01-01"))
     eq(ans.task(id).status, TaskStatus.UNADOPTED, "new task")
-    ans.claimTask(id)
+    eq(ans.task(id).myStanding, TaskStanding.NotIn, "not in yet")
+    eq(ans.claimTask(id), TaskStanding.Adopter, "the first claim adopts")
     t.sync(ans, bert)
-    bert.claimTask(id)
+    eq(bert.claimTask(id), TaskStanding.Backup(1uL), "the second backs up")
     val view = bert.task(id)
+    eq(view.myStanding, TaskStanding.Backup(1uL), "standing in the view")
     eq(view.adopter, ans.identity().member, "adopter")
     eq(view.backups, listOf(bert.identity().member), "backups")
     eq(view.status, TaskStatus.ACTIVE, "status")
@@ -254,7 +303,7 @@ fun taskJourney(t: Scope) {
     ans.unpledgeTask(pledge)
 }
 
-fun reportJourney(t: Scope) {
+suspend fun reportJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val care = t.member("caretaker", "caretaker")
@@ -277,7 +326,7 @@ fun reportJourney(t: Scope) {
     eq(view.meToo.map { it.member }, listOf(bert.identity().member), "me too")
     eq(view.responsible to view.response, "Gemeente" to "We komen donderdag", "triage")
     eq(view.title, "Lamp kapot", "title")
-    ans.attachPhotoRef(id, PhotoRef("ab".repeat(32), "image/jpeg", 1000uL, 640u, 480u))
+    ans.attachPhotoFile(id, CAMERA_JPG.path)
     ans.transitionReport(id, ReportTransition.Confirm)
     eq(ans.report(id).status, ReportStatus.CONFIRMED, "confirmed")
     eq(ans.report(id).photos.size, 1, "photos")
@@ -285,7 +334,7 @@ fun reportJourney(t: Scope) {
     eq(ans.list(ListQuery(kind = Kind.REPORT, bbox = box)).items.map { it.id }, listOf(id), "bbox")
 }
 
-fun profileListsAndCounts(t: Scope) {
+suspend fun profileListsAndCounts(t: Scope) {
     val s = t.store("solo")
     val me = s.setIdentity(Role.ORGANISER, "Fatima", "Complex 4")
     eq(Triple(me.role, me.displayName, me.household), Triple(Role.ORGANISER, "Fatima", "Complex 4"), "identity")
@@ -317,14 +366,14 @@ fun profileListsAndCounts(t: Scope) {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fun invalidInputNamesTheField(t: Scope) {
+suspend fun invalidInputNamesTheField(t: Scope) {
     val s = t.store("errors")
     eq(throws<NoaberException.InvalidInput> { s.createHelp(help("")) }.field, "title", "field")
     eq(throws<NoaberException.InvalidInput> { s.help("not-an-id") }.field, "id", "field")
     eq(throws<NoaberException.InvalidInput> { s.list(ListQuery(limit = 501u)) }.field, "limit", "field")
 }
 
-fun notFoundAndNotAllowed(t: Scope) {
+suspend fun notFoundAndNotAllowed(t: Scope) {
     val s = t.store("errors")
     val missing = "0123456789abcdef0123456789abcdef"
     eq(throws<NoaberException.NotFound> { s.help(missing) }.id, missing, "id")
@@ -338,33 +387,36 @@ fun notFoundAndNotAllowed(t: Scope) {
     throws<NoaberException.NotFound> { s.syncStatus(missing) }
 }
 
-fun relayRefusalAndOffline(t: Scope) {
+suspend fun relayRefusalAndOffline(t: Scope) {
     val s = t.store("errors")
     val refused = throws<NoaberException.Rejected> {
-        blocking { s.join(t.relay.url, "AAAA-BBBB-CCCC", "Iemand", null) }
+        s.join(t.relay.url, "AAAA-BBBB-CCCC", "Iemand")
     }
     eq(refused.code, "invite_invalid", "code")
     val port = ServerSocket(0).use { it.localPort }
     throws<NoaberException.Network> {
-        blocking { s.join("http://127.0.0.1:$port", "AAAA-BBBB-CCCC", "Iemand", null) }
+        s.join("http://127.0.0.1:$port", "AAAA-BBBB-CCCC", "Iemand")
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Listeners
 
-fun listenerFromARustThreadUntilCancelled(t: Scope) {
+suspend fun listenerFromARustThreadUntilCancelled(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val rec = Recorder()
-    val sub = bert.subscribe(rec)
+    val sub = bert.onChange(rec::onChange)
     val own = bert.createHelp(help("Eigen"))
     eq(rec.ids(), setOf(own), "a local write notifies")
     val first = ans.createHelp(help("Eerste"))
     t.sync(ans, bert)
     check(first in rec.ids()) { "the pulled change was not announced" }
-    val me = Thread.currentThread().id
-    check(rec.threads.any { it != me }) { "a pulled change is announced on a Rust thread" }
+    // JNA names a native thread it attaches "Thread-N"; the JVM's own threads here are the
+    // coroutine workers and main.
+    check(rec.threads.any { !it.startsWith("DefaultDispatcher") && it != "main" }) {
+        "a pulled change is announced on a Rust thread: ${rec.threads}"
+    }
     sub.cancel()
     sub.cancel() // idempotent
     val n = rec.batches.size
@@ -375,21 +427,18 @@ fun listenerFromARustThreadUntilCancelled(t: Scope) {
     eq(rec.batches.size, n, "no delivery after cancel()")
 }
 
-fun closingTheSubscriptionStopsDelivery(t: Scope) {
+suspend fun closingTheSubscriptionStopsDelivery(t: Scope) {
     val s = t.store("drop")
     val rec = Recorder()
-    val sub = s.subscribe(rec)
-    s.createHelp(help("Een"))
-    sub.close()
+    // The generated subscription is AutoCloseable: `use` stops delivery.
+    s.store.subscribe(rec).use { s.createHelp(help("Een")) }
     s.createHelp(help("Twee"))
     eq(rec.batches.size, 1, "deliveries")
 }
 
-fun aFailingListenerDoesNotBreakTheWrite(t: Scope) {
+suspend fun aFailingListenerDoesNotBreakTheWrite(t: Scope) {
     val s = t.store("broken")
-    val sub = s.subscribe(object : ChangeListener {
-        override fun onChange(changed: List<Changed>) = throw IllegalStateException("app bug")
-    })
+    val sub = s.onChange { throw IllegalStateException("app bug") }
     val id = s.createHelp(help("Toch opgeslagen"))
     eq(s.help(id).title, "Toch opgeslagen", "title")
     sub.cancel()
@@ -398,15 +447,16 @@ fun aFailingListenerDoesNotBreakTheWrite(t: Scope) {
 // ---------------------------------------------------------------------------------------------
 // Sync
 
-fun twoStoresSyncThroughARealRelay(t: Scope) {
+suspend fun twoStoresSyncThroughARealRelay(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     eq(ans.buurten().map { it.id }, listOf(t.relay.buurt), "buurten")
     eq(ans.activeBuurt(), t.relay.buurt, "active")
     val id = ans.createHelp(help("Lift naar het ziekenhuis", "transport"))
-    val pushed = blocking { ans.sync(t.relay.buurt, CancelHandle()) }
+    // The generated call with an explicit handle, then the wrapper's.
+    val pushed = ans.store.sync(t.relay.buurt, CancelHandle())
     eq(pushed.accepted to pushed.rejected, 1uL to emptyList<RejectedChange>(), "pushed")
-    val pulled = blocking { bert.sync(t.relay.buurt, null) }
+    val pulled = bert.sync(t.relay.buurt)
     check(pulled.applied >= 1uL) { "nothing applied" }
     eq(bert.help(id).title, "Lift naar het ziekenhuis", "title on the other device")
     val status = bert.syncStatus(t.relay.buurt)
@@ -418,7 +468,7 @@ fun twoStoresSyncThroughARealRelay(t: Scope) {
     eq(bert.list(ListQuery()).items, emptyList<Summary>(), "data removed")
 }
 
-fun aRestrictedRequestReachesOnlyItsReaders(t: Scope) {
+suspend fun aRestrictedRequestReachesOnlyItsReaders(t: Scope) {
     val ans = t.member("ans", "resident")
     val kees = t.member("kees", "resident")
     val org = t.member("fatima", "organiser")
@@ -441,18 +491,18 @@ fun aRestrictedRequestReachesOnlyItsReaders(t: Scope) {
         "audience", "field")
 }
 
-fun liveSyncPullsAndStopsOnCancel(t: Scope) {
+suspend fun liveSyncPullsAndStopsOnCancel(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val rec = SyncRecorder()
     val cancel = CancelHandle()
-    runBlocking {
-        // On another dispatcher: this thread blocks on latches below.
-        val live = async(Dispatchers.IO) { bert.syncLive(t.relay.buurt, rec, cancel) }
-        check(rec.first.await(WAIT_MS, TimeUnit.MILLISECONDS)) { "live sync never synced" }
+    coroutineScope {
+        // The generated call with its handle (the wrapper's Flow is tested below).
+        val live = async(Dispatchers.IO) { bert.store.syncLive(t.relay.buurt, rec, cancel) }
+        waitFor("live sync never synced", rec.first::await)
         ans.createHelp(help("Live"))
-        ans.sync(t.relay.buurt, null)
-        check(rec.pulled.await(WAIT_MS, TimeUnit.MILLISECONDS)) { "the live connection pulled nothing" }
+        ans.sync(t.relay.buurt)
+        waitFor("the live connection pulled nothing", rec.pulled::await)
         check(!live.isCompleted) { "live sync ended by itself" }
         cancel.cancel()
         withTimeout(WAIT_MS) { live.await() } // returns normally once cancelled
@@ -466,7 +516,7 @@ fun liveSyncPullsAndStopsOnCancel(t: Scope) {
  * A relay that answers the join and then never answers a sync; it notes when the device hangs
  * up, which shows the Rust task really stopped.
  */
-fun cancellingASyncWaitingOnTheNetworkDropsItsConnection(t: Scope) {
+suspend fun cancellingASyncWaitingOnTheNetworkDropsItsConnection(t: Scope) {
     val gotSync = Semaphore(0)
     val hungUp = Semaphore(0)
     val server = ServerSocket()
@@ -507,41 +557,294 @@ fun cancellingASyncWaitingOnTheNetworkDropsItsConnection(t: Scope) {
     thread.start()
     try {
         val s = t.store("silent")
-        val b = blocking { s.join("http://127.0.0.1:${server.localPort}", "AAAA-BBBB-CCCC", "Stil", null) }
+        val b = s.join("http://127.0.0.1:${server.localPort}", "AAAA-BBBB-CCCC", "Stil")
         eq(b.member, member, "member from the join answer")
+        // The generated call, stopped by its explicit handle (what Swift relies on).
         val cancel = CancelHandle()
-        runBlocking {
-            // On another dispatcher: this thread blocks on semaphores below.
-            val sync = async(Dispatchers.IO) { runCatching { s.sync(b.id, cancel) } }
-            check(gotSync.tryAcquire(WAIT_MS, TimeUnit.MILLISECONDS)) { "the sync never reached the relay" }
+        coroutineScope {
+            val sync = async(Dispatchers.IO) { runCatching { s.store.sync(b.id, cancel) } }
+            waitFor("the sync never reached the relay", gotSync::tryAcquire)
             check(!sync.isCompleted) { "sync finished without an answer" }
             cancel.cancel()
             val outcome = withTimeout(WAIT_MS) { sync.await() }.exceptionOrNull()
             check(outcome is NoaberException.Cancelled) { "expected Cancelled, got $outcome" }
         }
-        check(hungUp.tryAcquire(WAIT_MS, TimeUnit.MILLISECONDS)) { "the cancelled sync did not hang up" }
-        throws<NoaberException.Cancelled> { blocking { s.sync(b.id, cancel) } }
-        // Cancelling the coroutine drops the Rust future, which stops the task as well.
-        runBlocking {
-            val job = launch(Dispatchers.IO) { s.sync(b.id, null) }
-            check(gotSync.tryAcquire(WAIT_MS, TimeUnit.MILLISECONDS)) { "the sync never reached the relay" }
+        waitFor("the cancelled sync did not hang up", hungUp::tryAcquire)
+        throws<NoaberException.Cancelled> { s.store.sync(b.id, cancel) }
+        // The wrapper's suspend sync, stopped by cancelling its coroutine: the wrapper cancels
+        // the call's handle and uniffi drops the future; the relay sees the connection close.
+        coroutineScope {
+            val job = launch(Dispatchers.IO) { s.sync(b.id) }
+            waitFor("the sync never reached the relay", gotSync::tryAcquire)
+            check(!job.isCompleted) { "sync finished without an answer" }
             job.cancel()
             withTimeout(WAIT_MS) { job.join() }
             check(job.isCancelled) { "job not cancelled" }
         }
-        check(hungUp.tryAcquire(WAIT_MS, TimeUnit.MILLISECONDS)) { "a cancelled coroutine did not hang up" }
+        waitFor("a cancelled coroutine did not hang up", hungUp::tryAcquire)
     } finally {
         server.close()
         thread.join(WAIT_MS)
     }
 }
 
-val tests: List<Pair<String, (Scope) -> Unit>> = listOf(
+// ---------------------------------------------------------------------------------------------
+// The wrapper's Flows, AutoCloseable and list details
+
+suspend fun changesFlowAndObserve(t: Scope) {
+    val ans = t.member("ans", "resident")
+    val bert = t.member("bert", "resident")
+    coroutineScope {
+        // Registered before anything is written (UNDISPATCHED runs the collector to its first
+        // suspension, which is after the subscription was made).
+        val batches = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            withTimeout(WAIT_MS) { bert.changes().take(2).toList() }
+        }
+        val open = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            withTimeout(WAIT_MS) {
+                bert.observe { list(ListQuery(kind = Kind.HELP, needsResponse = true)).items.map { it.title } }
+                    .first { it.size == 2 }
+            }
+        }
+        val own = bert.createHelp(help("Eigen"))
+        val pulled = ans.createHelp(help("Van Ans"))
+        t.sync(ans, bert)
+        val got = batches.await()
+        eq(got.first().map { it.id to it.kind }, listOf(own to Kind.HELP), "the local write")
+        eq(got.last().map { it.id }, listOf(pulled), "the pulled batch")
+        eq(open.await().toSet(), setOf("Eigen", "Van Ans"), "observed list after the pull")
+    }
+    // Collection stopped (take), so the subscriptions were cancelled: a write is not delivered
+    // anywhere and does not fail.
+    bert.createHelp(help("Na afloop"))
+}
+
+suspend fun liveSyncFlowPullsUntilTheCollectorStops(t: Scope) {
+    val ans = t.member("ans", "resident")
+    val bert = t.member("bert", "resident")
+    t.sync(bert) // what earlier tests left on the relay: the live connection's first sync pulls nothing
+    val before = bert.syncStatus(t.relay.buurt).lastSyncAt
+    val events = Channel<LiveSync>(Channel.UNLIMITED)
+    coroutineScope {
+        val live = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            bert.liveSync(t.relay.buurt).collect { events.send(it) }
+        }
+        val first = withTimeout(WAIT_MS) { events.receive() }
+        check(first is LiveSync.Synced) { "the connection's first sync: $first" }
+        // The sync status follows syncs run through the same Noaber, live ones included.
+        withTimeout(WAIT_MS) { bert.syncStatusFlow(t.relay.buurt).first { it.lastSyncAt != before } }
+        ans.createHelp(help("Live via Flow"))
+        ans.sync(t.relay.buurt)
+        withTimeout(WAIT_MS) {
+            while (true) {
+                val e = events.receive()
+                val synced = e as? LiveSync.Synced ?: throw Failure("a live sync failed: $e")
+                if (synced.report.applied > 0uL) break
+            }
+        }
+        check(live.isActive) { "live sync ended by itself" }
+        live.cancel() // closes the connection (the flow's awaitClose cancels the handle)
+        withTimeout(WAIT_MS) { live.join() }
+    }
+    check("Live via Flow" in bert.list(ListQuery()).items.map { it.title }) { "not pulled" }
+}
+
+/** The caretaker's journey: a report made offline waits, is shown as waiting, then syncs. */
+suspend fun offlineReportWaitsAndSyncsWhenBack(t: Scope) {
+    val relay = t.relay // its own (inOwnBuurt): this test takes it offline
+    run {
+        val care = t.store("caretaker")
+        care.join(relay.url, relay.invites.getValue("caretaker"), "Huismeester")
+        // What the screen shows, as one long-lived collection (the ViewModel's stateIn).
+        val state = MutableStateFlow<ReportsState?>(null)
+        coroutineScope {
+            val watcher = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+                reportsState(care, relay.buurt).collect { state.value = it }
+            }
+            suspend fun until(what: String, p: (ReportsState) -> Boolean): ReportsState =
+                withTimeoutOrNull(WAIT_MS) { state.filterNotNull().first(p) }
+                    ?: throw Failure("$what; the screen shows ${state.value}")
+            until("nothing waits at first") { it.badge is SyncBadge.UpToDate && it.pending == 0uL }
+            relay.pause()
+            val draft = ReportDraft(category = "lighting", description = "Lamp kelder kapot\nbij de bergingen",
+                lat = 52.0907, lon = 5.1214, floor = "kelder", severity = "high")
+            eq(submitReport(care, draft.copy(lat = null)), SubmitResult.FieldError("lat", "no location yet"), "no location")
+            val unknown = submitReport(care, draft.copy(category = "kapot"))
+            check(unknown is SubmitResult.FieldError && unknown.field == "category") { "unknown category: $unknown" }
+            val saved = submitReport(care, draft)
+            check(saved is SubmitResult.Saved) { "not saved: $saved" }
+            val waiting = until("the report waits") { it.badge == SyncBadge.Waiting(1) }
+            eq(waiting.mine.map { it.title }, listOf("Lamp kelder kapot"), "my reports")
+            eq(waiting.awaitingResponse.map { it.status }, listOf("reported"), "awaiting a response")
+            throws<NoaberException.Network> { care.sync(relay.buurt) }
+            val offline = until("offline is shown") { it.badge is SyncBadge.Offline }
+            eq((offline.badge as SyncBadge.Offline).pending to offline.pending, 1L to 1uL, "still waiting")
+            relay.resume()
+            eq(care.sync(relay.buurt).accepted, 1uL, "accepted once back")
+            until("synced") { it.badge is SyncBadge.UpToDate && it.pending == 0uL }
+            watcher.cancel()
+        }
+    }
+}
+
+suspend fun closingTheWrapperReleasesTheStore(t: Scope) {
+    val path = File(t.dir, "closed.db").path
+    val id = Noaber.open(path).use { it.createHelp(help("Bewaard")) }
+    val closed = Noaber.open(path)
+    closed.close()
+    closed.close() // idempotent
+    throws<IllegalStateException> { closed.identity() }
+    Noaber.open(path).use { eq(it.help(id).title, "Bewaard", "reopened") }
+}
+
+suspend fun listDetailsAreReadFromTheRow(t: Scope) {
+    val d = Detail.parse("""{"a":1,"b":"x\"y\u00e9","c":null,"d":[1,2],"e":["p","q"],"f":true,"g":-2.5e1,"h":{}}""")
+    eq(d.long("a"), 1L, "a")
+    eq(d.string("b"), "x\"yé", "b")
+    eq(d.string("c"), null, "c")
+    eq(d.count("d"), 2L, "d")
+    eq(d.strings("e"), listOf("p", "q"), "e")
+    eq(d.boolean("f"), true, "f")
+    eq(d.long("g"), -25L, "g")
+    eq(d.long("missing"), null, "missing")
+    for (bad in listOf("", "[1]", "{\"a\":}", "{\"a\":1", "{\"a\":1} x", "{'a':1}", "{\"a\":tru}")) {
+        throws<IllegalArgumentException> { Detail.parse(bad) }
+    }
+    // Real rows: every key the cards read is present for its kind.
+    val org = t.member("fatima", "organiser")
+    val start = org.nowMs() + 86_400_000L
+    val ev = org.createEvent(NewEvent(title = "Opruimdag", startsAt = start, endsAt = start + 1, place = "Plein", capacity = 10L))
+    org.addEventShift(ev, org.addEventRole(ev, "Prikker"), start, start + 1, 3L)
+    val card = org.list(ListQuery(kind = Kind.EVENT)).items.single().toEventCard(emptySet())
+    eq(Triple(card.capacity, card.shiftsNeeded, card.volunteersMissing), Triple(10L, 3L, 3L), "event card")
+    org.rsvpEvent(ev, Rsvp.GOING)
+    eq(org.list(ListQuery(kind = Kind.EVENT)).items.single().toEventCard(emptySet()).placesLeft, 9L, "places left")
+}
+
+suspend fun residentHomeShowsBoardEventsAndTasks(t: Scope) {
+    val ans = t.member("ans", "resident")
+    val bert = t.member("bert", "resident")
+    val org = t.member("fatima", "organiser")
+    val start = org.nowMs() + 3 * 86_400_000L
+    val ev = org.createEvent(NewEvent(title = "Buurtsoep", startsAt = start, endsAt = start + 7_200_000L, place = "Buurthuis"))
+    val theirs = bert.createHelp(NewHelp(category = "transport", title = "Lift naar de markt"))
+    val offer = bert.createHelp(NewHelp(offer = true, category = "odd_jobs", title = "Ik plak fietsbanden"))
+    t.sync(org, bert, ans)
+    val mine = ans.createHelp(help("Hulp bij formulier", "paperwork"))
+    val task = ans.createTask(NewTask(title = "Portiek vegen", rrule = "FREQ=WEEKLY", dtstart = "2026-01-05"))
+    ans.claimTask(task)
+    ans.rsvpEvent(ev, Rsvp.GOING)
+    val home = withTimeout(WAIT_MS) { homeState(ans).first() }
+    eq(home.helpBoard.map { it.id }.toSet(), setOf(theirs, offer), "neighbours' open requests and offers")
+    eq(home.helpBoard.single { it.id == offer }.offer, true, "an offer")
+    eq(home.myHelp.map { it.id to it.mine }, listOf(mine to true), "my requests")
+    eq(home.events.map { it.id to it.mine }, listOf(ev to true), "events, joined")
+    eq(home.myTasks.map { it.id to it.adoptedByMe }, listOf(task to true), "adopted task")
+    // The board follows changes: once Ans responds, Bert's request needs no response.
+    coroutineScope {
+        val next = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
+            withTimeout(WAIT_MS) { homeState(ans).first { theirs !in it.helpBoard.map { c -> c.id } } }
+        }
+        ans.respondHelp(theirs, "Ik rijd zaterdag")
+        eq(next.await().helpBoard.map { it.id }, listOf(offer), "answered request left the board")
+    }
+}
+
+suspend fun organiserBoardShowsWhatNobodyPickedUp(t: Scope) {
+    val ans = t.member("ans", "resident")
+    val bert = t.member("bert", "resident")
+    val org = t.member("fatima", "organiser")
+    val start = org.nowMs() + 2 * 86_400_000L
+    val ev = org.createEvent(NewEvent(title = "Kerstmarkt", startsAt = start, endsAt = start + 3_600_000L, place = "Plein"))
+    val role = org.addEventRole(ev, "Kraam")
+    val shift = org.addEventShift(ev, role, start, start + 3_600_000L, 2L)
+    val full = org.createEvent(NewEvent(title = "Koffie", startsAt = start, endsAt = start + 1, place = "Hal"))
+    org.addEventShift(full, org.addEventRole(full, "Schenken"), start, start + 1, 1L)
+    org.signupShift(full, org.event(full).shifts.single().id)
+    val first = ans.createHelp(help("Boodschappen", "groceries"))
+    val second = bert.createHelp(help("Gordijnen ophangen", "odd_jobs"))
+    t.sync(ans, bert, org)
+    org.respondHelp(second, "Ik vraag Kees")
+    val board = withTimeout(WAIT_MS) { boardState(org).first() }
+    eq(board.unmatchedHelp.map { it.id }.toSet(), setOf(first, second), "open without a helper")
+    eq(board.unmatchedHelp.single { it.id == second }.responses, 1L, "one response, no match yet")
+    eq(board.shiftGaps.map { it.event.id to it.missing }, listOf(ev to 2L), "short of volunteers")
+    // A match and a sign-up take them off the board.
+    org.matchHelp(second, org.identity().member)
+    t.sync(org, bert)
+    bert.signupShift(ev, shift)
+    t.sync(bert, org)
+    val after = withTimeout(WAIT_MS) { boardState(org).first() }
+    eq(after.unmatchedHelp.map { it.id }, listOf(first), "matched request left")
+    eq(after.shiftGaps.map { it.event.id to it.missing }, listOf(ev to 1L), "one volunteer still missing")
+    eq(after.openHelpCount, 1L, "open requests")
+}
+
+/** The bridge itself: the handle is cancelled while the call is still suspended. */
+suspend fun coroutineCancellationReachesTheCancelHandle(t: Scope) {
+    val seen = CompletableDeferred<Boolean>()
+    val started = CompletableDeferred<Unit>()
+    coroutineScope {
+        val job = launch(Dispatchers.Default) {
+            withCancelHandle { handle ->
+                check(!handle.isCancelled()) { "a fresh handle is cancelled" }
+                try {
+                    started.complete(Unit)
+                    awaitCancellation() // stands in for a network call that never answers
+                } finally {
+                    // Runs when the suspended call resumes: the handle must be cancelled already.
+                    seen.complete(handle.isCancelled())
+                }
+            }
+        }
+        withTimeout(WAIT_MS) { started.await() }
+        job.cancel()
+        eq(withTimeout(WAIT_MS) { seen.await() }, true, "handle cancelled before the call resumed")
+    }
+    // A call that returns normally leaves its handle alone and returns the value.
+    eq(withCancelHandle { handle -> handle.isCancelled() }, false, "not cancelled after a normal call")
+}
+
+/** A camera-like JPEG: EXIF with a GPS position, a serial number and the owner's name. */
+val CAMERA_JPG = File("tests/fixtures/photos/camera.jpg")
+
+suspend fun photoTakenOfflineArrivesWithoutMetadata(t: Scope) {
+    val care = t.member("caretaker", "caretaker")
+    val ans = t.member("ans", "resident")
+    val id = care.createReport(NewReport(category = "lighting", lat = 52.2001, lon = 5.3001))
+    val photo = care.attachPhoto(id, CAMERA_JPG.readBytes())
+    eq(Triple(photo.mime, photo.width, photo.height), Triple("image/jpeg", 96u, 64u), "photo")
+    val held = care.localPhoto(photo.hash) ?: error("the photo is held here")
+    for (secret in listOf("SN-HOME-4242", "Ans de Vries", "GPS", "xmpmeta")) {
+        check(!String(held.bytes, Charsets.ISO_8859_1).contains(secret)) { "$secret survived" }
+    }
+    eq(care.photoUploads().single().state, UploadState.PENDING, "queued")
+    try {
+        care.attachPhoto(id, "GIF89a".toByteArray())
+        error("a GIF is not accepted")
+    } catch (e: NoaberException.InvalidInput) {
+        eq(e.field, "photo", "field")
+    }
+    t.sync(care, ans)
+    eq(ans.report(id).photos.map { it.photo.hash }, listOf(photo.hash), "the reference")
+    eq(ans.fetchPhoto(t.relay.buurt, photo.hash), null, "pending until uploaded")
+    val progress = Collections.synchronizedList(mutableListOf<PhotoProgress>())
+    val report = care.uploadPhotos(t.relay.buurt) { progress.add(it) }
+    eq(report.completed, 1uL, "uploaded")
+    eq(progress.last(), PhotoProgress(photo.hash, id, photo.size, photo.size), "progress")
+    eq(care.photoUploads().single().state, UploadState.DONE, "done")
+    val got = ans.fetchPhoto(t.relay.buurt, photo.hash) ?: error("fetched")
+    check(got.bytes.contentEquals(held.bytes)) { "the same clean bytes" }
+    eq(got.mime, "image/jpeg", "mime")
+}
+
+val tests: List<Pair<String, suspend (Scope) -> Unit>> = listOf(
     "help: a resident asks, a neighbour responds, an organiser matches" to ::helpJourney,
     "event: RSVP, waitlist, shifts" to ::eventJourney,
     "task: adopted, backed up, recorded" to ::taskJourney,
     "audience: a restricted request reaches only its readers" to ::aRestrictedRequestReachesOnlyItsReaders,
     "report: created and worked through" to ::reportJourney,
+    "photo: taken offline, uploaded, fetched without metadata" to inOwnBuurt(::photoTakenOfflineArrivesWithoutMetadata),
     "profile, identity, lists and counts" to ::profileListsAndCounts,
     "errors: invalid input names the field" to ::invalidInputNamesTheField,
     "errors: not found and not allowed" to ::notFoundAndNotAllowed,
@@ -553,6 +856,14 @@ val tests: List<Pair<String, (Scope) -> Unit>> = listOf(
     "sync: live sync pulls and stops on cancel" to ::liveSyncPullsAndStopsOnCancel,
     "sync: cancelling a sync waiting on the network drops its connection" to
         ::cancellingASyncWaitingOnTheNetworkDropsItsConnection,
+    "sync: cancelling a coroutine cancels its call's CancelHandle" to ::coroutineCancellationReachesTheCancelHandle,
+    "flow: changes() and observe() follow local writes and pulled batches" to inOwnBuurt(::changesFlowAndObserve),
+    "flow: liveSync pulls until the collector stops" to ::liveSyncFlowPullsUntilTheCollectorStops,
+    "caretaker: an offline report waits, shows as waiting, then syncs" to inOwnBuurt(::offlineReportWaitsAndSyncsWhenBack),
+    "close: a closed Noaber refuses calls and releases the file" to ::closingTheWrapperReleasesTheStore,
+    "detail: list rows' figures are read" to ::listDetailsAreReadFromTheRow,
+    "resident: home shows the help board, events and tasks" to inOwnBuurt(::residentHomeShowsBoardEventsAndTasks),
+    "organiser: the board shows what nobody picked up" to inOwnBuurt(::organiserBoardShowsWhatNobodyPickedUp),
 )
 
 fun main() {
@@ -562,7 +873,7 @@ fun main() {
     try {
         for ((name, test) in tests) {
             try {
-                Scope(relay).use { test(it) }
+                runBlocking { withTimeout(TEST_MS) { Scope(relay).use { test(it) } } }
                 println("ok   $name")
                 passed++
             } catch (e: Throwable) {

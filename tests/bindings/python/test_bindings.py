@@ -18,6 +18,9 @@ import noaber_ffi as nf
 
 RELAY_BIN = os.environ.get("NOABER_RELAY_BIN", "target/debug/noaber-relay")
 WAIT = 30  # seconds; only an upper bound for things that normally take milliseconds
+# A camera-like JPEG: EXIF with a GPS position, a serial number and the owner's name.
+CAMERA_JPG = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "..", "..", "fixtures", "photos", "camera.jpg")
 
 
 def run(coro):
@@ -85,12 +88,19 @@ class SyncRecorder(nf.SyncListener):
         self.errors = []
         self.first = threading.Event()
         self.pulled = threading.Event()
+        # Set once a sync report arrives while `watch()` holds: a test waits for the round
+        # that brought a particular change, not for any round that pulled something (the
+        # shared test buurt's earlier data arrives in the first round).
+        self.watch = None
+        self.seen = threading.Event()
 
     def on_synced(self, report):
         self.reports.append(report)
         self.first.set()
         if report.applied > 0:
             self.pulled.set()
+        if self.watch is not None and self.watch():
+            self.seen.set()
 
     def on_sync_failed(self, error):
         self.errors.append(error)
@@ -221,10 +231,12 @@ class Journeys(Base):
         tid = ans.create_task(nf.NewTask(title="Binnentuin water geven",
                                          rrule="FREQ=DAILY", dtstart="2026-01-01"))
         self.assertEqual(ans.task(tid).status, nf.TaskStatus.UNADOPTED)
-        ans.claim_task(tid)
+        self.assertEqual(ans.task(tid).my_standing, nf.TaskStanding.NOT_IN())
+        self.assertEqual(ans.claim_task(tid), nf.TaskStanding.ADOPTER())
         self.sync(ans, bert)
-        bert.claim_task(tid)
+        self.assertEqual(bert.claim_task(tid), nf.TaskStanding.BACKUP(position=1))
         view = bert.task(tid)
+        self.assertEqual(view.my_standing, nf.TaskStanding.BACKUP(position=1))
         self.assertEqual(view.adopter, ans.identity().member)
         self.assertEqual(view.backups, [bert.identity().member])
         self.assertEqual(view.status, nf.TaskStatus.ACTIVE)
@@ -274,8 +286,7 @@ class Journeys(Base):
         self.assertEqual([m.member for m in view.me_too], [bert.identity().member])
         self.assertEqual((view.responsible, view.response), ("Gemeente", "We komen donderdag"))
         self.assertEqual(view.title, "Lamp kapot")
-        ans.attach_photo_ref(rid, nf.PhotoRef(hash="ab" * 32, mime="image/jpeg", size=1000,
-                                              width=640, height=480))
+        ans.attach_photo_file(rid, CAMERA_JPG)
         ans.transition_report(rid, nf.ReportTransition.CONFIRM())
         view = ans.report(rid)
         self.assertEqual(view.status, nf.ReportStatus.CONFIRMED)
@@ -283,6 +294,46 @@ class Journeys(Base):
         inside = ans.list(nf.ListQuery(kind=nf.Kind.REPORT,
                                        bbox=nf.BBox(south=52.08, west=5.11, north=52.10, east=5.13)))
         self.assertEqual([s.id for s in inside.items], [rid])
+
+    def test_photo_taken_offline_arrives_on_another_device_without_metadata(self):
+        care = self.member("caretaker", "caretaker")
+        ans = self.member("ans", "resident")
+        rid = care.create_report(nf.NewReport(category="lighting", lat=52.2001, lon=5.3001))
+        ref = care.attach_photo_file(rid, CAMERA_JPG)
+        self.assertEqual((ref.mime, ref.width, ref.height), ("image/jpeg", 96, 64))
+        held = care.photo(ref.hash)
+        for secret in (b"SN-HOME-4242", b"Ans de Vries", b"GPS", b"xmpmeta"):
+            self.assertNotIn(secret, held.bytes)
+        self.assertEqual(len(held.bytes), ref.size)
+        [queued] = [u for u in care.photo_uploads() if u.hash == ref.hash]
+        self.assertEqual((queued.state, queued.sent), (nf.UploadState.PENDING, 0))
+        with self.assertRaises(nf.NoaberError.InvalidInput) as bad:
+            care.attach_photo(rid, b"GIF89a not a photo")
+        self.assertEqual(bad.exception.field, "photo")
+
+        # The report syncs first; until the photo is uploaded the neighbour sees it pending.
+        self.sync(care, ans)
+        self.assertEqual([p.photo.hash for p in ans.report(rid).photos], [ref.hash])
+        self.assertIsNone(ans.photo(ref.hash))
+        self.assertIsNone(run(ans.fetch_photo(self.relay.buurt, ref.hash, None)))
+
+        class Progress(nf.UploadListener):
+            def __init__(self):
+                self.seen = []
+
+            def on_progress(self, hash, entity_id, sent, total):
+                self.seen.append((hash, entity_id, sent, total))
+
+        progress = Progress()
+        report = run(care.upload_photos(self.relay.buurt, progress, None))
+        self.assertEqual((report.completed, report.rejected, report.waiting), (1, 0, 0))
+        self.assertEqual(progress.seen[-1], (ref.hash, rid, ref.size, ref.size))
+        [done] = [u for u in care.photo_uploads() if u.hash == ref.hash]
+        self.assertEqual(done.state, nf.UploadState.DONE)
+
+        got = run(ans.fetch_photo(self.relay.buurt, ref.hash, None))
+        self.assertEqual((got.bytes, got.mime), (held.bytes, "image/jpeg"))
+        self.assertEqual(ans.photo(ref.hash).bytes, held.bytes)
 
     def test_profile_identity_lists_and_counts(self):
         s = self.store("solo")
@@ -457,9 +508,12 @@ class Sync(Base):
             live = asyncio.ensure_future(bert.sync_live(self.relay.buurt, rec, cancel))
             loop = asyncio.get_running_loop()
             self.assertTrue(await loop.run_in_executor(None, rec.first.wait, WAIT))
-            ans.create_help(nf.NewHelp(category="other", title="Live"))
+            title = "Live " + os.urandom(4).hex()
+            rec.watch = lambda: title in [x.title for x in bert.list(nf.ListQuery()).items]
+            self.assertFalse(rec.watch())
+            ans.create_help(nf.NewHelp(category="other", title=title))
             await ans.sync(self.relay.buurt, None)
-            self.assertTrue(await loop.run_in_executor(None, rec.pulled.wait, WAIT),
+            self.assertTrue(await loop.run_in_executor(None, rec.seen.wait, WAIT),
                             "the live connection pulled the change")
             self.assertFalse(live.done())
             cancel.cancel()
@@ -467,7 +521,7 @@ class Sync(Base):
         run(scenario())
         self.assertTrue(cancel.is_cancelled())
         self.assertEqual(rec.errors, [])
-        self.assertIn("Live", [x.title for x in bert.list(nf.ListQuery()).items])
+        self.assertTrue(rec.watch())
 
     def test_cancelling_a_sync_waiting_on_the_network_drops_its_connection(self):
         # A relay that answers the join and then never answers a sync; it notes when the

@@ -53,6 +53,11 @@ impl InProcessRelay {
         })
     }
 
+    /// The relay's data folder (its database and photo files).
+    pub fn data_dir(&self) -> &Path {
+        self._dir.path()
+    }
+
     /// Creates a buurt; returns its id and an invite for `role` with many uses.
     pub fn buurt(&self, name: &str, role: Role) -> TestResult<(BuurtId, String)> {
         let storage = self.relay.storage();
@@ -133,6 +138,11 @@ impl Device {
     pub fn member(&self) -> noaber_core::MemberId {
         self.store.identity().member
     }
+
+    /// The folder holding the device's store file and photo files.
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
 }
 
 /// The `noaber-relay` binary. `cargo test --workspace` builds it beside this test binary (Cargo
@@ -141,35 +151,37 @@ impl Device {
 /// `cargo test --workspace` would wait for the build lock that run holds, so that is never done
 /// when the binary exists.
 pub fn relay_binary() -> PathBuf {
-    static BUILT: Mutex<Option<PathBuf>> = Mutex::new(None);
+    workspace_binary("noaber-relay", "noaber-relay")
+}
+
+/// The `noaber` CLI binary, found or built like [`relay_binary`].
+pub fn cli_binary() -> PathBuf {
+    workspace_binary("noaber-cli", "noaber")
+}
+
+fn workspace_binary(package: &str, bin: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
     let mut built = BUILT.lock().unwrap();
-    if let Some(p) = built.as_ref() {
+    if let Some((_, p)) = built.iter().find(|(b, _)| b == bin) {
         return p.clone();
     }
     let exe = std::env::current_exe().unwrap();
     let target_dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    let path = target_dir.join(format!("noaber-relay{}", std::env::consts::EXE_SUFFIX));
+    let path = target_dir.join(format!("{bin}{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
         let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "noaber-relay",
-                "--bin",
-                "noaber-relay",
-            ])
+            .args(["build", "--quiet", "-p", package, "--bin", bin])
             .env("CARGO_TARGET_DIR", target_dir.parent().unwrap())
             .status()
             .unwrap();
-        assert!(status.success(), "building noaber-relay failed");
+        assert!(status.success(), "building {bin} failed");
     }
     assert!(
         path.exists(),
-        "{} missing: run `cargo build -p noaber-relay`",
+        "{} missing: run `cargo build -p {package}`",
         path.display()
     );
-    *built = Some(path.clone());
+    built.push((bin.to_owned(), path.clone()));
     path
 }
 
@@ -229,6 +241,7 @@ pub struct Proxy {
     pub addr: SocketAddr,
     target: Arc<Mutex<SocketAddr>>,
     cut_after: Arc<AtomicUsize>,
+    cut_request_after: Arc<AtomicUsize>,
 }
 
 const NO_CUT: usize = usize::MAX;
@@ -240,12 +253,18 @@ impl Proxy {
             addr: listener.local_addr()?,
             target: Arc::new(Mutex::new(target)),
             cut_after: Arc::new(AtomicUsize::new(NO_CUT)),
+            cut_request_after: Arc::new(AtomicUsize::new(NO_CUT)),
         };
         let p = proxy.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let target = *p.target.lock().unwrap();
-                tokio::spawn(pipe(client, target, p.cut_after.clone()));
+                tokio::spawn(pipe(
+                    client,
+                    target,
+                    p.cut_after.clone(),
+                    p.cut_request_after.clone(),
+                ));
             }
         });
         Ok(proxy)
@@ -264,45 +283,61 @@ impl Proxy {
     pub fn cut_next_response_after(&self, bytes: usize) {
         self.cut_after.store(bytes, Ordering::SeqCst);
     }
+
+    /// The next request bytes a client sends on any connection are cut after `bytes` bytes
+    /// (counted from the first read after arming, across requests on that connection); then
+    /// both sides of that connection close. An upload cut in the middle.
+    pub fn cut_next_request_after(&self, bytes: usize) {
+        self.cut_request_after.store(bytes, Ordering::SeqCst);
+    }
 }
 
-async fn pipe(mut client: TcpStream, target: SocketAddr, cut_arm: Arc<AtomicUsize>) {
+/// Copies `from` to `to` until either closes, cutting after the armed number of bytes.
+async fn copy_with_cut(
+    from: &mut (impl tokio::io::AsyncRead + Unpin),
+    to: &mut (impl tokio::io::AsyncWrite + Unpin),
+    cut_arm: &AtomicUsize,
+) {
+    let mut sent = 0usize;
+    let mut cut = NO_CUT;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if cut == NO_CUT {
+            let armed = cut_arm.swap(NO_CUT, Ordering::SeqCst);
+            if armed != NO_CUT {
+                cut = armed;
+                sent = 0;
+            }
+        }
+        let allowed = cut.saturating_sub(sent).min(n);
+        if to.write_all(&buf[..allowed]).await.is_err() {
+            break;
+        }
+        sent += allowed;
+        if allowed < n {
+            break; // the cut: drop the rest and close
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+async fn pipe(
+    mut client: TcpStream,
+    target: SocketAddr,
+    cut_response: Arc<AtomicUsize>,
+    cut_request: Arc<AtomicUsize>,
+) {
     let Ok(mut server) = TcpStream::connect(target).await else {
         return;
     };
     let (mut cr, mut cw) = client.split();
     let (mut sr, mut sw) = server.split();
-    let up = async {
-        let _ = tokio::io::copy(&mut cr, &mut sw).await;
-        let _ = sw.shutdown().await;
-    };
-    let down = async {
-        let mut sent = 0usize;
-        let mut cut = NO_CUT;
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            let n = match sr.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            if cut == NO_CUT {
-                let armed = cut_arm.swap(NO_CUT, Ordering::SeqCst);
-                if armed != NO_CUT {
-                    cut = armed;
-                    sent = 0;
-                }
-            }
-            let allowed = cut.saturating_sub(sent).min(n);
-            if cw.write_all(&buf[..allowed]).await.is_err() {
-                break;
-            }
-            sent += allowed;
-            if allowed < n {
-                break; // the cut: drop the rest and close
-            }
-        }
-        let _ = cw.shutdown().await;
-    };
+    let up = copy_with_cut(&mut cr, &mut sw, &cut_request);
+    let down = copy_with_cut(&mut sr, &mut cw, &cut_response);
     tokio::select! {
         () = up => {},
         () = down => {},

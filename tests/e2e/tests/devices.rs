@@ -384,7 +384,7 @@ async fn a_live_device_hears_changes_as_they_land() -> TestResult {
     let writer = Device::joined(&relay.url, &invite, "Schrijver").await?;
     let reader = std::sync::Arc::new(Device::joined(&relay.url, &invite, "Lezer").await?);
 
-    let (pulled_tx, mut pulled_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let (pulled_tx, mut pulled_rx) = tokio::sync::mpsc::unbounded_channel::<(usize, usize)>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let r = reader.clone();
     let live = tokio::spawn(async move {
@@ -394,7 +394,7 @@ async fn a_live_device_hears_changes_as_they_land() -> TestResult {
                 &r.buurt,
                 |res| {
                     if let Ok(rep) = res {
-                        let _ = pulled_tx.send(rep.pulled);
+                        let _ = pulled_tx.send((rep.pulled, rep.accepted));
                     }
                 },
                 async {
@@ -405,7 +405,7 @@ async fn a_live_device_hears_changes_as_they_land() -> TestResult {
     });
     // The first report is the initial sync (nothing to pull yet).
     let first = tokio::time::timeout(Duration::from_secs(20), pulled_rx.recv()).await?;
-    assert_eq!(first, Some(0));
+    assert_eq!(first, Some((0, 0)));
 
     writer
         .store
@@ -415,10 +415,25 @@ async fn a_live_device_hears_changes_as_they_land() -> TestResult {
     let mut got = 0;
     while got == 0 {
         let next = tokio::time::timeout(Duration::from_secs(20), pulled_rx.recv()).await?;
-        got = next.ok_or("the live client stopped reporting")?;
+        got = next.ok_or("the live client stopped reporting")?.0;
     }
     assert_eq!(got, 1);
     assert_eq!(reader.store.list(&ListQuery::default())?.items.len(), 1);
+
+    // A local commit on the live device is pushed without anyone calling `sync`: the live
+    // client is woken by the store's own commit notification.
+    reader
+        .store
+        .create_help(&NewHelp::ask("groceries", "Nog een boodschap"))?;
+    let mut accepted = 0;
+    while accepted == 0 {
+        let next = tokio::time::timeout(Duration::from_secs(20), pulled_rx.recv()).await?;
+        accepted = next.ok_or("the live client stopped reporting")?.1;
+    }
+    assert_eq!(accepted, 1);
+    assert_eq!(reader.store.sync_status(&reader.buurt)?.pending, 0);
+    writer.sync().await?;
+    assert_eq!(writer.store.list(&ListQuery::default())?.items.len(), 2);
 
     let _ = stop_tx.send(());
     live.await??;

@@ -1,0 +1,366 @@
+//! [`FsBlobStore`]: photos as files under the relay's data directory.
+//!
+//! The partial upload is its own temporary file: completing an upload verifies it, flushes it
+//! and renames it to its content address, then flushes both directories. `rename` within one
+//! filesystem is atomic, so a reader (or a restarted relay) finds the photo whole or not at
+//! all; a crash before the rename leaves the partial upload, which the device resumes or the
+//! 7-day clean-up removes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use super::{BlobHash, BlobReader, BlobStore, CompleteError, check_image};
+use crate::ids::DeviceId;
+
+/// Read size while hashing a finished upload (bounded memory whatever the photo's size).
+const HASH_BUFFER: usize = 64 * 1024;
+
+/// Photos as files: `sha256/ab/<hash>` complete, `partial/<device>-<hash>` in progress.
+#[derive(Debug, Clone)]
+pub struct FsBlobStore {
+    complete: PathBuf,
+    partial: PathBuf,
+}
+
+/// Flushes a directory, so a file created, renamed or removed in it survives a power cut.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+fn not_found_is_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl FsBlobStore {
+    /// Opens (creating it if needed) the store in `root` (the relay uses `<data>/blobs`).
+    ///
+    /// # Errors
+    ///
+    /// I/O errors creating the directories.
+    pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        let root = root.as_ref();
+        let store = FsBlobStore {
+            complete: root.join("sha256"),
+            partial: root.join("partial"),
+        };
+        fs::create_dir_all(&store.complete)?;
+        fs::create_dir_all(&store.partial)?;
+        Ok(store)
+    }
+
+    fn partial_path(&self, device: &DeviceId, hash: &BlobHash) -> PathBuf {
+        self.partial
+            .join(format!("{}-{}", device.as_str(), hash.hex()))
+    }
+
+    fn final_path(&self, hash: &BlobHash) -> PathBuf {
+        let hex = hash.hex();
+        let fan = hex.get(..2).unwrap_or("00").to_owned();
+        self.complete.join(fan).join(hex)
+    }
+
+    fn remove_partial(&self, path: &Path) -> io::Result<()> {
+        match fs::remove_file(path) {
+            Ok(()) => sync_dir(&self.partial),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl BlobStore for FsBlobStore {
+    fn partial_len(&self, device: &DeviceId, hash: &BlobHash) -> io::Result<u64> {
+        Ok(
+            not_found_is_none(fs::metadata(self.partial_path(device, hash)))?
+                .map_or(0, |m| m.len()),
+        )
+    }
+
+    fn write_chunk(
+        &self,
+        device: &DeviceId,
+        hash: &BlobHash,
+        offset: u64,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        let path = self.partial_path(device, hash);
+        let existed = path.exists();
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(offset == 0)
+            .truncate(false)
+            .open(&path)?;
+        let len = f.metadata()?.len();
+        if offset > len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("offset {offset} is past the {len} bytes on disk"),
+            ));
+        }
+        // Bytes past `offset` were written but never acknowledged (a crash between the flush
+        // and the offset's commit, or a retried chunk): the device sends them again.
+        if len != offset {
+            f.set_len(offset)?;
+        }
+        f.seek(SeekFrom::Start(offset))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        if !existed {
+            sync_dir(&self.partial)?;
+        }
+        Ok(())
+    }
+
+    fn complete(
+        &self,
+        device: &DeviceId,
+        hash: &BlobHash,
+        length: u64,
+    ) -> Result<&'static str, CompleteError> {
+        let path = self.partial_path(device, hash);
+        let mut f = File::open(&path)?;
+        let on_disk = f.metadata()?.len();
+        if on_disk != length {
+            return Err(CompleteError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the upload holds {on_disk} bytes, {length} expected"),
+            )));
+        }
+        let mut hasher = Sha256::new();
+        // The whole photo, for the image check (bounded: `length` is at most
+        // `MAX_PHOTO_BYTES`, checked when the upload started).
+        let mut whole = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+        let mut buf = vec![0u8; HASH_BUFFER];
+        loop {
+            let n = f.read(&mut buf)?;
+            let Some(read) = buf.get(..n) else {
+                unreachable!("read returned more than the buffer holds; this is a bug")
+            };
+            if read.is_empty() {
+                break;
+            }
+            whole.extend_from_slice(read);
+            hasher.update(read);
+        }
+        if hasher.finalize().as_slice() != hash.0.as_slice() {
+            drop(f);
+            self.remove_partial(&path)?;
+            return Err(CompleteError::HashMismatch);
+        }
+        let mime = match check_image(&whole) {
+            Ok(mime) => mime,
+            Err(reason) => {
+                drop(f);
+                self.remove_partial(&path)?;
+                return Err(CompleteError::Rejected(reason));
+            }
+        };
+        f.sync_all()?;
+        drop(f);
+        let target = self.final_path(hash);
+        let fan = target.parent().unwrap_or(&self.complete).to_owned();
+        if !fan.exists() {
+            fs::create_dir_all(&fan)?;
+            sync_dir(&self.complete)?;
+        }
+        fs::rename(&path, &target)?;
+        sync_dir(&fan)?;
+        sync_dir(&self.partial)?;
+        Ok(mime)
+    }
+
+    fn discard(&self, device: &DeviceId, hash: &BlobHash) -> io::Result<()> {
+        self.remove_partial(&self.partial_path(device, hash))
+    }
+
+    fn stored_len(&self, hash: &BlobHash) -> io::Result<Option<u64>> {
+        Ok(not_found_is_none(fs::metadata(self.final_path(hash)))?.map(|m| m.len()))
+    }
+
+    fn head(&self, hash: &BlobHash, n: usize) -> io::Result<Option<Vec<u8>>> {
+        let Some(f) = not_found_is_none(File::open(self.final_path(hash)))? else {
+            return Ok(None);
+        };
+        let mut out = Vec::with_capacity(n);
+        f.take(u64::try_from(n).unwrap_or(u64::MAX))
+            .read_to_end(&mut out)?;
+        Ok(Some(out))
+    }
+
+    fn read(&self, hash: &BlobHash, start: u64, len: u64) -> io::Result<Option<BlobReader>> {
+        let Some(mut f) = not_found_is_none(File::open(self.final_path(hash)))? else {
+            return Ok(None);
+        };
+        f.seek(SeekFrom::Start(start))?;
+        Ok(Some(Box::pin(tokio::fs::File::from_std(f).take(len))))
+    }
+
+    fn discard_partials_before(&self, before: SystemTime) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.partial)? {
+            let entry = entry?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < before);
+            if !old {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) => tracing::warn!(error = %e, "cannot remove an old partial upload"),
+            }
+        }
+        if removed > 0 {
+            sync_dir(&self.partial)?;
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// A real, metadata-free JPEG of `len` bytes: the cleaned fixture with a longer scan.
+    fn jpeg(len: usize) -> Vec<u8> {
+        let camera = include_bytes!("../../../tests/fixtures/photos/camera.jpg");
+        let mut b = noaber_core::photo::clean(camera).unwrap().bytes;
+        b.truncate(b.len() - 2); // the end-of-image marker, put back below
+        b.extend((0..len - b.len() - 2).map(|i| (i % 251) as u8));
+        b.extend_from_slice(&[0xFF, 0xD9]);
+        b
+    }
+
+    fn hash_of(bytes: &[u8]) -> BlobHash {
+        BlobHash(Sha256::digest(bytes).into())
+    }
+
+    async fn read_all(s: &FsBlobStore, h: &BlobHash, start: u64, len: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut r = s.read(h, start, len).unwrap().unwrap();
+        r.read_to_end(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn chunks_complete_into_one_content_addressed_file() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let s = FsBlobStore::open(dir.path())?;
+        let d = DeviceId::new()?;
+        let bytes = jpeg(200_000);
+        let h = hash_of(&bytes);
+        for (i, chunk) in bytes.chunks(70_000).enumerate() {
+            s.write_chunk(&d, &h, (i * 70_000) as u64, chunk)?;
+        }
+        assert_eq!(s.partial_len(&d, &h)?, 200_000);
+        assert_eq!(s.complete(&d, &h, 200_000)?, "image/jpeg");
+        assert_eq!(s.partial_len(&d, &h)?, 0);
+        assert_eq!(s.stored_len(&h)?, Some(200_000));
+        let hex = h.hex();
+        assert!(
+            dir.path()
+                .join("sha256")
+                .join(&hex[..2])
+                .join(&hex)
+                .is_file()
+        );
+        assert_eq!(read_all(&s, &h, 0, 200_000).await, bytes);
+        assert_eq!(read_all(&s, &h, 10, 5).await, &bytes[10..15]);
+        assert_eq!(s.head(&h, 3)?, Some(vec![0xFF, 0xD8, 0xFF]));
+        Ok(())
+    }
+
+    #[test]
+    fn a_wrong_hash_or_a_non_image_is_refused_and_discarded() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let s = FsBlobStore::open(dir.path())?;
+        let d = DeviceId::new()?;
+        let bytes = jpeg(2_000);
+        let wrong = hash_of(b"something else");
+        s.write_chunk(&d, &wrong, 0, &bytes)?;
+        assert!(matches!(
+            s.complete(&d, &wrong, 2_000),
+            Err(CompleteError::HashMismatch)
+        ));
+        assert_eq!(s.partial_len(&d, &wrong)?, 0);
+        assert_eq!(s.stored_len(&wrong)?, None);
+        let text = b"just some text, no image".to_vec();
+        let h = hash_of(&text);
+        s.write_chunk(&d, &h, 0, &text)?;
+        assert!(matches!(
+            s.complete(&d, &h, text.len() as u64),
+            Err(CompleteError::Rejected(_))
+        ));
+        assert_eq!((s.partial_len(&d, &h)?, s.stored_len(&h)?), (0, None));
+        Ok(())
+    }
+
+    /// A crash mid-upload leaves the partial file and no photo under the hash. A relay
+    /// reopening the directory sees exactly that; bytes written past the acknowledged offset
+    /// are cut off when the device resumes there, and the upload completes.
+    #[test]
+    fn a_crash_halfway_leaves_the_partial_upload_never_half_a_photo() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let d = DeviceId::new()?;
+        let bytes = jpeg(30_000);
+        let h = hash_of(&bytes);
+        {
+            let s = FsBlobStore::open(dir.path())?;
+            s.write_chunk(&d, &h, 0, &bytes[..10_000])?;
+            // The second chunk reached the disk but (the crash) its offset was never recorded.
+            s.write_chunk(&d, &h, 10_000, &bytes[10_000..15_000])?;
+        }
+        let s = FsBlobStore::open(dir.path())?;
+        assert_eq!(s.stored_len(&h)?, None);
+        assert!(s.read(&h, 0, 1)?.is_none());
+        assert_eq!(s.partial_len(&d, &h)?, 15_000);
+        // Completing a short upload is an error, and publishes nothing.
+        assert!(matches!(
+            s.complete(&d, &h, 30_000),
+            Err(CompleteError::Io(_))
+        ));
+        assert_eq!(s.stored_len(&h)?, None);
+        // The device resumes from the recorded offset, 10 000.
+        s.write_chunk(&d, &h, 10_000, &bytes[10_000..30_000])?;
+        assert!(s.write_chunk(&d, &h, 40_000, b"x").is_err());
+        assert_eq!(s.complete(&d, &h, 30_000)?, "image/jpeg");
+        assert_eq!(s.stored_len(&h)?, Some(30_000));
+        Ok(())
+    }
+
+    #[test]
+    fn old_partial_uploads_are_discarded() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let s = FsBlobStore::open(dir.path())?;
+        let (d, h_old, h_new) = (DeviceId::new()?, hash_of(b"a"), hash_of(b"b"));
+        s.write_chunk(&d, &h_old, 0, b"old")?;
+        s.write_chunk(&d, &h_new, 0, b"new")?;
+        let week_ago = SystemTime::now() - Duration::from_secs(8 * 24 * 3600);
+        File::options()
+            .write(true)
+            .open(s.partial_path(&d, &h_old))?
+            .set_modified(week_ago)?;
+        let cutoff = SystemTime::now() - super::super::PARTIAL_TTL;
+        assert_eq!(s.discard_partials_before(cutoff)?, 1);
+        assert_eq!(
+            (s.partial_len(&d, &h_old)?, s.partial_len(&d, &h_new)?),
+            (0, 3)
+        );
+        Ok(())
+    }
+}
