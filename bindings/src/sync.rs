@@ -283,7 +283,7 @@ impl NoaberStore {
 /// Calls `f` on the app's listener, containing a failure of the app's code.
 pub(crate) fn tell(f: impl FnOnce()) {
     if std::panic::catch_unwind(AssertUnwindSafe(f)).is_err() {
-        tracing::warn!("a sync listener failed; live sync goes on");
+        tracing::warn!("an app listener (sync or upload progress) failed; the work goes on");
     }
 }
 

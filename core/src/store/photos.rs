@@ -272,6 +272,9 @@ fn count(n: i64) -> u64 {
 
 const CACHE_LIMIT_KEY: &str = "photo_cache_bytes";
 
+/// Pending uploads whose next attempt is due by `?1` (ms; `i64::MAX`: all of them).
+const DUE_BY: &str = "u.state = 'pending' AND u.next_attempt_at <= ?1";
+
 impl Store {
     /// Attaches a photo to a report: strips its metadata, stores the clean bytes by their
     /// SHA-256 beside the database, appends the reference to the report and queues the upload
@@ -530,12 +533,7 @@ impl Store {
     ///
     /// Storage errors.
     pub fn due_photo_uploads(&self, buurt: &str) -> Result<Vec<PhotoUpload>> {
-        let now = self.now_ms();
-        self.uploads_of(
-            buurt,
-            "u.state = 'pending' AND u.next_attempt_at <= ?1",
-            now,
-        )
+        self.uploads_of(buurt, DUE_BY, self.now_ms())
     }
 
     /// Every waiting upload of `buurt`, backoff or not (what an explicit "sync now" sends),
@@ -545,7 +543,7 @@ impl Store {
     ///
     /// Storage errors.
     pub fn pending_photo_uploads(&self, buurt: &str) -> Result<Vec<PhotoUpload>> {
-        self.uploads_of(buurt, "u.state = 'pending' AND ?1 = ?1", 0)
+        self.uploads_of(buurt, DUE_BY, i64::MAX)
     }
 
     fn uploads_of(&self, buurt: &str, cond: &str, arg: i64) -> Result<Vec<PhotoUpload>> {

@@ -209,6 +209,49 @@ fn the_upload_queue_persists_resumes_backs_off_and_finishes() -> Result<()> {
 }
 
 #[test]
+fn automatic_retries_wait_for_the_backoff_and_an_explicit_one_does_not() -> Result<()> {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store = Store::open_in_memory(clock.clone())?;
+    let id = store.create_report(&NewReport::at("graffiti", 52.0, 5.0))?;
+    let hash = store.attach_photo(&id, CAMERA_JPG)?.hash;
+    // Joining assigns the report (made before) to the buurt, and with it its photo.
+    let me = store.identity().member;
+    let b = store.join_buurt(
+        "http://relay.invalid",
+        &noaber_core::sync::wire::JoinResponse {
+            v: 1,
+            buurt: "b".repeat(32),
+            buurt_name: "De Linde".into(),
+            member: me.to_string(),
+            role: "resident".into(),
+            device: "d".repeat(32),
+            token: "s".repeat(40),
+        },
+    )?;
+    assert!(
+        store.due_photo_uploads("other")?.is_empty(),
+        "another buurt's relay"
+    );
+    let due = store.due_photo_uploads(&b.id)?;
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].buurt.as_deref(), Some(b.id.as_str()));
+    let wait = store.photo_upload_failed(&hash, &Error::Network("offline".into()))?;
+    assert!(store.due_photo_uploads(&b.id)?.is_empty(), "backing off");
+    assert_eq!(
+        store.pending_photo_uploads(&b.id)?.len(),
+        1,
+        "sync now ignores it"
+    );
+    clock.advance(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+    assert_eq!(store.due_photo_uploads(&b.id)?.len(), 1, "due again");
+    // Refused for good: neither list offers it again.
+    store.photo_upload_rejected(&hash, "photo_rejected", "not a photo")?;
+    assert!(store.pending_photo_uploads(&b.id)?.is_empty());
+    assert_eq!(store.photo_uploads()?[0].state, UploadState::Rejected);
+    Ok(())
+}
+
+#[test]
 fn the_cache_stays_within_its_bound_and_never_evicts_an_unsent_photo() -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
     let clock = Arc::new(ManualClock::new(T0));
