@@ -15,7 +15,8 @@
 //! `<database file>.photos/<first two hex digits>/<hash>`, each written to a temporary file,
 //! flushed and renamed, so a file under a hash always holds exactly the bytes of that hash.
 //! A file whose row is missing (the app died between the file and the transaction) is removed
-//! by the next eviction pass. An in-memory store keeps photos in memory.
+//! by an eviction pass once it is an hour old (younger, it may belong to an attach in
+//! progress on another thread). An in-memory store keeps photos in memory.
 //!
 //! # The queue and the cache
 //!
@@ -220,42 +221,53 @@ impl Blobs {
         }
     }
 
-    /// Every hash with a file (for the orphan sweep); memory stores list their keys.
-    fn held(&self) -> Result<Vec<String>> {
-        match self {
-            Blobs::Memory(m) => Ok(m
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .keys()
-                .cloned()
-                .collect()),
-            Blobs::Dir(dir) => {
-                let mut out = Vec::new();
-                let top = match std::fs::read_dir(dir) {
-                    Ok(t) => t,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-                    Err(e) => return Err(io("list photos", &e)),
+    /// Hashes whose files were last written more than [`ORPHAN_GRACE`] ago (candidates for
+    /// the orphan sweep), removing unfinished temporary files as old as that. The grace period
+    /// matters: `attach_photo` writes its file *before* the transaction that records it, so a
+    /// sweep running meanwhile on another thread (a download's eviction) must not take a file
+    /// that is about to be recorded. A memory store is not swept.
+    fn settled(&self) -> Result<Vec<String>> {
+        let Blobs::Dir(dir) = self else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let top = match std::fs::read_dir(dir) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io("list photos", &e)),
+        };
+        let old_enough = |f: &std::fs::DirEntry| {
+            f.metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > ORPHAN_GRACE)
+        };
+        for sub in top.flatten() {
+            let Ok(files) = std::fs::read_dir(sub.path()) else {
+                continue;
+            };
+            for f in files.flatten() {
+                let Some(name) = f.file_name().to_str().map(str::to_owned) else {
+                    continue;
                 };
-                for sub in top.flatten() {
-                    let Ok(files) = std::fs::read_dir(sub.path()) else {
-                        continue;
-                    };
-                    for f in files.flatten() {
-                        if let Some(name) = f.file_name().to_str() {
-                            if report::is_sha256_hex(name) {
-                                out.push(name.to_owned());
-                            } else if name.starts_with(".tmp-") {
-                                // A write the app did not finish.
-                                let _ = std::fs::remove_file(f.path());
-                            }
-                        }
-                    }
+                if !old_enough(&f) {
+                    continue;
                 }
-                Ok(out)
+                if report::is_sha256_hex(&name) {
+                    out.push(name);
+                } else if name.starts_with(".tmp-") {
+                    // A write the app did not finish.
+                    let _ = std::fs::remove_file(f.path());
+                }
             }
         }
+        Ok(out)
     }
 }
+
+/// How old a file without a row must be before the sweep removes it (see [`Blobs::settled`]).
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn io(what: &str, e: &std::io::Error) -> Error {
     Error::Storage(format!("cannot {what}: {e}"))
@@ -464,7 +476,8 @@ impl Store {
     }
 
     /// Removes the least recently used photo files until the held bytes fit the cache limit,
-    /// never one whose upload is not done; then sweeps files no row names.
+    /// never one whose upload is not done; then sweeps files no row names that are older than
+    /// an hour (left by an attach that failed or was killed between its file and its row).
     fn evict_photos(&self) -> Result<()> {
         let limit = self.photo_cache_limit()?;
         let victims: Vec<String> = self.with_conn(|c, _| {
@@ -507,7 +520,7 @@ impl Store {
             let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })?;
-        for hash in self.blobs.held()? {
+        for hash in self.blobs.settled()? {
             if !stored.contains(&hash) {
                 self.blobs.remove(&hash)?;
             }

@@ -295,6 +295,41 @@ fn the_cache_stays_within_its_bound_and_never_evicts_an_unsent_photo() -> Result
 }
 
 #[test]
+fn files_without_a_row_are_swept_once_an_hour_old_never_sooner() -> Result<()> {
+    let dir = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
+    let db = dir.path().join("noaber.db");
+    let store = Store::open_with_clock(&db, Arc::new(ManualClock::new(T0)))?;
+    let id = store.create_report(&NewReport::at("litter", 52.0, 5.0))?;
+    let kept = store.attach_photo(&id, CAMERA_JPG)?;
+    let photos = dir.path().join("noaber.db.photos");
+    let orphan = |hash: &str, age_secs: u64| -> Result<std::path::PathBuf> {
+        let sub = photos.join(&hash[..2]);
+        std::fs::create_dir_all(&sub).map_err(|e| Error::Other(e.to_string()))?;
+        let path = sub.join(hash);
+        let f = std::fs::File::create(&path).map_err(|e| Error::Other(e.to_string()))?;
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(age_secs);
+        f.set_modified(then)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        Ok(path)
+    };
+    // Left by an attach killed between its file and its transaction, two hours ago…
+    let old = orphan(&"1".repeat(64), 7_200)?;
+    // …and one an attach on another thread is writing right now.
+    let fresh = orphan(&"2".repeat(64), 1)?;
+    let tmp = photos.join(&kept.hash[..2]).join(".tmp-0123456789abcdef");
+    std::fs::write(&tmp, b"half").map_err(|e| Error::Other(e.to_string()))?;
+    store.set_photo_cache_limit(1_000_000)?; // an eviction pass
+    assert!(!old.exists(), "an old orphan is swept");
+    assert!(
+        fresh.exists(),
+        "a file that may be about to be recorded stays"
+    );
+    assert!(tmp.exists(), "a temporary file being written stays");
+    assert!(store.photo(&kept.hash)?.is_some(), "a recorded photo stays");
+    Ok(())
+}
+
+#[test]
 fn downloaded_bytes_must_match_their_hash_and_be_clean() -> Result<()> {
     let r = Replica::new(Role::Resident)?;
     let clean = noaber_core::photo::clean(CAMERA_JPG)?.bytes;

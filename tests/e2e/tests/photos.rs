@@ -274,3 +274,46 @@ async fn the_cli_reports_with_a_photo_and_the_other_store_fetches_it_after_both_
     assert!(stdout.contains("pending"), "{stdout}");
     Ok(())
 }
+
+/// A photo whose file disappeared from the device (cleared by hand, a broken SD card) is
+/// marked refused with the reason instead of being retried for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_whose_file_is_gone_is_refused_not_retried_for_ever() -> TestResult {
+    let relay = InProcessRelay::start().await?;
+    let (_, caretakers) = relay.buurt("De Linde", Role::Caretaker)?;
+    let care = Device::joined(&relay.url, &caretakers, "Huismeester").await?;
+    let id = care
+        .store
+        .create_report(&NewReport::at("litter", 52.0, 5.0))?;
+    let photo = care.store.attach_photo(&id, &camera_photo(300_000))?;
+    care.sync().await?;
+    let file = care
+        .dir()
+        .join("noaber.db.photos")
+        .join(&photo.hash[..2])
+        .join(&photo.hash);
+    std::fs::remove_file(&file)?;
+    let report = care
+        .client
+        .upload_photos(&care.store, &care.buurt, |_| {})
+        .await?;
+    assert_eq!(
+        (report.completed, report.rejected, report.waiting),
+        (0, 1, 0)
+    );
+    let q = care.store.photo_uploads()?;
+    assert_eq!(q[0].state, UploadState::Rejected);
+    assert!(
+        q[0].last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("no longer on this device")
+    );
+    // Nothing is due any more.
+    let again = care
+        .client
+        .upload_photos(&care.store, &care.buurt, |_| {})
+        .await?;
+    assert_eq!(again, Default::default());
+    Ok(())
+}

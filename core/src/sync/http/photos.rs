@@ -173,7 +173,19 @@ impl Client {
         store.photo_upload_progress(&up.hash, offset, false)?;
         let mut mismatches = 0;
         loop {
-            let chunk = store.photo_chunk(&up.hash, offset, UPLOAD_CHUNK)?;
+            let chunk = match store.photo_chunk(&up.hash, offset, UPLOAD_CHUNK) {
+                Ok(c) => c,
+                // The file is gone (removed outside the app): nothing can ever be sent.
+                Err(Error::NotFound { .. }) => {
+                    store.photo_upload_rejected(
+                        &up.hash,
+                        "missing",
+                        "the photo's file is no longer on this device",
+                    )?;
+                    return Ok(Outcome::Rejected);
+                }
+                Err(e) => return Err(e),
+            };
             let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
             if offset.saturating_add(len) > up.size || (chunk.is_empty() && offset < up.size) {
                 return Err(Error::Storage(format!(
