@@ -433,6 +433,8 @@ pub struct Summary {
     pub needs_response: bool,
     /// Kind-specific figures (going, waitlisted, adopter, me-too count, ...) as a JSON object.
     pub detail_json: String,
+    /// Whether a change made on this device waits for the relay ("not sent yet").
+    pub unsynced: bool,
 }
 
 impl From<noaber_core::Summary> for Summary {
@@ -453,6 +455,7 @@ impl From<noaber_core::Summary> for Summary {
             lon: s.lon,
             needs_response: s.needs_response,
             detail_json: s.detail.to_string(),
+            unsynced: s.unsynced,
         }
     }
 }

@@ -488,8 +488,9 @@ fn print_page(out: &Out, page: &noaber_core::Page) -> Result<(), Error> {
     for s in &page.items {
         let when = s.starts_at.map(time::show).unwrap_or_default();
         let cat = s.category.as_deref().unwrap_or("");
+        let unsent = if s.unsynced { "  (not sent yet)" } else { "" };
         say(&format!(
-            "{}  {:<8} {:<11} {:<12} {}  {}",
+            "{}  {:<8} {:<11} {:<12} {}  {}{unsent}",
             s.id,
             s.kind.as_str(),
             s.status,

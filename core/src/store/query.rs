@@ -109,6 +109,9 @@ pub struct Summary {
     pub needs_response: bool,
     /// Kind-specific figures (going, waitlisted, adopter, me-too count, ...).
     pub detail: serde_json::Value,
+    /// Whether a change made on this device waits for the relay's acknowledgement (what a
+    /// caretaker's offline screen marks as "not sent yet"); refused changes do not count.
+    pub unsynced: bool,
 }
 
 /// One page of a list.
@@ -278,7 +281,9 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
     let sql = format!(
         "SELECT e.id, e.kind, {EFFECTIVE_STATUS}, e.category, e.title, e.created_by, e.created_at,
                 e.updated_at, e.starts_at, e.ends_at, e.location_label, e.lat, e.lon,
-                e.needs_response, e.detail, {sort_col}
+                e.needs_response, e.detail, {sort_col},
+                EXISTS (SELECT 1 FROM outbox o WHERE o.doc_id = e.id
+                        AND o.acked_at IS NULL AND o.rejected_code IS NULL)
          FROM {from} {where_sql}
          ORDER BY {sort_col} {dir}, e.id {dir} LIMIT {lim}"
     );
@@ -305,6 +310,7 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
             lon: r.get(12)?,
             needs_response: r.get(13)?,
             detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            unsynced: r.get(16)?,
         });
         last_sort.push(r.get::<_, i64>(15)?);
     }

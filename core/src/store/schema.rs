@@ -14,6 +14,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_buurten", include_str!("migrations/002_buurten.sql")),
     ("003_photos", include_str!("migrations/003_photos.sql")),
+    (
+        "004_outbox_by_document",
+        include_str!("migrations/004_outbox_by_document.sql"),
+    ),
 ];
 
 /// The schema version this code writes.

@@ -365,6 +365,21 @@ mod tests {
         let b = joined(B)?;
         a.create_help(&NewHelp::ask("groceries", "Een"))?;
         a.create_help(&NewHelp::ask("groceries", "Twee"))?;
+        let waiting = |s: &Store| -> Result<Vec<(String, bool)>> {
+            let mut rows: Vec<_> = s
+                .list(&Default::default())?
+                .items
+                .into_iter()
+                .map(|r| (r.title, r.unsynced))
+                .collect();
+            rows.sort();
+            Ok(rows)
+        };
+        assert_eq!(
+            waiting(&a)?,
+            [("Een".into(), true), ("Twee".into(), true)],
+            "both wait to be sent"
+        );
         let round = a.sync_prepare(B)?;
         assert_eq!(round.request.push.len(), 2);
         assert_eq!(round.request.cursor, 0);
@@ -392,6 +407,9 @@ mod tests {
             a.sync_prepare(B)?.request.push.is_empty(),
             "rejected changes are not pushed again"
         );
+        // The acknowledged one no longer waits (the refused creation left the device's lists;
+        // the sync status names it).
+        assert_eq!(waiting(&a)?, [("Een".into(), false)]);
 
         // b pulls a's accepted change as a relay would hand it over.
         let first = &round.request.push[0];

@@ -97,6 +97,9 @@ struct ReportIssueView: View {
                             VStack(alignment: .leading) {
                                 Text(row.title)
                                 Text(row.status).font(.caption).foregroundStyle(.secondary)
+                                if row.unsynced {
+                                    Text("Not sent yet").font(.caption).foregroundStyle(.orange)
+                                }
                             }
                         }
                     }

@@ -674,14 +674,15 @@ suspend fun offlineReportWaitsAndSyncsWhenBack(t: Scope) {
             val saved = submitReport(care, draft)
             check(saved is SubmitResult.Saved) { "not saved: $saved" }
             val waiting = until("the report waits") { it.badge == SyncBadge.Waiting(1) }
-            eq(waiting.mine.map { it.title }, listOf("Lamp kelder kapot"), "my reports")
+            eq(waiting.mine.map { it.title to it.waiting }, listOf("Lamp kelder kapot" to true), "my reports, not sent yet")
             eq(waiting.awaitingResponse.map { it.status }, listOf("reported"), "awaiting a response")
             throws<NoaberException.Network> { care.sync(relay.buurt) }
             val offline = until("offline is shown") { it.badge is SyncBadge.Offline }
             eq((offline.badge as SyncBadge.Offline).pending to offline.pending, 1L to 1uL, "still waiting")
             relay.resume()
             eq(care.sync(relay.buurt).accepted, 1uL, "accepted once back")
-            until("synced") { it.badge is SyncBadge.UpToDate && it.pending == 0uL }
+            val synced = until("synced") { it.badge is SyncBadge.UpToDate && it.pending == 0uL }
+            eq(synced.mine.map { it.waiting }, listOf(false), "sent")
             watcher.cancel()
         }
     }

@@ -270,7 +270,11 @@ class Journeys(Base):
                                              floor="kelder", severity="high",
                                              description="Lamp kapot"))
         self.assertEqual(ans.sync_status(self.relay.buurt).pending, 1, "waits to sync")
+        [row] = [r for r in ans.list(nf.ListQuery(kind=nf.Kind.REPORT, mine=True)).items if r.id == rid]
+        self.assertTrue(row.unsynced, "not sent yet")
         self.sync(ans, bert, care)
+        [row] = [r for r in ans.list(nf.ListQuery(kind=nf.Kind.REPORT, mine=True)).items if r.id == rid]
+        self.assertFalse(row.unsynced, "sent")
         self.assertEqual(ans.sync_status(self.relay.buurt).pending, 0)
         bert.me_too_report(rid)
         care.transition_report(rid, nf.ReportTransition.ACKNOWLEDGE())

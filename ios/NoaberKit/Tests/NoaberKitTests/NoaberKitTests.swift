@@ -198,10 +198,12 @@ final class NoaberKitTests: XCTestCase {
         XCTAssertEqual(try ans.store.syncStatus(buurtId: t.relay.buurt).pending, 1, "waits to sync")
         let outbox = try await ans.local { try ReportOutbox.load($0) }
         XCTAssertEqual(outbox.myReports.map(\.id), [id], "outbox: my reports")
+        XCTAssertEqual(outbox.myReports.map(\.unsynced), [true], "outbox: not sent yet")
         XCTAssertEqual(outbox.pending, 1, "outbox: pending")
         XCTAssertEqual(outbox.status?.pending, 1, "outbox: status")
         try await t.sync(ans, bert, care)
         XCTAssertEqual(try ans.store.syncStatus(buurtId: t.relay.buurt).pending, 0, "synced")
+        XCTAssertEqual(try ReportOutbox.load(ans.store).myReports.map(\.unsynced), [false], "sent")
         try bert.store.meTooReport(id: id)
         try care.store.transitionReport(id: id, step: .acknowledge)
         try care.store.setReportResponsible(id: id, party: "Gemeente")

@@ -96,6 +96,8 @@ data class ReportCard(
     val place: String?,
     /** Created at, ms. */
     val createdAt: Long,
+    /** A change made on this device waits for the relay ("not sent yet"). */
+    val waiting: Boolean = false,
 )
 
 /** Turns a help row into a card; [me] is the local member id. */
@@ -139,5 +141,6 @@ fun Summary.toReportCard(): ReportCard {
     return ReportCard(
         id = id, title = title, status = status, severity = d.string("severity"),
         meToo = d.count("me_too") ?: 0, place = locationLabel, createdAt = createdAt,
+        waiting = unsynced,
     )
 }

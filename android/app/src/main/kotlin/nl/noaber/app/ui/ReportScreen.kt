@@ -135,6 +135,7 @@ private fun ReportRow(card: ReportCard) {
             Text(listOfNotNull(card.status, card.severity, card.place, formatTime(card.createdAt)).joinToString(" · "),
                 style = MaterialTheme.typography.bodySmall)
             if (card.meToo > 0) Text("${card.meToo}× ik ook", style = MaterialTheme.typography.bodySmall)
+            if (card.waiting) Text("Nog niet verstuurd", style = MaterialTheme.typography.bodySmall)
         }
     }
 }
