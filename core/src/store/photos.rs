@@ -429,7 +429,7 @@ impl Store {
             ])?;
             Ok(())
         })?;
-        self.evict_photos()?;
+        self.evict_photos(false)?;
         Ok(LocalPhoto {
             bytes: bytes.to_vec(),
             mime,
@@ -445,7 +445,7 @@ impl Store {
     pub fn set_photo_cache_limit(&self, bytes: u64) -> Result<()> {
         let v = bytes.to_string();
         self.with_conn(|c, _| super::set_setting(c, CACHE_LIMIT_KEY, Some(&v)))?;
-        self.evict_photos()?;
+        self.evict_photos(true)?;
         Ok(())
     }
 
@@ -476,9 +476,11 @@ impl Store {
     }
 
     /// Removes the least recently used photo files until the held bytes fit the cache limit,
-    /// never one whose upload is not done; then sweeps files no row names that are older than
-    /// an hour (left by an attach that failed or was killed between its file and its row).
-    fn evict_photos(&self) -> Result<()> {
+    /// never one whose upload is not done. Then, when anything was evicted or `sweep` asks for
+    /// it, removes files no row names that are older than an hour (left by an attach that
+    /// failed or was killed between its file and its row): a directory walk, so not on every
+    /// download that fits.
+    fn evict_photos(&self, sweep: bool) -> Result<()> {
         let limit = self.photo_cache_limit()?;
         let victims: Vec<String> = self.with_conn(|c, _| {
             let mut held: i64 = c
@@ -514,6 +516,9 @@ impl Store {
                 Ok(())
             })?;
             self.blobs.remove(hash)?;
+        }
+        if victims.is_empty() && !sweep {
+            return Ok(());
         }
         let stored: std::collections::HashSet<String> = self.with_conn(|c, _| {
             let mut stmt = c.prepare_cached("SELECT hash FROM photos WHERE stored = 1")?;
