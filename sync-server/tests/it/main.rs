@@ -2,6 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 mod admin_cli;
+mod attack_audience;
+mod attack_connections;
+mod attack_identity;
+mod attack_ops;
+mod attack_photos;
+mod attack_time;
 mod blobs;
 mod durability;
 mod join;
