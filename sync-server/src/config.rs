@@ -12,6 +12,17 @@
 //! # Photos (kept in `data/blobs/` even with `postgres`): per device, bytes stored and sent.
 //! blob_quota_bytes = 500000000
 //! blob_rate_bytes_per_minute = 20000000
+//! # Prometheus `/metrics`, on its own address (unset: not served).
+//! metrics_listen = "127.0.0.1:9090"
+//! # Connections and timeouts (the defaults; see docs/protocol.md, "Transport limits").
+//! max_connections = 20000
+//! max_connections_per_address = 256
+//! http_header_timeout_secs = 10
+//! http_idle_timeout_secs = 60
+//! http_body_timeout_secs = 60
+//! http_max_header_bytes = 16384
+//! live_max = 16000
+//! live_per_buurt = 4000
 //! ```
 //!
 //! Every key can also be set as `NOABER_RELAY_<KEY>` (`NOABER_RELAY_DATA`,
@@ -65,6 +76,30 @@ pub struct Config {
     /// Photo bytes one device may send per minute (`429 rate_limited` beyond); at least one
     /// chunk (1 MiB).
     pub blob_rate_bytes_per_minute: u64,
+    /// Where to serve `GET /metrics` (Prometheus text), e.g. `127.0.0.1:9090`. Unset (the
+    /// default): metrics are not served. Never on the public `listen` address.
+    pub metrics_listen: Option<String>,
+    /// Connections open at once, in all (WebSockets included); a further one is closed at
+    /// once. Lowered at start to what the open-file limit allows (see `transport`).
+    pub max_connections: usize,
+    /// Connections open at once from one address (an IPv6 address counts by its /64); a
+    /// further one is closed at once. Connections from `trusted_proxies` count only in all.
+    pub max_connections_per_address: usize,
+    /// HTTP/1.1: a request's head (request line and headers) must arrive within this many
+    /// seconds of the connection being ready for it (after accepting it, after each answer).
+    pub http_header_timeout_secs: u64,
+    /// A connection with no request in progress for this many seconds is closed (HTTP/1.1
+    /// and HTTP/2; a live WebSocket has its own `live_idle_secs`).
+    pub http_idle_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds of its head
+    /// (`408 request_timeout` beyond).
+    pub http_body_timeout_secs: u64,
+    /// Largest request head: HTTP/1.1 read buffer, HTTP/2 header list (bytes).
+    pub http_max_header_bytes: usize,
+    /// Live connections (`/v1/live`) open at once, in all (`503 live_full` beyond).
+    pub live_max: usize,
+    /// Live connections open at once for one buurt (`503 live_full` beyond).
+    pub live_per_buurt: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -84,6 +119,15 @@ impl std::fmt::Debug for Config {
             postgres_pool,
             blob_quota_bytes,
             blob_rate_bytes_per_minute,
+            metrics_listen,
+            max_connections,
+            max_connections_per_address,
+            http_header_timeout_secs,
+            http_idle_timeout_secs,
+            http_body_timeout_secs,
+            http_max_header_bytes,
+            live_max,
+            live_per_buurt,
         } = self;
         f.debug_struct("Config")
             .field("data", data)
@@ -99,6 +143,15 @@ impl std::fmt::Debug for Config {
             .field("postgres_pool", postgres_pool)
             .field("blob_quota_bytes", blob_quota_bytes)
             .field("blob_rate_bytes_per_minute", blob_rate_bytes_per_minute)
+            .field("metrics_listen", metrics_listen)
+            .field("max_connections", max_connections)
+            .field("max_connections_per_address", max_connections_per_address)
+            .field("http_header_timeout_secs", http_header_timeout_secs)
+            .field("http_idle_timeout_secs", http_idle_timeout_secs)
+            .field("http_body_timeout_secs", http_body_timeout_secs)
+            .field("http_max_header_bytes", http_max_header_bytes)
+            .field("live_max", live_max)
+            .field("live_per_buurt", live_per_buurt)
             .finish()
     }
 }
@@ -118,6 +171,15 @@ const KEYS: &[&str] = &[
     "postgres_pool",
     "blob_quota_bytes",
     "blob_rate_bytes_per_minute",
+    "metrics_listen",
+    "max_connections",
+    "max_connections_per_address",
+    "http_header_timeout_secs",
+    "http_idle_timeout_secs",
+    "http_body_timeout_secs",
+    "http_max_header_bytes",
+    "live_max",
+    "live_per_buurt",
 ];
 
 impl Default for Config {
@@ -136,6 +198,15 @@ impl Default for Config {
             postgres_pool: crate::storage::DEFAULT_POOL_SIZE,
             blob_quota_bytes: 500_000_000,
             blob_rate_bytes_per_minute: 20_000_000,
+            metrics_listen: None,
+            max_connections: 20_000,
+            max_connections_per_address: 256,
+            http_header_timeout_secs: 10,
+            http_idle_timeout_secs: 60,
+            http_body_timeout_secs: 60,
+            http_max_header_bytes: 16 * 1024,
+            live_max: 16_000,
+            live_per_buurt: 4_000,
         }
     }
 }
@@ -179,6 +250,9 @@ impl Config {
         if let Some(postgres) = overrides.postgres {
             figment = figment.merge(Serialized::default("postgres", postgres));
         }
+        if let Some(metrics) = overrides.metrics_listen {
+            figment = figment.merge(Serialized::default("metrics_listen", metrics));
+        }
         let config: Config = figment
             .extract()
             .map_err(|e| Error::Config(e.to_string()))?;
@@ -218,12 +292,65 @@ impl Config {
             crate::blob::MAX_CHUNK_BYTES as u64,
             1 << 40,
         )?;
-        if self
-            .postgres
-            .as_deref()
-            .is_some_and(|p| p.trim().is_empty())
-        {
+        range("max_connections", self.max_connections as u64, 2, 1_000_000)?;
+        range(
+            "max_connections_per_address",
+            self.max_connections_per_address as u64,
+            1,
+            self.max_connections as u64,
+        )?;
+        range(
+            "http_header_timeout_secs",
+            self.http_header_timeout_secs,
+            1,
+            300,
+        )?;
+        range(
+            "http_idle_timeout_secs",
+            self.http_idle_timeout_secs,
+            1,
+            3_600,
+        )?;
+        range(
+            "http_body_timeout_secs",
+            self.http_body_timeout_secs,
+            1,
+            3_600,
+        )?;
+        range(
+            "http_max_header_bytes",
+            self.http_max_header_bytes as u64,
+            crate::transport::MIN_HEADER_BYTES as u64,
+            1 << 20,
+        )?;
+        // Live sockets are connections too: leave room for HTTP requests beside them.
+        range(
+            "live_max",
+            self.live_max as u64,
+            1,
+            self.max_connections as u64 - 1,
+        )?;
+        range(
+            "live_per_buurt",
+            self.live_per_buurt as u64,
+            1,
+            self.live_max as u64,
+        )?;
+        let blank = |v: &Option<String>| v.as_deref().is_some_and(|p| p.trim().is_empty());
+        if blank(&self.postgres) {
             return Err(Error::invalid("postgres", "is empty"));
+        }
+        if blank(&self.metrics_listen) {
+            return Err(Error::invalid("metrics_listen", "is empty"));
+        }
+        // (Port 0 picks a free port for each: the same text is then two addresses.)
+        if self.metrics_listen.as_deref() == Some(self.listen.as_str())
+            && !self.listen.ends_with(":0")
+        {
+            return Err(Error::invalid(
+                "metrics_listen",
+                format!("`{}` is the public `listen` address", self.listen),
+            ));
         }
         Ok(())
     }
@@ -234,6 +361,18 @@ impl Config {
 
     pub(crate) fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.live_idle_secs)
+    }
+
+    pub(crate) fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_timeout_secs)
+    }
+
+    pub(crate) fn http_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_idle_timeout_secs)
+    }
+
+    pub(crate) fn body_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_body_timeout_secs)
     }
 }
 
@@ -246,6 +385,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--postgres` (a connection string; never printed).
     pub postgres: Option<String>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<String>,
 }
 
 impl std::fmt::Debug for Overrides {
@@ -254,11 +395,13 @@ impl std::fmt::Debug for Overrides {
             data,
             listen,
             postgres,
+            metrics_listen,
         } = self;
         f.debug_struct("Overrides")
             .field("data", data)
             .field("listen", listen)
             .field("postgres", &postgres.as_ref().map(|_| "(set)"))
+            .field("metrics_listen", metrics_listen)
             .finish()
     }
 }
@@ -383,5 +526,37 @@ mod tests {
             ..Config::default()
         };
         assert!(c.check().is_err());
+        for bad in [
+            Config {
+                max_connections_per_address: 20_001,
+                ..Config::default()
+            },
+            Config {
+                live_max: 20_000,
+                ..Config::default()
+            },
+            Config {
+                live_per_buurt: 16_001,
+                ..Config::default()
+            },
+            Config {
+                http_header_timeout_secs: 0,
+                ..Config::default()
+            },
+            Config {
+                http_max_header_bytes: 1024,
+                ..Config::default()
+            },
+            Config {
+                metrics_listen: Some("127.0.0.1:8080".into()),
+                ..Config::default()
+            },
+            Config {
+                metrics_listen: Some(" ".into()),
+                ..Config::default()
+            },
+        ] {
+            assert!(bad.check().is_err(), "{bad:?}");
+        }
     }
 }

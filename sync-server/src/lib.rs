@@ -13,7 +13,8 @@
 //! | `http/` | routes, extractors, the one `IntoResponse` for errors ([`ApiError`]) |
 //! | `ingest.rs` | the validation pipeline and the bounded document cache |
 //! | `commit.rs` | the group-commit writer thread |
-//! | `live.rs` | the live WebSocket, per-buurt heads, per-device connection limits |
+//! | `live.rs` | the live WebSocket, per-buurt heads, live connection limits (per device, buurt, in all) |
+//! | [`transport`] | the accept loop: connection caps, header, idle and body timeouts, the open-file limit |
 //! | [`storage`] | the [`storage::Storage`] trait, SQLite, migrations, the conformance suite |
 //! | [`blob`] | photo bytes: the [`blob::BlobStore`] trait and its filesystem implementation, the image check, the per-device byte rate |
 //! | `http/blobs.rs` | `/v1/uploads/{hash}` and `/v1/blobs/{hash}` |
@@ -39,6 +40,7 @@ pub mod ratelimit;
 mod relay;
 pub mod repair;
 pub mod storage;
+pub mod transport;
 
 pub use config::{Config, Overrides};
 pub use error::{Error, Result};

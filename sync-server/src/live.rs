@@ -13,11 +13,17 @@
 //! | ping | every `live_ping_secs` (30 s) |
 //! | idle | closed after `live_idle_secs` (90 s) with nothing received (pongs count) |
 //! | per device | `live_per_device` (4): a further connection **closes the oldest** |
+//! | per buurt | `live_per_buurt` (4 000): a further one is refused, `503 live_full` |
+//! | in all | `live_max` (16 000): a further one is refused, `503 live_full` |
 //!
 //! Closing the oldest rather than refusing the newest suits phones: a phone that changed
 //! networks leaves half-open sockets behind that the relay would otherwise count for up to the
 //! idle timeout, and refusing would lock the device out for that long. A device that keeps
-//! opening sockets only ever holds four.
+//! opening sockets only ever holds four. The buurt and relay caps are checked before the
+//! upgrade (`503 live_full` with `Retry-After: 60`, an answer every client already treats as
+//! a network failure and retries later); a device at its own limit is never refused by them,
+//! as its new connection replaces one of its own. Every live socket is also a connection in
+//! `transport`'s counts.
 //!
 //! On every ping the device's token is checked again, so a revoked device is disconnected
 //! within one ping interval. Heads travel through a `tokio::sync::watch` per buurt rather than
@@ -25,8 +31,8 @@
 //! instead of lagging, and memory per buurt is constant.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -98,59 +104,125 @@ impl Heads {
 /// A device's open connections, oldest first: their ids and how to close them.
 type Connections = VecDeque<(u64, oneshot::Sender<()>)>;
 
-/// The open live connections of each device.
+/// The open live connections: per device (to close the oldest), and counts per buurt and in
+/// all (to refuse beyond `live_per_buurt` and `live_max`).
 #[derive(Debug)]
 pub(crate) struct LiveRegistry {
     per_device: usize,
+    per_buurt: usize,
+    max: usize,
     next: AtomicU64,
-    devices: Mutex<HashMap<DeviceId, Connections>>,
+    open: Arc<Mutex<Open>>,
+}
+
+#[derive(Debug, Default)]
+struct Open {
+    devices: HashMap<DeviceId, Connections>,
+    buurten: HashMap<BuurtId, usize>,
+    total: usize,
+}
+
+/// Which live cap was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Full {
+    Buurt,
+    All,
+}
+
+/// A live connection's place in the [`LiveRegistry`], given back when dropped.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    open: Arc<Mutex<Open>>,
+    device: DeviceId,
+    buurt: BuurtId,
+    id: u64,
+    /// Fires when a newer connection of the device replaces this one.
+    kicked: oneshot::Receiver<()>,
+}
+
+fn lock(open: &Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {
+    open.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = lock(&self.open);
+        if let Some(conns) = open.devices.get_mut(&self.device) {
+            conns.retain(|(c, _)| *c != self.id);
+            if conns.is_empty() {
+                open.devices.remove(&self.device);
+            }
+        }
+        if let Some(n) = open.buurten.get_mut(&self.buurt) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.buurten.remove(&self.buurt);
+            }
+        }
+        open.total = open.total.saturating_sub(1);
+    }
 }
 
 impl LiveRegistry {
-    pub(crate) fn new(per_device: usize) -> Self {
+    pub(crate) fn new(per_device: usize, per_buurt: usize, max: usize) -> Self {
         LiveRegistry {
             per_device: per_device.max(1),
+            per_buurt: per_buurt.max(1),
+            max: max.max(1),
             next: AtomicU64::new(0),
-            devices: Mutex::new(HashMap::new()),
+            open: Arc::new(Mutex::new(Open::default())),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, Connections>> {
-        self.devices
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Registers a connection; closes the device's oldest ones beyond the limit. The receiver
-    /// fires when this connection is to close.
-    fn register(&self, device: &DeviceId) -> (u64, oneshot::Receiver<()>) {
+    /// Takes a place for a connection of `device` in `buurt`, closing the device's oldest ones
+    /// beyond its limit. A device at its limit always gets a place (it gives one back at once,
+    /// and a phone that changed networks must not be locked out by its own half-open sockets);
+    /// otherwise the buurt's and the relay's caps must have room.
+    pub(crate) fn admit(&self, device: &DeviceId, buurt: &BuurtId) -> Result<Slot, Full> {
+        let mut open = lock(&self.open);
+        let held = open.devices.get(device).map_or(0, VecDeque::len);
+        if held < self.per_device {
+            if open.total >= self.max {
+                return Err(Full::All);
+            }
+            if open.buurten.get(buurt).copied().unwrap_or(0) >= self.per_buurt {
+                return Err(Full::Buurt);
+            }
+        }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        let mut map = self.lock();
-        let conns = map.entry(device.clone()).or_default();
+        let (tx, kicked) = oneshot::channel();
+        let conns = open.devices.entry(device.clone()).or_default();
         while conns.len() >= self.per_device {
             if let Some((_, kick)) = conns.pop_front() {
                 let _ = kick.send(());
             }
         }
         conns.push_back((id, tx));
-        (id, rx)
+        *open.buurten.entry(buurt.clone()).or_insert(0) += 1;
+        open.total += 1;
+        Ok(Slot {
+            open: Arc::clone(&self.open),
+            device: device.clone(),
+            buurt: buurt.clone(),
+            id,
+            kicked,
+        })
     }
 
-    fn unregister(&self, device: &DeviceId, id: u64) {
-        let mut map = self.lock();
-        if let Some(conns) = map.get_mut(device) {
-            conns.retain(|(c, _)| *c != id);
-            if conns.is_empty() {
-                map.remove(device);
-            }
-        }
-    }
-
-    /// How many live connections a device holds.
+    /// How many live connections a device holds (not counting replaced ones still closing).
     #[cfg(test)]
     pub(crate) fn count(&self, device: &DeviceId) -> usize {
-        self.lock().get(device).map_or(0, VecDeque::len)
+        lock(&self.open)
+            .devices
+            .get(device)
+            .map_or(0, VecDeque::len)
+    }
+
+    /// Live connections counted in all (replaced ones until they are closed).
+    #[cfg(test)]
+    pub(crate) fn total(&self) -> usize {
+        lock(&self.open).total
     }
 }
 
@@ -161,6 +233,19 @@ pub(crate) async fn live(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|e| ApiError::BadRequest(format!("not a WebSocket upgrade: {e}")))?;
+    let slot = relay
+        .inner
+        .live
+        .admit(&authed.device.device, &authed.device.buurt)
+        .map_err(|full| {
+            let scope = match full {
+                Full::Buurt => "buurt",
+                Full::All => "all",
+            };
+            metrics::counter!(crate::metrics::LIVE_REFUSED, "scope" => scope).increment(1);
+            tracing::debug!(scope, "live connection refused: full");
+            ApiError::LiveFull
+        })?;
     let mut heads = relay.inner.heads.subscribe(&authed.device.buurt);
     let buurt = authed.device.buurt.clone();
     let head = relay
@@ -174,7 +259,7 @@ pub(crate) async fn live(
         .max_write_buffer_size(MAX_WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| run(socket, relay, authed, heads));
+        .on_upgrade(move |socket| run(socket, relay, authed, heads, slot));
     Ok(response.into_response())
 }
 
@@ -196,9 +281,14 @@ async fn send(socket: &mut WebSocket, msg: Message) -> bool {
     )
 }
 
-async fn run(mut socket: WebSocket, relay: Relay, authed: Authed, mut heads: watch::Receiver<u64>) {
+async fn run(
+    mut socket: WebSocket,
+    relay: Relay,
+    authed: Authed,
+    mut heads: watch::Receiver<u64>,
+    mut slot: Slot,
+) {
     let device = authed.device.device.clone();
-    let (id, mut kicked) = relay.inner.live.register(&device);
     let mut shutdown = relay.inner.shutdown.subscribe();
     metrics::gauge!(crate::metrics::LIVE).increment(1.0);
     tracing::debug!(device = %device, "live connection opened");
@@ -240,7 +330,7 @@ async fn run(mut socket: WebSocket, relay: Relay, authed: Authed, mut heads: wat
                     break End::Gone;
                 }
             }
-            _ = &mut kicked => break End::Close(CLOSE_REPLACED, "replaced by a newer connection"),
+            _ = &mut slot.kicked => break End::Close(CLOSE_REPLACED, "replaced by a newer connection"),
             () = stopping(&mut shutdown) => break End::Close(1001, "relay shutting down"),
         }
     };
@@ -251,7 +341,7 @@ async fn run(mut socket: WebSocket, relay: Relay, authed: Authed, mut heads: wat
         };
         let _ = send(&mut socket, Message::Close(Some(frame))).await;
     }
-    relay.inner.live.unregister(&device, id);
+    drop(slot);
     metrics::gauge!(crate::metrics::LIVE).decrement(1.0);
     tracing::debug!(device = %device, "live connection closed");
 }
@@ -280,17 +370,45 @@ mod tests {
 
     #[test]
     fn a_device_keeps_at_most_its_limit_closing_the_oldest() -> crate::Result<()> {
-        let reg = LiveRegistry::new(2);
-        let d = DeviceId::new()?;
-        let (a, mut ka) = reg.register(&d);
-        let (_b, mut kb) = reg.register(&d);
-        let (_c, mut kc) = reg.register(&d);
+        let reg = LiveRegistry::new(2, 10, 10);
+        let (d, b) = (DeviceId::new()?, BuurtId::new()?);
+        let mut first = reg
+            .admit(&d, &b)
+            .map_err(|_| crate::Error::Other("full".into()))?;
+        let mut second = reg
+            .admit(&d, &b)
+            .map_err(|_| crate::Error::Other("full".into()))?;
+        let mut third = reg
+            .admit(&d, &b)
+            .map_err(|_| crate::Error::Other("full".into()))?;
         assert_eq!(reg.count(&d), 2);
-        assert!(ka.try_recv().is_ok());
-        assert!(kb.try_recv().is_err());
-        assert!(kc.try_recv().is_err());
-        reg.unregister(&d, a); // already gone: harmless
-        assert_eq!(reg.count(&d), 2);
+        assert!(first.kicked.try_recv().is_ok());
+        assert!(second.kicked.try_recv().is_err());
+        assert!(third.kicked.try_recv().is_err());
+        assert_eq!(reg.total(), 3); // the replaced one counts until it is closed
+        drop(first);
+        assert_eq!((reg.count(&d), reg.total()), (2, 2));
+        Ok(())
+    }
+
+    #[test]
+    fn buurt_and_relay_caps_refuse_until_a_place_is_given_back() -> crate::Result<()> {
+        let reg = LiveRegistry::new(1, 2, 3);
+        let (a, b) = (BuurtId::new()?, BuurtId::new()?);
+        let devices = (0..5)
+            .map(|_| DeviceId::new())
+            .collect::<crate::Result<Vec<_>>>()?;
+        let a0 = reg.admit(&devices[0], &a);
+        let a1 = reg.admit(&devices[1], &a);
+        assert!(a0.is_ok() && a1.is_ok());
+        assert!(matches!(reg.admit(&devices[2], &a), Err(Full::Buurt)));
+        let b0 = reg.admit(&devices[3], &b);
+        assert!(b0.is_ok());
+        assert!(matches!(reg.admit(&devices[4], &b), Err(Full::All)));
+        // A device at its own limit replaces its connection even when the caps are full.
+        assert!(reg.admit(&devices[0], &a).is_ok());
+        drop(a1);
+        assert!(reg.admit(&devices[2], &a).is_ok());
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! `noaber-relay`: serve the relay, or administer its data.
 //!
-//! `main` only parses arguments and configuration, installs the log subscriber, binds the
-//! listener and calls [`noaber_relay::serve`]; administration prints JSON on stdout.
+//! `main` only parses arguments and configuration, installs the log subscriber, raises the
+//! open-file limit, binds the listeners (public, and metrics when `metrics_listen` is set) and
+//! calls [`noaber_relay::serve`]; administration prints JSON on stdout.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,10 @@ enum Command {
         /// A password here shows in the process list: prefer the environment or the file.
         #[arg(long)]
         postgres: Option<String>,
+        /// Serve Prometheus `/metrics` on this address, e.g. `127.0.0.1:9090` [default: not
+        /// served; env NOABER_RELAY_METRICS_LISTEN]. Never the public `--listen` address.
+        #[arg(long)]
+        metrics_listen: Option<String>,
         /// A TOML configuration file [env NOABER_RELAY_CONFIG].
         #[arg(long, env = "NOABER_RELAY_CONFIG")]
         config: Option<PathBuf>,
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
             data,
             listen,
             postgres,
+            metrics_listen,
             config,
         } => serve(
             config,
@@ -135,6 +141,7 @@ fn main() -> ExitCode {
                 data,
                 listen,
                 postgres,
+                metrics_listen,
             },
         ),
         Command::Admin {
@@ -168,6 +175,13 @@ const BLOCKING_THREADS: usize = 4;
 fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
     let config = Config::load(file.as_deref(), overrides)?;
     init_tracing();
+    // Every connection is a file descriptor: take what the hard limit allows (`serve` keeps
+    // its connection cap below it and logs both).
+    let before = noaber_relay::transport::fd_limit();
+    let after = noaber_relay::transport::raise_fd_limit();
+    if let (Some((soft, hard)), Some(now)) = (before, after) {
+        tracing::info!(before = soft, after = now, hard, "open-file limit");
+    }
     // Storage and validation run on blocking threads. A few are enough on the machines a
     // housing corporation runs (validation of one buurt is serial; the durable commit happens
     // on its own writer thread, which requests await without a blocking thread); hundreds
@@ -185,6 +199,12 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
             .await
             .map_err(|e| Error::Config(format!("cannot listen on `{}`: {e}", config.listen)))?;
         let addr = listener.local_addr()?;
+        let metrics = match &config.metrics_listen {
+            Some(at) => Some(tokio::net::TcpListener::bind(at).await.map_err(|e| {
+                Error::Config(format!("cannot listen on `{at}` (`metrics_listen`): {e}"))
+            })?),
+            None => None,
+        };
         if config.postgres.is_some() {
             // Never the connection string: it may hold a password.
             tracing::info!(%addr, storage = "postgres", "relay listening");
@@ -196,7 +216,7 @@ fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {
         if relay.storage().buurten()?.is_empty() {
             first_start_hint(&config, &addr.to_string());
         }
-        noaber_relay::serve(listener, relay, shutdown_signal()).await
+        noaber_relay::serve(listener, metrics, relay, shutdown_signal()).await
     })
 }
 

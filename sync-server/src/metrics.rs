@@ -1,4 +1,4 @@
-//! Prometheus metrics, served at `GET /metrics`.
+//! Prometheus metrics, served at `GET /metrics` on the `metrics_listen` address only.
 //!
 //! The `metrics` facade has one recorder per process, so the first [`crate::Relay`] installs
 //! the Prometheus recorder and every later relay in the same process (tests) shares it. If the
@@ -15,6 +15,9 @@
 //! | `relay_commit_batch_requests` | histogram | (requests per group commit) |
 //! | `relay_commit_seconds` | histogram | (one commit, fsync included) |
 //! | `relay_live_connections` | gauge | |
+//! | `relay_live_refused_total` | counter | `scope` (`buurt`, `all`: which live cap was full) |
+//! | `relay_connections` | gauge | (open TCP connections, live ones included) |
+//! | `relay_connections_refused_total` | counter | `reason` (`full`, `address`: closed unread; `accept`: accept failed) |
 //! | `relay_joins_total` | counter | `outcome` |
 //! | `relay_blob_bytes_uploaded_total` | counter | (photo bytes written to partial uploads) |
 //! | `relay_blob_bytes_served_total` | counter | (photo bytes answered to fetches) |
@@ -34,6 +37,9 @@ pub(crate) const BATCH_CHANGES: &str = "relay_commit_batch_changes";
 pub(crate) const BATCH_REQUESTS: &str = "relay_commit_batch_requests";
 pub(crate) const COMMIT_SECONDS: &str = "relay_commit_seconds";
 pub(crate) const LIVE: &str = "relay_live_connections";
+pub(crate) const LIVE_REFUSED: &str = "relay_live_refused_total";
+pub(crate) const CONNECTIONS: &str = "relay_connections";
+pub(crate) const CONNECTIONS_REFUSED: &str = "relay_connections_refused_total";
 pub(crate) const JOINS: &str = "relay_joins_total";
 pub(crate) const BLOB_BYTES_UPLOADED: &str = "relay_blob_bytes_uploaded_total";
 pub(crate) const BLOB_BYTES_SERVED: &str = "relay_blob_bytes_served_total";
@@ -89,6 +95,15 @@ fn describe() {
         "duration of one durable commit (fsync)"
     );
     describe_gauge!(LIVE, "open live (WebSocket) connections");
+    describe_counter!(
+        LIVE_REFUSED,
+        "live connections refused, by the cap that was full"
+    );
+    describe_gauge!(CONNECTIONS, "open TCP connections, live ones included");
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "connections closed unread or not accepted, by reason"
+    );
     describe_counter!(JOINS, "join attempts, by outcome");
     describe_counter!(
         BLOB_BYTES_UPLOADED,

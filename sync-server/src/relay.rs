@@ -1,7 +1,6 @@
 //! The relay's shared state ([`Relay`]) and [`serve`].
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::net::TcpListener;
@@ -107,7 +106,11 @@ impl Relay {
                     .map(|_| Mutex::new(DocCache::new(config.doc_cache / CACHE_SHARDS)))
                     .collect(),
                 heads,
-                live: LiveRegistry::new(config.live_per_device),
+                live: LiveRegistry::new(
+                    config.live_per_device,
+                    config.live_per_buurt,
+                    config.live_max,
+                ),
                 joins: RateLimiter::new(config.join_per_minute, config.join_burst),
                 blobs,
                 blob_rate: ByteRate::new(config.blob_rate_bytes_per_minute),
@@ -196,35 +199,91 @@ impl Relay {
     }
 }
 
-/// Serves the relay's HTTP API on `listener` until `shutdown` completes, then stops taking
-/// connections, lets in-flight requests finish (their commits included), closes live
-/// connections and waits for the commit thread to drain.
+/// Serves the relay's HTTP API on `listener`, and `GET /metrics` on `metrics` when given,
+/// until `shutdown` completes; then stops taking connections, lets in-flight requests finish
+/// (their commits included), closes live connections and waits for the commit thread to
+/// drain.
 ///
-/// `main` binds the listener and passes a signal future; tests bind `127.0.0.1:0`.
+/// Every connection is bounded as `transport` describes: at most `max_connections` in all
+/// (fewer if the open-file limit says so; both are logged), `max_connections_per_address`
+/// from one address, header, idle and body timeouts. `main` binds the listeners and passes a
+/// signal future; tests bind `127.0.0.1:0`.
 ///
 /// # Errors
 ///
-/// [`Error::Io`] when accepting connections fails.
-pub async fn serve<F>(listener: TcpListener, relay: Relay, shutdown: F) -> Result<()>
+/// [`Error::Io`] when a listener's address cannot be read; [`Error::Other`] when the commit
+/// thread cannot be closed.
+pub async fn serve<F>(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    relay: Relay,
+    shutdown: F,
+) -> Result<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let app = crate::http::router(relay.clone());
+    let config = relay.inner.config.clone();
+    let fds = crate::transport::fd_limit();
+    let cap = crate::transport::connection_cap(config.max_connections, fds.map(|(soft, _)| soft));
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        %addr,
+        max_connections = cap,
+        configured = config.max_connections,
+        per_address = config.max_connections_per_address,
+        open_files = fds.map(|(soft, _)| soft),
+        "connection limits"
+    );
+    if cap < config.max_connections {
+        tracing::warn!(
+            max_connections = cap,
+            configured = config.max_connections,
+            "the open-file limit lowers the connection cap; raise `ulimit -n` (the hard limit)"
+        );
+    }
+    if config.live_max >= cap {
+        tracing::warn!(
+            live_max = config.live_max,
+            max_connections = cap,
+            "live connections can fill every connection"
+        );
+    }
+    let http = crate::transport::Http::from_config(&config);
     let cleaner = tokio::spawn(discard_stale_uploads(relay.clone()));
+    let stop = relay.inner.shutdown.subscribe();
     let signal = {
         let relay = relay.clone();
-        async move {
+        tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
             relay.inner.shutdown.send_replace(true);
+        })
+    };
+    let public = crate::transport::run(
+        listener,
+        crate::http::router(relay.clone()),
+        crate::transport::Limits::new(
+            cap,
+            config.max_connections_per_address,
+            &config.trusted_proxies,
+        ),
+        http.clone(),
+        stop.clone(),
+    );
+    let private = async {
+        if let Some(listener) = metrics {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(metrics_addr = %addr, "metrics listening");
+            }
+            // Only the operator's scraper connects here; a small cap keeps it from costing.
+            let limits =
+                crate::transport::Limits::new(METRICS_CONNECTIONS, METRICS_CONNECTIONS, &[]);
+            crate::transport::run(listener, crate::http::metrics_router(), limits, http, stop)
+                .await;
         }
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .await?;
+    tokio::join!(public, private);
+    signal.abort();
     cleaner.abort();
     relay.inner.shutdown.send_replace(true);
     let r = relay.clone();
@@ -234,6 +293,9 @@ where
     tracing::info!("relay stopped");
     Ok(())
 }
+
+/// Connections the metrics listener serves at once.
+const METRICS_CONNECTIONS: usize = 16;
 
 /// How often `serve` discards stale partial uploads.
 const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);

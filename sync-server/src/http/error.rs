@@ -53,11 +53,20 @@ pub enum ApiError {
     /// 429 `rate_limited` with `Retry-After` in seconds: a device sending photo bytes faster
     /// than it may.
     SlowDown(u64),
+    /// 408 `request_timeout`: the body did not arrive within `http_body_timeout_secs` (this
+    /// many); the connection is closed after the answer.
+    RequestTimeout(u64),
+    /// 503 `live_full` with `Retry-After`: the relay holds as many live connections as it may,
+    /// for the buurt or in all.
+    LiveFull,
     /// 503 `unavailable`: the store does not answer (readiness).
     Unavailable,
     /// 500 `internal`: logged, never detailed to the client.
     Internal,
 }
+
+/// `Retry-After` of a `503 live_full`, in seconds.
+const LIVE_RETRY_SECS: u64 = 60;
 
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
@@ -121,6 +130,16 @@ impl ApiError {
                 "rate_limited",
                 format!("photo upload rate exceeded; retry in {secs} s"),
             ),
+            RequestTimeout(secs) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!("the body did not arrive within {secs} s"),
+            ),
+            LiveFull => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "live_full",
+                format!("too many live connections; retry in {LIVE_RETRY_SECS} s or sync without one"),
+            ),
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -160,6 +179,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::SlowDown(secs) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            ApiError::LiveFull => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(LIVE_RETRY_SECS));
+            }
+            ApiError::RequestTimeout(_) => {
+                // The rest of the body may still be on its way: do not read it as a request.
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

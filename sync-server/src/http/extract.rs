@@ -4,7 +4,7 @@
 //! Extractors run in order, request parts first, so [`Authed`] refuses a request before its
 //! body is read.
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
@@ -63,11 +63,19 @@ pub(crate) fn content_type_is(req: &Request, want: &str) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case(want))
 }
 
-/// The request's body, at most `limit` bytes (the route's `DefaultBodyLimit`).
+/// The request's body, at most `limit` bytes (the route's `DefaultBodyLimit`). A declared
+/// `Content-Length` over `limit` is refused before a byte of the body is read; a body that
+/// does not arrive within `http_body_timeout_secs` is `408 request_timeout`.
 pub(crate) async fn bytes(req: Request, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"));
+    if req.body().size_hint().lower() > limit as u64 {
+        return Err(too_large());
+    }
     Bytes::from_request(req, &()).await.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge(format!("the body is larger than {limit} bytes"))
+            too_large()
+        } else if let Some(t) = crate::transport::body_timeout(&e) {
+            ApiError::RequestTimeout(t)
         } else {
             ApiError::BadRequest("the body could not be read".into())
         }

@@ -11,7 +11,9 @@
 //! | `GET`/`HEAD /v1/blobs/{hash}` | → the photo's bytes (one `Range`) | fetch a photo the member may see |
 //! | `GET /healthz` | | 200 while the process serves |
 //! | `GET /readyz` | | 200 when the store answers, else 503 |
-//! | `GET /metrics` | | Prometheus text |
+//!
+//! `GET /metrics` (Prometheus text) is served by [`metrics_router`] on its own listener
+//! (`metrics_listen`), never on this one: it tells anyone how busy the relay is and how.
 //!
 //! Every error is JSON from [`error::ApiError`]. A panic in a handler is caught
 //! (`CatchPanicLayer`) and answered 500 `internal`; other requests never notice.
@@ -62,10 +64,19 @@ pub(crate) fn router(relay: Relay) -> Router {
         .route("/v1/blobs/{hash}", get(blobs::fetch))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
-        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     harden(routes).with_state(relay)
+}
+
+/// The metrics listener's routes: `GET /metrics` only.
+pub(crate) fn metrics_router() -> Router {
+    harden(
+        Router::new()
+            .route("/metrics", get(metrics))
+            .fallback(|| async { ApiError::NotFound("no such route".into()) })
+            .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed }),
+    )
 }
 
 /// What every route gets: request metrics, and a caught panic becomes 500 `internal`.

@@ -147,6 +147,7 @@ async fn serve_explains_a_first_start_and_stops_on_sigterm() -> TestResult {
         .arg(dir.path())
         .env_remove("NOABER_RELAY_DATA")
         .env_remove("NOABER_RELAY_LISTEN")
+        .env("NOABER_RELAY_METRICS_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "info")
         .stderr(Stdio::piped())
         .spawn()?;
@@ -162,21 +163,30 @@ async fn serve_explains_a_first_start_and_stops_on_sigterm() -> TestResult {
             }
         }
     });
-    let mut addr = None;
+    let (mut addr, mut metrics_addr) = (None, None);
     let mut hint = false;
-    while addr.is_none() || !hint {
+    while addr.is_none() || metrics_addr.is_none() || !hint {
         let line = rx.recv_timeout(Duration::from_secs(30))?;
-        if let Some(rest) = line.split("addr=").nth(1) {
-            addr = rest.split_whitespace().next().map(str::to_owned);
-        }
+        let field = |name: &str| {
+            line.split(name)
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        addr = addr.or_else(|| field(" addr="));
+        metrics_addr = metrics_addr.or_else(|| field(" metrics_addr="));
         hint |= line.contains("noaber-relay admin create-buurt");
     }
     let addr = addr.ok_or("no address")?;
+    let metrics_addr = metrics_addr.ok_or("no metrics address")?;
     let health = reqwest::get(format!("http://{addr}/healthz")).await?;
     assert_eq!(health.status().as_u16(), 200);
     let ready = reqwest::get(format!("http://{addr}/readyz")).await?;
     assert_eq!(ready.status().as_u16(), 200);
-    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+    // Metrics are on their own listener only.
+    let public = reqwest::get(format!("http://{addr}/metrics")).await?;
+    assert_eq!(public.status().as_u16(), 404);
+    let metrics = reqwest::get(format!("http://{metrics_addr}/metrics"))
         .await?
         .text()
         .await?;

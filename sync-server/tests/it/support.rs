@@ -48,9 +48,14 @@ impl TestRelay {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(noaber_relay::serve(listener, relay.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let server = tokio::spawn(noaber_relay::serve(
+            listener,
+            None,
+            relay.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(TestRelay {
             url,
             relay,

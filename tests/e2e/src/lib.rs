@@ -42,9 +42,14 @@ impl InProcessRelay {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(noaber_relay::serve(listener, relay.clone(), async move {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(noaber_relay::serve(
+            listener,
+            None,
+            relay.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(InProcessRelay {
             url,
             relay,
