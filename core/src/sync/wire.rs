@@ -182,6 +182,14 @@ pub struct MissingResponse {
     pub v: u32,
     /// The raw Automerge changes the device lacks, in log order.
     pub changes: Vec<serde_bytes::ByteBuf>,
+    /// More changes are left after these (the answer is bounded): ask again with the heads
+    /// these give. Absent means `false` (and is how older relays answer).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A live notification (WebSocket text frame, JSON): the buurt's log reached `head`.
