@@ -2,8 +2,10 @@
 //!
 //! For each pushed change, in order (the first failing step rejects it with a code):
 //!
-//! 1. `too_large`: bounded before parsing — size and what compressed columns may inflate to
-//!    (`validate::check_bounds`);
+//! 1. `too_large`: bounded before parsing — size, what compressed columns may inflate to and
+//!    the work the change declares (`validate::check_bounds`), and with the document's
+//!    operation count (`Work::fits_document`); a push declaring more than `MAX_PUSH_OPS` in
+//!    all is `413` before anything is validated;
 //! 2. `bad_change`: the document id is 16 bytes and the change decodes;
 //! 3. a change already in this buurt's log, or accepted earlier in flight, is accepted again
 //!    and not stored twice;
@@ -22,12 +24,14 @@
 //!    stored with it too (`blob_refs`), which decides who may fetch them.
 //!
 //! The relay's copies live in [`DocCache`]s, LRUs of loaded documents (`doc_cache` in all,
-//! 1 024 by default, shared out among 8 shards): memory is bounded whatever the number of
-//! documents stored. A buurt's documents always live in one shard (chosen by the buurt id), so
-//! buurten validate in parallel. Validation holds its shard's lock for one request and queues
-//! the accepted changes to the writer before releasing it, so the log's order never puts a
-//! change before one it was validated against (a change only ever depends on documents of its
-//! own buurt). If a commit fails,
+//! 1 024 by default, and [`DOC_CACHE_OPS`] operations, shared out among 8 shards): memory is
+//! bounded whatever the number or size of documents stored. A request's validation runs in its
+//! buurt's turn with a heavy-task permit (`Relay::heavy`): a buurt validates one request at a
+//! time and queues the accepted changes to the writer before its turn ends, so the log's order
+//! never puts a change before one it was validated against (a change only ever depends on
+//! documents of its own buurt). A document is taken out of its shard for its validation and put
+//! back, so a shard's lock is held for microseconds, never across a validation: another buurt
+//! sharing the shard does not wait. If a commit fails,
 //! every document it touched is dropped from the cache (it holds changes the disk does not).
 
 use std::collections::BTreeSet;
