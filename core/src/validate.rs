@@ -2032,17 +2032,7 @@ mod tests {
     // -----------------------------------------------------------------------------------------
     // Bytes
 
-    fn uleb(mut n: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
+    use super::work::tests::uleb;
 
     fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
