@@ -93,6 +93,9 @@ use crate::doc;
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Kind, Role, allowed};
 
+pub(crate) mod work;
+pub use work::Work;
+
 const BAD_CHANGE: &str = "bad_change";
 const TOO_LARGE: &str = "too_large";
 const ACTOR_NOT_YOURS: &str = "actor_not_yours";
@@ -199,15 +202,27 @@ fn read_uleb128(bytes: &[u8]) -> Option<(u64, usize)> {
 
 /// Checks untrusted bytes before Automerge parses them: their size, that they are one
 /// Automerge change chunk (type 1) or compressed change chunk (type 2) whose length field
-/// matches the bytes, and — for a compressed change — that its DEFLATE body inflates to at most
-/// `max_inflated` bytes. Automerge inflates without a bound, so a small input could otherwise
-/// take gigabytes of memory. Checksums and the change's contents are left to Automerge.
+/// matches the bytes, that a compressed change's DEFLATE body inflates to at most
+/// `max_inflated` bytes, and that the work the change declares in its column metadata — its
+/// operations, predecessors, dependencies, actors, expanded strings ([`Work`]) — is within the
+/// per-change limits of [`crate::sync::wire`] (`MAX_CHANGE_OPS`, ...). Automerge inflates
+/// without a bound and expands every run it is given, so a small input could otherwise take
+/// gigabytes of memory. Nothing is expanded here: only run headers are read. Checksums and
+/// the change's contents are left to Automerge.
+///
+/// Returns the declared work; a caller holding the document checks it with
+/// [`Work::fits_document`].
 ///
 /// # Errors
 ///
-/// A [`Rejection`] with code `too_large` when `bytes` is longer than `max_bytes` or inflates to
-/// more than `max_inflated` bytes; `bad_change` when it is not a change chunk as described.
-pub fn check_bounds(bytes: &[u8], max_bytes: usize, max_inflated: usize) -> Result<(), Rejection> {
+/// A [`Rejection`] with code `too_large` when `bytes` is longer than `max_bytes`, inflates to
+/// more than `max_inflated` bytes or declares more work than allowed (the reason names the
+/// limit); `bad_change` when it is not a change chunk as described.
+pub fn check_bounds(
+    bytes: &[u8],
+    max_bytes: usize,
+    max_inflated: usize,
+) -> Result<Work, Rejection> {
     if bytes.len() > max_bytes {
         return Err(reject(
             TOO_LARGE,
@@ -247,21 +262,27 @@ pub fn check_bounds(bytes: &[u8], max_bytes: usize, max_inflated: usize) -> Resu
             ),
         ));
     }
-    if chunk_type == CHUNK_COMPRESSED_CHANGE {
+    let work = if chunk_type == CHUNK_COMPRESSED_CHANGE {
         let cap = u64::try_from(max_inflated)
             .unwrap_or(u64::MAX)
             .saturating_add(1);
-        let mut inflater = flate2::read::DeflateDecoder::new(body).take(cap);
-        let inflated = std::io::copy(&mut inflater, &mut std::io::sink())
+        let mut inflated = Vec::new();
+        flate2::read::DeflateDecoder::new(body)
+            .take(cap)
+            .read_to_end(&mut inflated)
             .map_err(|_| reject(BAD_CHANGE, "the compressed change does not inflate"))?;
-        if inflated >= cap {
+        if u64::try_from(inflated.len()).unwrap_or(u64::MAX) >= cap {
             return Err(reject(
                 TOO_LARGE,
                 format!("the compressed change inflates to more than {max_inflated} bytes"),
             ));
         }
-    }
-    Ok(())
+        work::declared(&inflated)?
+    } else {
+        work::declared(body)?
+    };
+    work.check()?;
+    Ok(work)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2011,17 +2032,7 @@ mod tests {
     // -----------------------------------------------------------------------------------------
     // Bytes
 
-    fn uleb(mut n: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
+    use super::work::tests::uleb;
 
     fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
@@ -2033,7 +2044,7 @@ mod tests {
     }
 
     fn bounds(bytes: &[u8]) -> &'static str {
-        code(check_bounds(bytes, MAX_BYTES, MAX_INFLATED))
+        code(check_bounds(bytes, MAX_BYTES, MAX_INFLATED).map(|_| ()))
     }
 
     #[test]
@@ -2064,7 +2075,7 @@ mod tests {
         assert_eq!(bounds(&endless), BAD_CHANGE);
         // too many bytes
         assert_eq!(
-            code(check_bounds(&honest, honest.len() - 1, MAX_INFLATED)),
+            code(check_bounds(&honest, honest.len() - 1, MAX_INFLATED).map(|_| ())),
             TOO_LARGE
         );
         // a compressed body that is not DEFLATE
@@ -2095,7 +2106,7 @@ mod tests {
         assert!(compressed.len() < raw.len());
         assert_eq!(bounds(&compressed), "accepted");
         assert_eq!(
-            code(check_bounds(&compressed, MAX_BYTES, raw.len() / 2)),
+            code(check_bounds(&compressed, MAX_BYTES, raw.len() / 2).map(|_| ())),
             TOO_LARGE
         );
         let decoded = Change::from_bytes(compressed)?;

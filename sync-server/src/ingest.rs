@@ -2,8 +2,10 @@
 //!
 //! For each pushed change, in order (the first failing step rejects it with a code):
 //!
-//! 1. `too_large`: bounded before parsing — size and what compressed columns may inflate to
-//!    (`validate::check_bounds`);
+//! 1. `too_large`: bounded before parsing — size, what compressed columns may inflate to and
+//!    the work the change declares (`validate::check_bounds`), and with the document's
+//!    operation count (`Work::fits_document`); a push declaring more than `MAX_PUSH_OPS` in
+//!    all is `413` before anything is validated;
 //! 2. `bad_change`: the document id is 16 bytes and the change decodes;
 //! 3. a change already in this buurt's log, or accepted earlier in flight, is accepted again
 //!    and not stored twice;
@@ -22,22 +24,26 @@
 //!    stored with it too (`blob_refs`), which decides who may fetch them.
 //!
 //! The relay's copies live in [`DocCache`]s, LRUs of loaded documents (`doc_cache` in all,
-//! 1 024 by default, shared out among 8 shards): memory is bounded whatever the number of
-//! documents stored. A buurt's documents always live in one shard (chosen by the buurt id), so
-//! buurten validate in parallel. Validation holds its shard's lock for one request and queues
-//! the accepted changes to the writer before releasing it, so the log's order never puts a
-//! change before one it was validated against (a change only ever depends on documents of its
-//! own buurt). If a commit fails,
+//! 1 024 by default, and [`DOC_CACHE_OPS`] operations, shared out among 8 shards): memory is
+//! bounded whatever the number or size of documents stored. A request's validation runs in its
+//! buurt's turn with a heavy-task permit (`Relay::heavy`): a buurt validates one request at a
+//! time and queues the accepted changes to the writer before its turn ends, so the log's order
+//! never puts a change before one it was validated against (a change only ever depends on
+//! documents of its own buurt). A document is taken out of its shard for its validation and put
+//! back, so a shard's lock is held for microseconds, never across a validation: another buurt
+//! sharing the shard does not wait. If a commit fails,
 //! every document it touched is dropped from the cache (it holds changes the disk does not).
 
 use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
 use lru::LruCache;
 
 use noaber_core::model::report;
-use noaber_core::sync::wire::{MAX_CHANGE_BYTES, MAX_INFLATED_BYTES, PushChange, Rejected};
+use noaber_core::sync::wire::{
+    MAX_CHANGE_BYTES, MAX_INFLATED_BYTES, MAX_PUSH_OPS, PushChange, Rejected,
+};
 use noaber_core::validate;
 use noaber_core::{Audience, EntityId, MemberId, audience};
 
@@ -46,7 +52,7 @@ use crate::error::{Error, Result};
 use crate::http::error::ApiError;
 use crate::ids::{BuurtId, hex};
 use crate::relay::Relay;
-use crate::storage::{AppendBatch, Appended, DeviceAuth, NewChange, Storage};
+use crate::storage::{AppendBatch, Appended, DeviceAuth, NewChange};
 
 /// Runs `f`, turning a panic inside the document library into an error.
 pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
@@ -68,15 +74,26 @@ pub(crate) fn build_doc(changes: Vec<Vec<u8>>) -> Result<AutoCommit, String> {
     })
 }
 
-/// The validation cache: loaded documents, least recently used dropped first.
+/// Operations the validation cache holds in all (shared out among its shards like
+/// `doc_cache`): a loaded document costs ~55 bytes per operation, and one may hold up to
+/// `MAX_DOC_OPS` (1 000 000), so counting documents alone does not bound memory. A shard over
+/// its share drops its least recently used documents, keeping at least the one just used.
+pub const DOC_CACHE_OPS: u64 = 2_000_000;
+
+/// The validation cache: loaded documents, least recently used dropped first, bounded by
+/// count and by the operations they hold.
 pub(crate) struct DocCache {
-    lru: LruCache<[u8; 16], AutoCommit>,
+    lru: LruCache<[u8; 16], (AutoCommit, u64)>,
+    ops: u64,
+    max_ops: u64,
 }
 
 impl DocCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize, max_ops: u64) -> Self {
         DocCache {
             lru: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
+            ops: 0,
+            max_ops,
         }
     }
 
@@ -86,40 +103,70 @@ impl DocCache {
 
     pub(crate) fn clear(&mut self) {
         self.lru.clear();
+        self.ops = 0;
     }
 
     pub(crate) fn evict(&mut self, doc: &[u8; 16]) {
-        self.lru.pop(doc);
+        self.take(doc);
     }
 
-    /// The relay's copy of a document of `buurt`, loaded if needed; `None` while no change of
-    /// it is stored or accepted.
-    ///
-    /// # Errors
-    ///
-    /// Storage errors; `Error::Other` if stored changes do not load (a damaged database).
-    pub(crate) fn get(
-        &mut self,
-        storage: &dyn Storage,
-        buurt: &BuurtId,
-        doc: &[u8; 16],
-    ) -> Result<Option<&mut AutoCommit>> {
-        if !self.lru.contains(doc) {
-            let rows = storage.doc_changes(buurt, doc)?;
-            if rows.is_empty() {
-                return Ok(None);
-            }
-            let loaded = build_doc(rows.into_iter().map(|(_, b)| b).collect())
-                .map_err(|e| Error::Other(format!("document `{}` does not load: {e}", hex(doc))))?;
-            self.lru.put(*doc, loaded);
+    /// Takes a document out of the cache (the caller validates on it without holding the
+    /// shard's lock, in its buurt's turn, and puts it back).
+    pub(crate) fn take(&mut self, doc: &[u8; 16]) -> Option<AutoCommit> {
+        let (d, ops) = self.lru.pop(doc)?;
+        self.ops = self.ops.saturating_sub(ops);
+        Some(d)
+    }
+
+    /// Puts a document (back) in, dropping the least recently used ones while the cache holds
+    /// more operations than its share.
+    pub(crate) fn put(&mut self, doc: [u8; 16], loaded: AutoCommit) {
+        let ops = loaded.stats().num_ops;
+        if let Some((_, old)) = self.lru.put(doc, (loaded, ops)) {
+            self.ops = self.ops.saturating_sub(old);
         }
-        Ok(self.lru.get_mut(doc))
-    }
-
-    fn insert(&mut self, doc: [u8; 16], loaded: AutoCommit) {
-        self.lru.put(doc, loaded);
+        self.ops = self.ops.saturating_add(ops);
+        while self.ops > self.max_ops && self.lru.len() > 1 {
+            match self.lru.pop_lru() {
+                Some((_, (_, dropped))) => self.ops = self.ops.saturating_sub(dropped),
+                None => break,
+            }
+        }
     }
 }
+
+/// The relay's copy of a document of `buurt`, taken out of the validation cache or loaded from
+/// `rows` (its stored changes, read by the caller when `None`); `None` while no change of it
+/// is stored or accepted. Call only in the buurt's turn ([`Relay::heavy`]) and put the copy
+/// back with [`DocCache::put`] unless it is to be dropped.
+///
+/// # Errors
+///
+/// Storage errors; `Error::Other` if stored changes do not load (a damaged database).
+pub(crate) fn checkout(
+    relay: &Relay,
+    buurt: &BuurtId,
+    doc: &[u8; 16],
+    rows: Option<Vec<(Hash32, Vec<u8>)>>,
+) -> Result<Option<AutoCommit>> {
+    let cached = relay.docs(buurt).take(doc);
+    if cached.is_some() {
+        return Ok(cached);
+    }
+    let rows = match rows {
+        Some(rows) => rows,
+        None => relay.inner.storage.doc_changes(buurt, doc)?,
+    };
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    build_doc(rows.into_iter().map(|(_, b)| b).collect())
+        .map(Some)
+        .map_err(|e| Error::Other(format!("document `{}` does not load: {e}", hex(doc))))
+}
+
+/// A change hash as storage returns it.
+type Hash32 = [u8; 32];
 
 fn rejected(i: usize, code: &str, reason: impl Into<String>) -> Rejected {
     Rejected {
@@ -136,19 +183,18 @@ struct Staged {
     index: Vec<usize>,
     batch: AppendBatch,
     duplicates: usize,
+    /// The operations the push declares, when over `MAX_PUSH_OPS` (nothing was validated).
+    over_budget: Option<u64>,
 }
 
 /// How far ahead of the relay's clock an entry's `at` may be.
 pub const MAX_CLOCK_AHEAD_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// Steps 1–6 for one request; holds the cache lock throughout.
-fn stage(
-    storage: &dyn Storage,
-    cache: &mut DocCache,
-    device: &DeviceAuth,
-    push: Vec<PushChange>,
-    now: i64,
-) -> Result<Staged> {
+/// Steps 1–6 for one request, in its buurt's turn ([`Relay::heavy`]). Documents are taken out
+/// of the cache for their validation and put back when accepted; a shard's lock is held only
+/// to take or put one, never across a validation.
+fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) -> Result<Staged> {
+    let storage = relay.inner.storage.as_ref();
     let pusher = validate::Pusher {
         member: device.member.clone(),
         role: device.role,
@@ -167,12 +213,30 @@ fn stage(
             received_at: now,
         },
         duplicates: 0,
+        over_budget: None,
     };
-    for (i, pc) in push.into_iter().enumerate() {
-        if let Err(r) = validate::check_bounds(&pc.change, MAX_CHANGE_BYTES, MAX_INFLATED_BYTES) {
-            out.rejected.push(rejected(i, r.code, r.reason));
-            continue;
-        }
+    // Step 1 for every change first: the push's declared work, read from the changes'
+    // metadata, bounds what this request may make the relay expand.
+    let works: Vec<_> = push
+        .iter()
+        .map(|pc| validate::check_bounds(&pc.change, MAX_CHANGE_BYTES, MAX_INFLATED_BYTES))
+        .collect();
+    let declared = works
+        .iter()
+        .filter_map(|w| w.as_ref().ok())
+        .fold(0u64, |sum, w| sum.saturating_add(w.ops));
+    if declared > MAX_PUSH_OPS {
+        out.over_budget = Some(declared);
+        return Ok(out);
+    }
+    for (i, (pc, work)) in push.into_iter().zip(works).enumerate() {
+        let work = match work {
+            Ok(work) => work,
+            Err(r) => {
+                out.rejected.push(rejected(i, r.code, r.reason));
+                continue;
+            }
+        };
         let Ok(doc) = <[u8; 16]>::try_from(pc.doc.as_slice()) else {
             let reason = format!("`doc` is {} bytes, 16 expected", pc.doc.len());
             out.rejected.push(rejected(i, "bad_change", reason));
@@ -201,7 +265,7 @@ fn stage(
             out.rejected.push(rejected(i, "wrong_buurt", reason));
             continue;
         }
-        let mut current = match cache.get(storage, &device.buurt, &doc) {
+        let mut current = match checkout(relay, &device.buurt, &doc, None) {
             Ok(current) => current,
             Err(e @ Error::Other(_)) => {
                 tracing::error!(error = %e, "a stored document does not load");
@@ -211,45 +275,51 @@ fn stage(
             }
             Err(e) => return Err(e),
         };
-        let in_flight = current
-            .as_deref_mut()
-            .is_some_and(|d| d.get_change_meta_by_hash(&hash).is_some());
-        if in_flight {
+        let put_back = |d: Option<AutoCommit>| {
+            if let Some(d) = d {
+                relay.docs(&device.buurt).put(doc, d);
+            }
+        };
+        if current
+            .as_mut()
+            .is_some_and(|d| d.get_change_meta_by_hash(&hash).is_some())
+        {
+            put_back(current);
             out.duplicates += 1;
             continue;
         }
-        // Validation applies the change to the cached document itself (no copy per change);
-        // a refused change may have touched it, so the document is then dropped and reloaded
-        // from the stored log on next use.
+        // The document's bound, from the cached copy's operation count and the change's
+        // declared operations, before the change is applied.
+        let ops_now = current.as_ref().map_or(0, |d| d.stats().num_ops);
+        if let Err(r) = work.fits_document(ops_now) {
+            put_back(current);
+            out.rejected.push(rejected(i, r.code, r.reason));
+            continue;
+        }
+        // Validation applies the change to the relay's copy itself (no copy per change); a
+        // refused change may have touched it, so the copy is then dropped and reloaded from
+        // the stored log on next use.
         let bytes = change.bytes().into_owned();
-        let verdict = match current {
-            Some(d) => {
-                // Readers before the change, for a restricted document (the audience never
-                // changes, so a buurt document needs no more than this one key read).
-                let before = audience::audience(d)
-                    .is_restricted()
-                    .then(|| audience::readers(d).members);
-                validate::check_and_apply(d, &entity, &change, &pusher)
-                    .map(|()| access(d, before.unwrap_or_default()))
-            }
-            None => {
-                let mut d = AutoCommit::new();
-                let r = validate::check_and_apply(&mut d, &entity, &change, &pusher)
-                    .map(|()| access(&d, BTreeSet::new()));
-                if r.is_ok() {
-                    cache.insert(doc, d);
-                }
-                r
-            }
-        };
+        // Readers before the change, for a restricted document (the audience never changes,
+        // so a buurt document needs no more than this one key read).
+        let before = current
+            .as_ref()
+            .filter(|d| audience::audience(*d).is_restricted())
+            .map(|d| audience::readers(d).members)
+            .unwrap_or_default();
+        let mut d = current.unwrap_or_default();
+        let verdict = validate::check_and_apply(&mut d, &entity, &change, &pusher)
+            .map(|()| access(&d, before));
         let Access {
             audience,
             grants,
             photos,
         } = match verdict {
-            Ok(access) => access,
+            Ok(access) => {
+                put_back(Some(d));
+                access
+            }
             Err(r) => {
-                cache.evict(&doc);
                 out.rejected.push(rejected(i, r.code, r.reason));
                 continue;
             }
@@ -311,9 +381,8 @@ pub(crate) async fn push(
     let device = device.clone();
     let now = jiff::Timestamp::now().as_millisecond();
     let (staged, receiver) = relay
-        .blocking(move |r| {
-            let mut cache = r.docs(&device.buurt);
-            let mut staged = stage(r.inner.storage.as_ref(), &mut cache, &device, push, now)?;
+        .heavy(&buurt, move |r| {
+            let mut staged = stage(r, &device, push, now)?;
             let receiver = if staged.batch.changes.is_empty() {
                 None
             } else {
@@ -330,6 +399,7 @@ pub(crate) async fn push(
                 match r.inner.committer.submit(batch) {
                     Ok(rx) => Some((rx, docs)),
                     Err(e) => {
+                        let mut cache = r.docs(&device.buurt);
                         for d in &docs {
                             cache.evict(d);
                         }
@@ -340,6 +410,11 @@ pub(crate) async fn push(
             Ok((staged, receiver))
         })
         .await?;
+    if let Some(declared) = staged.over_budget {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the pushed changes declare {declared} operations, at most {MAX_PUSH_OPS} per request"
+        )));
+    }
     let Staged {
         mut rejected,
         index,
@@ -351,11 +426,11 @@ pub(crate) async fn push(
         let outcome = match rx.await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(e)) => {
-                evict(relay, &buurt, &docs);
+                evict(relay, &buurt, &docs).await;
                 return Err(Error::from(e).into());
             }
             Err(_) => {
-                evict(relay, &buurt, &docs);
+                evict(relay, &buurt, &docs).await;
                 return Err(Error::Other("the commit thread is gone".into()).into());
             }
         };
@@ -375,7 +450,7 @@ pub(crate) async fn push(
             }
         }
         if !raced.is_empty() {
-            evict(relay, &buurt, &raced);
+            evict(relay, &buurt, &raced).await;
         }
     }
     metrics::counter!(crate::metrics::ACCEPTED).increment(accepted as u64);
@@ -387,7 +462,10 @@ pub(crate) async fn push(
     Ok(rejected)
 }
 
-fn evict(relay: &Relay, buurt: &BuurtId, docs: &[[u8; 16]]) {
+/// Drops documents from the cache (their copies hold changes the disk does not), in the
+/// buurt's turn: no validation has them taken out meanwhile.
+async fn evict(relay: &Relay, buurt: &BuurtId, docs: &[[u8; 16]]) {
+    let _turn = relay.turn_of(buurt).await;
     let mut cache = relay.docs(buurt);
     for d in docs {
         cache.evict(d);

@@ -169,7 +169,8 @@ fn init_tracing() {
         .init();
 }
 
-/// Blocking threads the relay's runtime may run at once.
+/// Blocking threads the relay's runtime may run at once; at most `HEAVY_TASKS` (2) of them
+/// validate or load documents, the rest stay free for token lookups and storage reads.
 const BLOCKING_THREADS: usize = 4;
 
 fn serve(file: Option<PathBuf>, overrides: Overrides) -> Result<()> {

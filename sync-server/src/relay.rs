@@ -1,5 +1,6 @@
 //! The relay's shared state ([`Relay`]) and [`serve`].
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -20,6 +21,13 @@ use crate::storage::{PostgresStorage, SqliteStorage, Storage};
 /// Shards of the validation cache; `doc_cache` is shared out among them.
 pub(crate) const CACHE_SHARDS: usize = 8;
 
+/// Heavy tasks (validating a push, loading a document for `/v1/missing`) that may run at once,
+/// in all. They run on the blocking threads, so the rest of those (`main.rs` allows 4) stays
+/// free for token lookups and storage reads, which must never queue behind a long validation.
+/// A buurt runs one heavy task at a time (see [`Relay::heavy`]), so one buurt, however hostile,
+/// leaves the other permits to everyone else.
+pub const HEAVY_TASKS: usize = 2;
+
 /// A running relay's state: storage, the group-commit writer, the validation cache, live
 /// connections. Cheap to clone (one `Arc`); every clone is the same relay.
 #[derive(Clone)]
@@ -33,6 +41,11 @@ pub(crate) struct Inner {
     /// The validation cache, in shards by buurt: requests of different buurten validate in
     /// parallel; those of one buurt always meet in one shard, in order (see `ingest`).
     pub(crate) docs: Vec<Mutex<DocCache>>,
+    /// One turn per buurt: its heavy tasks run one after another (see [`Relay::heavy`]).
+    /// Buurten are created by operators, so the map stays small.
+    pub(crate) turns: Mutex<HashMap<BuurtId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Permits for heavy tasks ([`HEAVY_TASKS`]).
+    pub(crate) heavy: Arc<tokio::sync::Semaphore>,
     pub(crate) heads: Arc<Heads>,
     pub(crate) live: LiveRegistry,
     pub(crate) joins: RateLimiter,
@@ -103,8 +116,15 @@ impl Relay {
                 storage,
                 committer,
                 docs: (0..CACHE_SHARDS)
-                    .map(|_| Mutex::new(DocCache::new(config.doc_cache / CACHE_SHARDS)))
+                    .map(|_| {
+                        Mutex::new(DocCache::new(
+                            config.doc_cache / CACHE_SHARDS,
+                            crate::ingest::DOC_CACHE_OPS / CACHE_SHARDS as u64,
+                        ))
+                    })
                     .collect(),
+                turns: Mutex::new(HashMap::new()),
+                heavy: Arc::new(tokio::sync::Semaphore::new(HEAVY_TASKS)),
                 heads,
                 live: LiveRegistry::new(
                     config.live_per_device,
@@ -184,6 +204,43 @@ impl Relay {
             docs.clear();
             docs
         })
+    }
+
+    /// Runs a heavy task of `buurt` (validation, loading a document) on a blocking thread, in
+    /// the buurt's turn and with one of the [`HEAVY_TASKS`] permits. Waiting for either
+    /// happens here, on the async side, never on a blocking thread; both are held until `f`
+    /// returns, even if the request that started it is dropped (so a buurt's tasks never
+    /// overlap: they alone take its documents out of the validation cache and put them back,
+    /// and submit its changes to the writer in the order they were validated).
+    pub(crate) async fn heavy<T, F>(&self, buurt: &BuurtId, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Relay) -> Result<T> + Send + 'static,
+    {
+        let turn = self.turn(buurt).lock_owned().await;
+        let permit = Arc::clone(&self.inner.heavy)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Other("the heavy task permits are closed".into()))?;
+        self.blocking(move |r| {
+            let _held = (turn, permit);
+            f(r)
+        })
+        .await
+    }
+
+    /// Waits for `buurt`'s turn without running anything (to evict its cached documents).
+    pub(crate) async fn turn_of(&self, buurt: &BuurtId) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turn(buurt).lock_owned().await
+    }
+
+    fn turn(&self, buurt: &BuurtId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self
+            .inner
+            .turns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(turns.entry(buurt.clone()).or_default())
     }
 
     /// Runs a blocking storage call off the async threads.

@@ -52,6 +52,7 @@ mod tests {
         let resp = MissingResponse {
             v: 1,
             changes: vec![ByteBuf::from(vec![0x85, 0x6f])],
+            more: false,
         };
         let bytes = to_cbor(&resp)?;
         assert_eq!(

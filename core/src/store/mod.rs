@@ -16,7 +16,7 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use automerge::{ActorId, AutoCommit, Change, transaction::CommitOptions};
+use automerge::{ActorId, AutoCommit, Change, ReadDoc, transaction::CommitOptions};
 use lru::LruCache;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -24,6 +24,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId, hex};
 use crate::model::{self, Ctx, Kind, Role};
+use crate::sync::wire;
 
 mod docs;
 pub mod membership;
@@ -520,6 +521,10 @@ impl Store {
         let mut order: Vec<EntityId> = Vec::new();
         let mut by_doc: HashMap<EntityId, Vec<Change>> = HashMap::new();
         for (id, bytes) in batch {
+            // The relay's bounds, before automerge expands anything: a change declaring a
+            // million operations in a few bytes would take this device's memory too.
+            crate::validate::check_bounds(bytes, wire::MAX_CHANGE_BYTES, wire::MAX_INFLATED_BYTES)
+                .map_err(|r| Error::invalid("change", format!("for entity `{id}`: {r}")))?;
             let change = Change::from_bytes(bytes.clone()).map_err(|e| {
                 Error::invalid("change", format!("for entity `{id}` does not decode: {e}"))
             })?;
@@ -583,6 +588,15 @@ impl Store {
                         Err(e) => return Err(e),
                     },
                 };
+                let declared = fresh.iter().map(|c| c.len() as u64).sum::<u64>();
+                let work = crate::validate::Work {
+                    ops: declared,
+                    ..crate::validate::Work::default()
+                };
+                if let Err(r) = work.fits_document(doc.stats().num_ops) {
+                    inner.cache.put(id.clone(), doc);
+                    return Err(Error::invalid("change", format!("for entity `{id}`: {r}")));
+                }
                 touched.push(id.clone());
                 let hashes: Vec<_> = fresh
                     .iter()

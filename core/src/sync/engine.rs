@@ -472,6 +472,55 @@ mod tests {
     }
 
     #[test]
+    fn a_pulled_op_bomb_is_skipped_unexpanded_and_sync_goes_on() -> Result<()> {
+        use crate::validate::work::tests::Forge;
+        let a = joined(B)?;
+        let b = joined(B)?;
+        a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        let good = a.sync_prepare(B)?.request.push.remove(0);
+        // A relay that let it through (or a hostile one): ~100 bytes declaring 6 000 000
+        // operations; applying it would take this device's memory.
+        let bomb = Forge::puts(&[9; 16], 6_000_000).chunk();
+        let round = b.sync_prepare(B)?;
+        let resp = SyncResponse {
+            v: 1,
+            rejected: vec![],
+            pull: vec![
+                PullChange {
+                    seq: 1,
+                    doc: vec![7; 16],
+                    change: bomb,
+                },
+                PullChange {
+                    seq: 2,
+                    doc: good.doc,
+                    change: good.change,
+                },
+            ],
+            cursor: 2,
+            more: false,
+            head: None,
+            role: None,
+        };
+        let out = b.sync_finish(&round, &resp)?;
+        assert_eq!((out.applied.applied, out.applied.skipped), (1, 1));
+        assert_eq!(b.buurt(B)?.cursor, 2, "sync goes on past the bomb");
+        assert_eq!(b.list(&Default::default())?.items.len(), 1);
+        let direct = b.apply_remote_changes(&[(
+            crate::EntityId::parse(&"07".repeat(16))?,
+            Forge::puts(&[9; 16], 1_000_000).chunk(),
+        )]);
+        let Err(Error::InvalidInput { reason, .. }) = direct else {
+            return Err(Error::invalid(
+                "test",
+                format!("{direct:?} instead of a refusal"),
+            ));
+        };
+        assert!(reason.contains("too_large"), "{reason}");
+        Ok(())
+    }
+
+    #[test]
     fn the_relay_reported_role_becomes_the_local_one() -> Result<()> {
         let a = joined(B)?;
         assert_eq!(a.identity().role, crate::Role::Resident);

@@ -25,6 +25,25 @@ pub const MAX_PUSH: usize = 1_000;
 pub const MAX_CHANGE_BYTES: usize = 256 * 1024;
 /// Largest a compressed change may inflate to.
 pub const MAX_INFLATED_BYTES: usize = 4 * 1024 * 1024;
+/// Most operations one change may declare (the sum of its action column's runs), and most
+/// values any column of it that runs alongside the operations may declare. Read from the
+/// change's column metadata before anything is expanded (`validate::check_bounds`): a run of
+/// a few bytes can declare millions of operations. Honest changes are small — creating a help
+/// request is tens of operations, pasting a long text a few thousand.
+pub const MAX_CHANGE_OPS: u64 = 100_000;
+/// Most predecessors (operations a change overwrites or deletes) one change may declare in
+/// all: a single operation's pred group can otherwise declare millions.
+pub const MAX_CHANGE_PREDS: u64 = 100_000;
+/// Most dependencies (heads it builds on) one change may name.
+pub const MAX_CHANGE_DEPS: u64 = 1_024;
+/// Most actors besides its own one change may name.
+pub const MAX_CHANGE_ACTORS: u64 = 1_024;
+/// Most operations a document may hold, counting a change's declared operations before it is
+/// applied: a relay and a device keep documents in memory, and a document only grows.
+pub const MAX_DOC_OPS: u64 = 1_000_000;
+/// Most operations the changes of one push may declare together (a relay validates a push as
+/// one piece of work); a device splits its pushes to stay under it.
+pub const MAX_PUSH_OPS: u64 = 1_000_000;
 /// Largest request body the relay reads.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Most changes one response pulls (a page); the client asks again while `more`.
@@ -163,6 +182,14 @@ pub struct MissingResponse {
     pub v: u32,
     /// The raw Automerge changes the device lacks, in log order.
     pub changes: Vec<serde_bytes::ByteBuf>,
+    /// More changes are left after these (the answer is bounded): ask again with the heads
+    /// these give. Absent means `false` (and is how older relays answer).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub more: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A live notification (WebSocket text frame, JSON): the buurt's log reached `head`.

@@ -38,8 +38,8 @@ impl FromRequestParts<Relay> for Authed {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|t| Token::parse(t.trim()))
+            .and_then(bearer)
+            .and_then(Token::parse)
             .ok_or(ApiError::Unauthorized(
                 "malformed token: 64 hex digits expected after `Bearer `",
             ))?;
@@ -53,6 +53,15 @@ impl FromRequestParts<Relay> for Authed {
         }
         Ok(Authed { device, token_hash })
     }
+}
+
+/// The credentials of an `Authorization` value whose scheme is `Bearer`, in any case (RFC
+/// 9110 §11.1: the scheme is case-insensitive), separated from them by one or more spaces.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_matches(' '))
 }
 
 pub(crate) fn content_type_is(req: &Request, want: &str) -> bool {
@@ -131,6 +140,21 @@ impl<T: Serialize> IntoResponse for Cbor<T> {
                 tracing::error!(error = %e, "encoding a response failed");
                 ApiError::Internal.into_response()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR   abc "] {
+            assert_eq!(bearer(v), Some("abc"), "{v}");
+        }
+        for v in ["Basic abc", "Bearerabc", "abc", "Bearer"] {
+            assert_eq!(bearer(v), None, "{v}");
         }
     }
 }

@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
-use automerge::ChangeHash;
+use automerge::{AutoCommit, ChangeHash};
 use axum::extract::State;
 use noaber_core::sync::wire::{
-    MAX_PULL, MAX_PUSH, PROTOCOL_VERSION, PullChange, SyncRequest, SyncResponse,
+    MAX_BODY_BYTES, MAX_PULL, MAX_PUSH, PROTOCOL_VERSION, PullChange, SyncRequest, SyncResponse,
 };
 use serde_bytes::ByteBuf;
 
@@ -15,7 +15,7 @@ use crate::ids::hex;
 use crate::ingest;
 use crate::relay::Relay;
 use crate::repair::{MAX_HEADS, MissingRequest, MissingResponse};
-use crate::storage::Puller;
+use crate::storage::{DeviceAuth, Puller};
 
 /// `POST /v1/sync`: validate and durably commit the pushed changes, then answer with the
 /// rejections and a page of the buurt's log after `cursor`.
@@ -112,43 +112,74 @@ pub(crate) async fn missing(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let not_found = || ApiError::NotFound(format!("no document `{}` in this buurt", hex(&doc)));
-    let changes = relay
-        .blocking(move |r| {
-            let storage = r.inner.storage.as_ref();
-            let rows = storage.doc_changes(&device.buurt, &doc)?;
+    let buurt = device.buurt.clone();
+    // The relay's copy of the document comes from the validation cache (loaded once, not per
+    // call), in the buurt's turn and with a heavy-task permit: parallel calls on a large
+    // document queue behind each other instead of each rebuilding it.
+    let answer = relay
+        .heavy(&buurt, move |r| {
+            let rows = r.inner.storage.doc_changes(&device.buurt, &doc)?;
             if rows.is_empty() {
                 return Ok(None);
             }
-            let doc_state = ingest::build_doc(rows.iter().map(|(_, b)| b.clone()).collect())
-                .map_err(|e| {
-                    crate::Error::Other(format!("document `{}` does not load: {e}", hex(&doc)))
-                })?;
-            let mut doc_state = doc_state;
-            // A restricted document the member does not read is answered like an unknown one:
-            // its existence is not for them to learn.
-            if !noaber_core::audience::readers(&doc_state).may_read(&device.member, device.role) {
+            let Some(mut state) = ingest::checkout(r, &device.buurt, &doc, Some(rows.clone()))?
+            else {
                 return Ok(None);
-            }
-            let known = heads
-                .iter()
-                .all(|h| doc_state.get_change_meta_by_hash(h).is_some());
-            let have: &[ChangeHash] = if known { &heads } else { &[] };
-            let wanted: HashSet<ChangeHash> = doc_state
-                .get_changes_meta(have)
-                .into_iter()
-                .map(|m| m.hash)
-                .collect();
-            Ok(Some(
-                rows.into_iter()
-                    .filter(|(h, _)| wanted.contains(&ChangeHash(*h)))
-                    .map(|(_, b)| ByteBuf::from(b))
-                    .collect::<Vec<_>>(),
-            ))
+            };
+            let answer = answer_missing(&mut state, &device, &heads, rows);
+            r.docs(&device.buurt).put(doc, state);
+            Ok(answer)
         })
         .await?
         .ok_or_else(not_found)?;
+    let (changes, more) = answer;
     Ok(Cbor(MissingResponse {
         v: PROTOCOL_VERSION,
         changes,
+        more,
     }))
+}
+
+/// The answer to `/v1/missing` from the relay's copy of the document and its stored `rows`:
+/// `None` when the member does not read it; else the changes that are not ancestors of the
+/// known `heads` (unknown heads are ignored), in log order, at most [`MAX_PULL`] of them and
+/// about [`MAX_BODY_BYTES`] (always at least one), and whether more are left.
+fn answer_missing(
+    state: &mut AutoCommit,
+    device: &DeviceAuth,
+    heads: &[ChangeHash],
+    rows: Vec<([u8; 32], Vec<u8>)>,
+) -> Option<(Vec<ByteBuf>, bool)> {
+    // A restricted document the member does not read is answered like an unknown one: its
+    // existence is not for them to learn.
+    if !noaber_core::audience::readers(&*state).may_read(&device.member, device.role) {
+        return None;
+    }
+    let have: Vec<ChangeHash> = heads
+        .iter()
+        .filter(|h| state.get_change_meta_by_hash(h).is_some())
+        .copied()
+        .collect();
+    let wanted: HashSet<ChangeHash> = state
+        .get_changes_meta(&have)
+        .into_iter()
+        .map(|m| m.hash)
+        .collect();
+    let mut changes = Vec::new();
+    let mut bytes = 0usize;
+    let mut more = false;
+    for (hash, change) in rows {
+        if !wanted.contains(&ChangeHash(hash)) {
+            continue;
+        }
+        let full = changes.len() >= MAX_PULL
+            || (!changes.is_empty() && bytes.saturating_add(change.len()) > MAX_BODY_BYTES);
+        if full {
+            more = true;
+            break;
+        }
+        bytes = bytes.saturating_add(change.len());
+        changes.push(ByteBuf::from(change));
+    }
+    Some((changes, more))
 }
