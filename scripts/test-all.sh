@@ -9,11 +9,15 @@ cd "$(dirname "$0")/.."
 
 export CARGO_TERM_COLOR=never
 export RUST_BACKTRACE=1
+# CI builds a fresh clone once: incremental state would only fill the disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 # Property tests: a fixed number of cases keeps CI time predictable; raise it locally with
 # PROPTEST_CASES=1000 scripts/test-all.sh.
 export PROPTEST_CASES="${PROPTEST_CASES:-64}"
 
-step() { printf '\n== %s\n' "$*"; }
+# Each step says how much disk is left: CI's disk is small, and a full disk fails a build with a
+# message far from its cause.
+step() { printf '\n== %s (disk free: %s)\n' "$*" "$(df -h --output=avail . | tail -1 | tr -d ' ')"; }
 
 step "toolchain"
 cargo --version
