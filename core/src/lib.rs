@@ -15,6 +15,8 @@ pub mod audience;
 pub mod clock;
 pub(crate) mod doc;
 pub mod error;
+#[cfg(any(test, feature = "forge"))]
+pub mod forge;
 pub mod ids;
 pub mod model;
 pub mod photo;

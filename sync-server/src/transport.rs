@@ -15,7 +15,7 @@
 //! | concurrent HTTP/2 streams per connection | [`H2_MAX_STREAMS`] | stream refused |
 //!
 //! A connection keeps its place in both counts for its whole life: the place travels with the
-//! socket ([`Counted`]) into a WebSocket upgrade, so live connections count too. The address
+//! socket (`Counted`) into a WebSocket upgrade, so live connections count too. The address
 //! count is per socket peer: behind a reverse proxy every client shares the proxy's address,
 //! so connections from a `trusted_proxies` address count only in all (the proxy limits its
 //! clients; `X-Forwarded-For` is only a claim and cannot decide what a socket costs).

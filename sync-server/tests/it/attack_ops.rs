@@ -3,108 +3,18 @@
 //! ones of finding 9 (a lower-case `bearer` scheme, a malformed `doc`).
 
 use noaber_core::Role;
+use noaber_core::forge::Forge;
 use noaber_core::sync::wire::{MAX_PUSH, PushChange, SyncRequest};
 use reqwest::StatusCode;
-use sha2::{Digest, Sha256};
 
 use crate::support::{Device, TestRelay, TestResult, ask, code};
 
-fn uleb(mut n: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
+fn puts(actor: &[u8], ops: i64) -> Vec<u8> {
+    Forge::puts(actor, ops).chunk()
 }
 
-/// One run-length run: `count` (a positive signed LEB128, written here as unsigned: every
-/// count used below is < 2^62 and its top bit pattern is the same) copies of `value`.
-fn run(count: u64, value: u64) -> Vec<u8> {
-    let mut out = Vec::new();
-    // signed LEB128 of a positive number: as unsigned, plus a 0 byte if the last byte's
-    // sign bit (0x40) is set
-    let mut n = count;
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 && byte & 0x40 == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-        if n == 0 {
-            out.push(0);
-            break;
-        }
-    }
-    uleb(value, &mut out);
-    out
-}
-
-/// A change chunk (type 1, with a valid checksum) by `actor` whose columns are the given
-/// `(spec, bytes)`: what no honest encoder writes, built by hand.
-fn forge(actor: &[u8], columns: &[(u64, Vec<u8>)]) -> Vec<u8> {
-    let mut body = Vec::new();
-    uleb(0, &mut body); // deps
-    uleb(actor.len() as u64, &mut body);
-    body.extend(actor);
-    body.extend([1, 1, 0, 0, 0]); // seq, start_op, time, message, other actors
-    uleb(columns.len() as u64, &mut body);
-    for (spec, bytes) in columns {
-        uleb(*spec, &mut body);
-        uleb(bytes.len() as u64, &mut body);
-    }
-    for (_, bytes) in columns {
-        body.extend(bytes);
-    }
-    let mut hashed = vec![1u8];
-    uleb(body.len() as u64, &mut hashed);
-    hashed.extend(&body);
-    let hash = Sha256::digest(&hashed);
-    let mut out = vec![0x85, 0x6f, 0x4a, 0x83];
-    out.extend(&hash[..4]);
-    out.extend(hashed);
-    out
-}
-
-/// `ops` puts of `null` on the root key `"x"`, in single runs: a few dozen bytes.
-fn puts(actor: &[u8], ops: u64) -> Vec<u8> {
-    let mut insert = Vec::new();
-    uleb(ops, &mut insert);
-    let mut key = run(ops, 1);
-    key.push(b'x');
-    forge(
-        actor,
-        &[
-            (0x15, key),
-            (0x34, insert),
-            (0x42, run(ops, 1)),
-            (0x56, run(ops, 0)),
-            (0x70, run(ops, 0)),
-        ],
-    )
-}
-
-/// One delete declaring `preds` predecessors.
-fn many_preds(actor: &[u8], preds: u64) -> Vec<u8> {
-    let mut key = run(1, 1);
-    key.push(b'x');
-    forge(
-        actor,
-        &[
-            (0x15, key),
-            (0x34, vec![1]),
-            (0x42, run(1, 3)),
-            (0x56, run(1, 0)),
-            (0x70, run(1, preds)),
-            (0x71, run(preds, 0)),
-            (0x73, run(preds, 1)),
-        ],
-    )
+fn many_preds(actor: &[u8], preds: i64) -> Vec<u8> {
+    Forge::many_preds(actor, preds).chunk()
 }
 
 fn actor_of(d: &Device) -> TestResult<Vec<u8>> {

@@ -327,16 +327,7 @@ fn deflate_bomb(inflated: u64) -> TestResult<Vec<u8>> {
     )
     .read_to_end(&mut body)?;
     let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
-    let mut len = body.len() as u64;
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            chunk.push(byte);
-            break;
-        }
-        chunk.push(byte | 0x80);
-    }
+    noaber_core::forge::uleb(body.len() as u64, &mut chunk);
     chunk.extend_from_slice(&body);
     Ok(chunk)
 }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
 
+mod attack;
 mod local;
 mod peer;
 mod proxy;

@@ -10,6 +10,9 @@
 //!   `synchronous=FULL` (group commit). Push latency is each request's round trip.
 //! - memory: the relay's resident memory after 1 000 and after 100 000 stored documents (a
 //!   device of one buurt pushing them in batches): memory must not grow with documents stored.
+//! - under attack (`attack_*`, in `attack.rs`): an honest device's sync round trip while one
+//!   account streams op bombs at a relay capped at 2 GiB of address space, as a ratio to the
+//!   same device's round trips on the same relay just before.
 
 use std::time::Instant;
 
@@ -194,7 +197,9 @@ pub async fn run(scale: Scale) -> BenchResult<Report> {
     }
     let rss_large = relay.rss_mb();
 
+    drop(relay);
     let mut r = Report::new("relay");
+    crate::attack::measure(scale, &mut r).await?;
     r.add(
         "durable_changes_per_s",
         acked as f64 / secs,

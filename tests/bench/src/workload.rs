@@ -98,6 +98,15 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts a relay with `env` settings (`NOABER_RELAY_*`) and waits until it listens.
     pub fn start(env: &[(&str, &str)]) -> BenchResult<RelayProcess> {
+        RelayProcess::start_capped(env, None)
+    }
+
+    /// [`RelayProcess::start`] with the relay's address space capped at `address_space` bytes
+    /// (as `ulimit -v`; Linux only).
+    pub fn start_capped(
+        env: &[(&str, &str)],
+        address_space: Option<u64>,
+    ) -> BenchResult<RelayProcess> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("relay");
         let mut child = Command::new(relay_binary()?)
@@ -110,6 +119,9 @@ impl RelayProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
+        if let Some(cap) = address_space {
+            noaber_e2e::cap_address_space(&mut child, cap)?;
+        }
         let stdout = child.stdout.take().ok_or("no stdout")?;
         let mut lines = std::io::BufReader::new(stdout).lines();
         while let Some(line) = lines.next() {
@@ -133,6 +145,16 @@ impl RelayProcess {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `Some` (how it ended) once the relay has exited.
+    pub fn exited(&mut self) -> Option<String> {
+        self.child.try_wait().ok()?.map(|s| s.to_string())
+    }
+
+    /// Its peak resident memory so far (`VmHWM`) in MB; 0 where unknown.
+    pub fn peak_rss_mb(&self) -> f64 {
+        noaber_e2e::peak_rss_kib(self.child.id()).map_or(0.0, |kib| kib as f64 / 1024.0)
     }
 
     /// Its resident memory in MB.

@@ -18,6 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
+pub mod attack;
+
 pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn now_ms() -> i64 {
@@ -190,15 +192,46 @@ fn workspace_binary(package: &str, bin: &str) -> PathBuf {
     path
 }
 
+/// Caps `child`'s address space at `bytes` (`ulimit -v`; Linux only), killing it if that
+/// fails: an allocation over the cap then fails and aborts the process.
+pub fn cap_address_space(child: &mut Child, bytes: u64) -> TestResult {
+    let limit = rustix::process::Rlimit {
+        current: Some(bytes),
+        maximum: Some(bytes),
+    };
+    let pid = rustix::process::Pid::from_child(child);
+    if let Err(e) = rustix::process::prlimit(Some(pid), rustix::process::Resource::As, limit) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("cannot cap the relay's address space: {e}").into());
+    }
+    Ok(())
+}
+
+/// A process's peak resident memory (`VmHWM` of `/proc/PID/status`) in KiB; Linux only.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The relay as a separate process, so it can be killed with SIGKILL.
 pub struct RelayProcess {
     pub child: Child,
     pub addr: SocketAddr,
+    log: Arc<Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl RelayProcess {
     /// Starts `noaber-relay serve` on `data` and waits for its "listening" line.
     pub fn start(data: &Path) -> TestResult<RelayProcess> {
+        RelayProcess::start_capped(data, None)
+    }
+
+    /// [`RelayProcess::start`] with its address space capped at `address_space` bytes (as
+    /// `ulimit -v` does; Linux only): an allocation over it fails and aborts the relay, so a
+    /// relay that survives never needed more.
+    pub fn start_capped(data: &Path, address_space: Option<u64>) -> TestResult<RelayProcess> {
         let mut child = Command::new(relay_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -209,20 +242,62 @@ impl RelayProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
+        if let Some(cap) = address_space {
+            // Set before the relay opens its storage: it has printed nothing yet.
+            cap_address_space(&mut child, cap)?;
+        }
+        // Both pipes are drained for the relay's whole life (a full pipe would block its
+        // logging, and with it the relay); the last lines of its log are kept for messages.
+        let log = Arc::new(Mutex::new(std::collections::VecDeque::new()));
+        let stderr = child.stderr.take().unwrap();
+        let keep = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let mut k = keep.lock().unwrap();
+                if k.len() == 50 {
+                    k.pop_front();
+                }
+                k.push_back(line);
+            }
+        });
         let stdout = child.stdout.take().unwrap();
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines() {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        while let Some(line) = lines.next() {
             let line = line?;
             if let Some(addr) = line.strip_prefix("listening on ") {
+                std::thread::spawn(move || for _ in lines.by_ref() {});
                 return Ok(RelayProcess {
                     child,
                     addr: addr.trim().parse()?,
+                    log,
                 });
             }
         }
         let _ = child.kill();
         let _ = child.wait();
         Err("the relay exited before listening".into())
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Its peak resident memory so far (`VmHWM`), in MiB; Linux only.
+    pub fn peak_rss_mib(&self) -> Option<u64> {
+        peak_rss_kib(self.child.id()).map(|kib| kib / 1024)
+    }
+
+    /// `None` while the relay runs; how it ended (with the last lines of its log) once it has.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        let log: Vec<String> = self.log.lock().unwrap().iter().cloned().collect();
+        Some(format!("{status}; its log ended:\n{}", log.join("\n")))
     }
 
     /// SIGKILL: no shutdown, no flushing.
