@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_audience", include_str!("migrations/002_audience.sql")),
     ("003_blobs", include_str!("migrations/003_blobs.sql")),
+    (
+        "004_photo_holders",
+        include_str!("migrations/004_photo_holders.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
