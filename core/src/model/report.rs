@@ -1882,6 +1882,35 @@ mod tests {
         Ok(())
     }
 
+    /// `photo_refs` names every member whose attachment of a shown photo counts, also when
+    /// two attached the same photo concurrently (whichever entry the merge puts first).
+    #[test]
+    fn photo_refs_name_every_attacher_of_a_shown_photo() -> Result<()> {
+        let r = device(Role::Resident)?;
+        let c = device(Role::Caretaker)?;
+        let id = r.store.create_report(&sample())?;
+        sync(&[&r, &c])?;
+        r.store.attach_photo_ref(&id, &photo('a'))?;
+        c.store.attach_photo_ref(&id, &photo('a'))?;
+        c.store.attach_photo_ref(&id, &photo('b'))?;
+        let mut d = AutoCommit::new();
+        for dev in [&r, &c] {
+            for ch in dev.store.pending_changes(1000)? {
+                d.load_incremental(&ch.bytes).unwrap();
+            }
+        }
+        let mut want = vec![
+            ("a".repeat(64), r.member.clone()),
+            ("a".repeat(64), c.member.clone()),
+            ("b".repeat(64), c.member.clone()),
+        ];
+        want.sort();
+        assert_eq!(photo_refs(&d), want);
+        assert_eq!(photo_hashes(&d).len(), 2);
+        assert!(photo_refs(&AutoCommit::new()).is_empty());
+        Ok(())
+    }
+
     /// `photo_hashes` lists the attached photos a device would show, and nothing for a
     /// document of another kind.
     #[test]
