@@ -1882,6 +1882,48 @@ mod tests {
         Ok(())
     }
 
+    /// A version-3 database's photos stay with their uploader (now a holding) and its
+    /// references name the member whose change made them.
+    #[test]
+    fn a_version_3_database_keeps_its_photos_with_their_uploaders() -> TestResult {
+        let cluster = pg_harness::shared()?;
+        let conn = cluster.database()?;
+        let dbname = conn.rsplit("dbname=").next().unwrap().to_owned();
+        let old = PostgresStorage::connect(&conn, 1)?;
+        old.run(|pool| async move { migrate_to(&pool, 3).await })?;
+        drop(old);
+        cluster.execute(
+            &dbname,
+            "INSERT INTO buurten (id, name, created_at) VALUES ('b', 'B', 0);
+             INSERT INTO members (buurt, id, display_name, role, joined_at)
+                 VALUES (1, 'm', 'M', 'resident', 0);
+             INSERT INTO devices (id, buurt, member, token_hash, created_at)
+                 VALUES ('d', 1, 'm', sha256('t'), 0);
+             INSERT INTO documents (id, buurt) VALUES (decode(repeat('01', 16), 'hex'), 1);
+             INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
+                 VALUES (1, 1, decode(repeat('01', 16), 'hex'), sha256('c'), 1, 'x', 0);
+             INSERT INTO blobs (hash, mime, size, device, created_at)
+                 VALUES (sha256('p'), 'image/jpeg', 10, 1, 7);
+             INSERT INTO blob_refs (buurt, hash, doc, seq)
+                 VALUES (1, sha256('p'), decode(repeat('01', 16), 'hex'), 1);",
+        )?;
+        let s = PostgresStorage::open(&conn, 1)?;
+        let got = s.run(|pool| async move {
+            let client = pool.get().await?;
+            let row = client
+                .query_one(
+                    "SELECT h.member, h.size, r.member FROM blob_holders h
+                     JOIN blob_refs r ON r.hash = h.hash AND r.buurt = h.buurt",
+                    &[],
+                )
+                .await?;
+            let got: (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            Ok(got)
+        })?;
+        assert_eq!(got, ("m".into(), 10, "m".into()));
+        Ok(())
+    }
+
     #[test]
     fn commits_are_synchronous_whatever_the_database_default() -> TestResult {
         let cluster = pg_harness::shared()?;
