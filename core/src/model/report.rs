@@ -541,7 +541,7 @@ fn photo_from_entry(e: &Entry) -> Option<PhotoRef> {
 /// The photos a report document references: the hashes of the photo entries
 /// [`Store::report`] shows (well-formed, attached by someone allowed to, at most
 /// [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
-/// one without a readable header. The relay records these to decide who may fetch a photo.
+/// one without a readable header. The relay records who attached them ([`photo_refs`]).
 pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
     if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {
         return Vec::new();

@@ -1336,7 +1336,13 @@ impl Storage for PostgresStorage {
         let offset = to_i64(row.offset, "offset")?;
         self.run(move |pool| async move {
             retrying!(start_upload_once(
-                &pool, &device, &hash, length, offset, row.updated_at, quota
+                &pool,
+                &device,
+                &hash,
+                length,
+                offset,
+                row.updated_at,
+                quota
             ))
         })
     }

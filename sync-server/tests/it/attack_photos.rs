@@ -25,7 +25,10 @@ async fn fetched(
 }
 
 /// What the relay answers for a photo that does not exist: what every refusal must look like.
-async fn unknown(relay: &TestRelay, device: &Device) -> TestResult<(StatusCode, serde_json::Value)> {
+async fn unknown(
+    relay: &TestRelay,
+    device: &Device,
+) -> TestResult<(StatusCode, serde_json::Value)> {
     let answer = fetched(relay, device, &sha(b"no such photo")).await?;
     assert_eq!(answer.0, StatusCode::NOT_FOUND);
     assert_eq!(answer.1["error"]["code"], "not_found");
@@ -206,10 +209,7 @@ async fn parallel_upload_starts_cannot_reserve_more_than_the_quota() -> TestResu
         }
     });
     let answers = futures_util::future::try_join_all(starts).await?;
-    let taken = answers
-        .iter()
-        .filter(|(s, _)| *s == StatusCode::OK)
-        .count();
+    let taken = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
     assert_eq!(taken, 3, "{answers:?}");
     for (s, body) in &answers {
         if *s != StatusCode::OK {

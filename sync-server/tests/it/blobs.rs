@@ -93,7 +93,12 @@ pub(crate) async fn status(relay: &TestRelay, token: &str, hash: &str) -> TestRe
 }
 
 /// Uploads `bytes` in chunks of `chunk`; the last answer must be 201.
-pub(crate) async fn upload(relay: &TestRelay, token: &str, bytes: &[u8], chunk: usize) -> TestResult<String> {
+pub(crate) async fn upload(
+    relay: &TestRelay,
+    token: &str,
+    bytes: &[u8],
+    chunk: usize,
+) -> TestResult<String> {
     let hash = sha(bytes);
     let mut at = 0;
     for part in bytes.chunks(chunk) {
