@@ -70,8 +70,9 @@ pub struct Config {
     pub postgres: Option<String>,
     /// Most connections to PostgreSQL the relay holds at once.
     pub postgres_pool: usize,
-    /// Photo bytes one device may keep on the relay: the photos it uploaded first plus its
-    /// uploads in progress (`403 quota_exceeded` beyond).
+    /// Photo bytes one device may keep on the relay: the photos it uploaded (each upload,
+    /// also of bytes the relay already stored) plus its uploads in progress (`403
+    /// quota_exceeded` beyond; checked and reserved in one transaction).
     pub blob_quota_bytes: u64,
     /// Photo bytes one device may send per minute (`429 rate_limited` beyond); at least one
     /// chunk (1 MiB).

@@ -21,7 +21,10 @@
 //!    requests) are checked against it; for a restricted document (`noaber_core::audience`)
 //!    the members it made readers are stored with it, and pulls send the document's changes
 //!    only to its readers and coordinators; for a report, the photos it references are
-//!    stored with it too (`blob_refs`), which decides who may fetch them.
+//!    stored with it too (`blob_refs`, each with the member who attached it), which decides
+//!    who may fetch them: only through a reference whose attacher uploaded the photo in this
+//!    buurt. Such a reference is not refused at push — honest devices push a report before
+//!    its photo's upload finishes — it just gives no one the photo.
 //!
 //! The relay's copies live in [`DocCache`]s, LRUs of loaded documents (`doc_cache` in all,
 //! 1 024 by default, and [`DOC_CACHE_OPS`] operations, shared out among 8 shards): memory is
@@ -52,7 +55,7 @@ use crate::error::{Error, Result};
 use crate::http::error::ApiError;
 use crate::ids::{BuurtId, hex};
 use crate::relay::Relay;
-use crate::storage::{AppendBatch, Appended, DeviceAuth, NewChange};
+use crate::storage::{AppendBatch, Appended, DeviceAuth, NewChange, PhotoRef};
 
 /// Runs `f`, turning a panic inside the document library into an error.
 pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
@@ -343,15 +346,15 @@ fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) ->
 struct Access {
     audience: Audience,
     grants: Vec<MemberId>,
-    photos: Vec<[u8; 32]>,
+    photos: Vec<PhotoRef>,
 }
 
 /// The [`Access`] of a document after an accepted change.
 fn access(d: &AutoCommit, before: BTreeSet<MemberId>) -> Access {
     let audience = audience::audience(d);
-    let photos = report::photo_hashes(d)
-        .iter()
-        .filter_map(|h| BlobHash::parse(h).map(|b| b.0))
+    let photos = report::photo_refs(d)
+        .into_iter()
+        .filter_map(|(h, by)| BlobHash::parse(&h).map(|b| PhotoRef { hash: b.0, by }))
         .collect();
     let grants = if audience.is_restricted() {
         let now = audience::readers(d).members;

@@ -541,7 +541,7 @@ fn photo_from_entry(e: &Entry) -> Option<PhotoRef> {
 /// The photos a report document references: the hashes of the photo entries
 /// [`Store::report`] shows (well-formed, attached by someone allowed to, at most
 /// [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
-/// one without a readable header. The relay records these to decide who may fetch a photo.
+/// one without a readable header. The relay records who attached them ([`photo_refs`]).
 pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
     if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {
         return Vec::new();
@@ -549,6 +549,33 @@ pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
     derive(d)
         .map(|v| v.photos.into_iter().map(|p| p.photo.hash).collect())
         .unwrap_or_default()
+}
+
+/// Who attached each photo a report shows ([`photo_hashes`]): one `(hash, attacher)` pair per
+/// member whose `photo` entry for that hash counts (well-formed, written by someone allowed to
+/// attach), so a photo two members attached names both, whichever entry came first. Sorted,
+/// without repeats; empty for a document of another kind. The relay records these with each
+/// accepted change: a photo is served only through a reference whose attacher uploaded the
+/// photo's bytes in that buurt (`docs/protocol.md`, *Photos*), so knowing a hash gives nothing.
+pub fn photo_refs(d: &impl ReadDoc) -> Vec<(String, MemberId)> {
+    if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {
+        return Vec::new();
+    }
+    let entries = doc::entries(d);
+    let Ok(v) = derive_from(d, &entries) else {
+        return Vec::new();
+    };
+    let shown: BTreeSet<&str> = v.photos.iter().map(|p| p.photo.hash.as_str()).collect();
+    let mut refs = BTreeSet::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.t == "photo" && v.may_attach(&e.by, e.role))
+    {
+        if let Some(p) = photo_from_entry(e).filter(|p| shown.contains(p.hash.as_str())) {
+            refs.insert((p.hash, e.by.clone()));
+        }
+    }
+    refs.into_iter().collect()
 }
 
 /// Why a transition is not applied.
@@ -685,8 +712,12 @@ pub(crate) fn create(
 
 /// Derives the view: replays the log as the module docs describe.
 pub(crate) fn derive(d: &impl ReadDoc) -> Result<ReportView> {
+    derive_from(d, &doc::entries(d))
+}
+
+/// [`derive`] over the document's `entries`, read once by a caller that needs them too.
+fn derive_from(d: &impl ReadDoc, entries: &[Entry]) -> Result<ReportView> {
     let header = doc::header(d)?;
-    let entries = doc::entries(d);
     let point = match (doc::get_f64(d, &ROOT, "lat"), doc::get_f64(d, &ROOT, "lon")) {
         (Some(lat), Some(lon)) if doc::check_point(lat, lon).is_ok() => Some((lat, lon)),
         _ => None,
@@ -704,7 +735,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<ReportView> {
         severity: doc::get_str(d, &ROOT, "severity").unwrap_or_else(|| "normal".into()),
         reporter: header.created_by.clone(),
         created_at: header.created_at,
-        updated_at: doc::updated_at(&header, &entries),
+        updated_at: doc::updated_at(&header, entries),
         status: ReportStatus::Reported,
         timeline: Vec::new(),
         me_too: Vec::new(),
@@ -720,7 +751,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<ReportView> {
         notices: Vec::new(),
     };
     let mut hashes = BTreeSet::new();
-    for e in &entries {
+    for e in entries {
         apply(&mut v, &mut hashes, e);
     }
     Ok(v)
@@ -1848,6 +1879,35 @@ mod tests {
         assert_eq!(v.status, ReportStatus::Confirmed);
         assert!(v.notices.is_empty());
         assert_eq!(v.timeline[1].at, T + 300_001);
+        Ok(())
+    }
+
+    /// `photo_refs` names every member whose attachment of a shown photo counts, also when
+    /// two attached the same photo concurrently (whichever entry the merge puts first).
+    #[test]
+    fn photo_refs_name_every_attacher_of_a_shown_photo() -> Result<()> {
+        let r = device(Role::Resident)?;
+        let c = device(Role::Caretaker)?;
+        let id = r.store.create_report(&sample())?;
+        sync(&[&r, &c])?;
+        r.store.attach_photo_ref(&id, &photo('a'))?;
+        c.store.attach_photo_ref(&id, &photo('a'))?;
+        c.store.attach_photo_ref(&id, &photo('b'))?;
+        let mut d = AutoCommit::new();
+        for dev in [&r, &c] {
+            for ch in dev.store.pending_changes(1000)? {
+                d.load_incremental(&ch.bytes).unwrap();
+            }
+        }
+        let mut want = vec![
+            ("a".repeat(64), r.member.clone()),
+            ("a".repeat(64), c.member.clone()),
+            ("b".repeat(64), c.member.clone()),
+        ];
+        want.sort();
+        assert_eq!(photo_refs(&d), want);
+        assert_eq!(photo_hashes(&d).len(), 2);
+        assert!(photo_refs(&AutoCommit::new()).is_empty());
         Ok(())
     }
 

@@ -9,6 +9,15 @@
 //! never a gap. One chunk per device and photo is handled at a time; a concurrent second one
 //! is answered `409 offset_mismatch`.
 //!
+//! A hash is not a capability. The bytes are stored once, but every upload is recorded per
+//! buurt and member ([`crate::storage::Storage::held_blob`]): both upload endpoints answer
+//! only about the caller's own uploads (a photo someone else uploaded is answered exactly like
+//! an unknown one, so the caller proves possession by sending the bytes), and a fetch needs a
+//! readable document whose reference was attached by a member who uploaded the photo in that
+//! buurt ([`crate::storage::Storage::blob_readable`]). The reference is not checked at push:
+//! devices push a report before its photo is uploaded (an offline caretaker's report syncs
+//! first, its photo follows), so the relay gates the fetch instead.
+//!
 //! Logs name photo hashes only at `debug` (a hash identifies a photo).
 
 use std::collections::HashSet;
@@ -94,31 +103,13 @@ fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
-/// The photo's size when the relay holds it whole. A photo published by a relay that crashed
-/// before recording it (rename done, row not written) is recorded now, for `device`.
+/// The photo's size when the device's member uploaded it whole in its buurt; `None` for a
+/// photo someone else uploaded, exactly as for an unknown one (the same one lookup either way).
+/// A photo file published by a relay that crashed before recording it (rename done, row not
+/// written) is not taken as the caller's: its uploader finds its offset back at 0 and sends
+/// the bytes again, which proves it holds them.
 fn held(r: &Relay, device: &DeviceId, hash: &BlobHash) -> Result<Option<u64>> {
-    if let Some(b) = r.inner.storage.blob(&hash.0)? {
-        return Ok(Some(b.size));
-    }
-    let Some(size) = r.inner.blobs.stored_len(hash)? else {
-        return Ok(None);
-    };
-    // Checked whole, as at completion (a stored photo is at most MAX_PHOTO_BYTES).
-    let whole = r
-        .inner
-        .blobs
-        .head(hash, usize::try_from(MAX_PHOTO_BYTES).unwrap_or(usize::MAX))?
-        .unwrap_or_default();
-    let Ok(mime) = crate::blob::check_image(&whole) else {
-        // Only checked photos are ever published; this file was not, so it is not served.
-        tracing::warn!("a stored photo fails the image check; ignoring it");
-        return Ok(None);
-    };
-    tracing::debug!(hash = %hash.hex(), "recording a photo published before a crash");
-    r.inner
-        .storage
-        .complete_blob(device, &hash.0, mime, size, now_ms())?;
-    Ok(Some(size))
+    Ok(r.inner.storage.held_blob(device, &hash.0)?)
 }
 
 /// The device's upload: its row and the offset it continues from (see the module docs).
@@ -255,10 +246,21 @@ fn put_chunk(
             "an empty chunk must finish the upload".into(),
         )));
     }
-    if row.is_none() {
+    let now = now_ms();
+    let started = row.is_none();
+    if started {
+        // Checked and reserved in one transaction: parallel starts never exceed the quota.
         let quota = r.inner.config.blob_quota_bytes;
-        let used = r.inner.storage.blob_bytes(device)?;
-        if used.saturating_add(length) > quota {
+        let reserve = UploadRow {
+            length,
+            offset: 0,
+            updated_at: now,
+        };
+        if let Err(used) = r
+            .inner
+            .storage
+            .start_upload(device, &hash.0, &reserve, quota)?
+        {
             return Ok(Err(ApiError::QuotaExceeded(format!(
                 "this device keeps {used} photo bytes; {length} more exceed its quota of {quota}"
             ))));
@@ -266,12 +268,15 @@ fn put_chunk(
     }
     if len > 0 {
         if let Err(wait) = r.inner.blob_rate.take(device, len, Instant::now()) {
+            if started {
+                // Nothing of a refused chunk is kept, not even its reservation.
+                r.inner.storage.drop_upload(device, &hash.0)?;
+            }
             return Ok(Err(ApiError::SlowDown(wait)));
         }
     }
     r.inner.blobs.write_chunk(device, hash, offset, chunk)?;
     metrics::counter!(crate::metrics::BLOB_BYTES_UPLOADED).increment(len);
-    let now = now_ms();
     if end < length {
         let row = UploadRow {
             length,
@@ -373,14 +378,16 @@ pub(crate) async fn fetch(
     let device = authed.device;
     let blob = relay
         .blocking(move |r| {
-            let Some(blob) = r.inner.storage.blob(&hash.0)? else {
-                return Ok(None);
-            };
+            // The readability check first, and alone, whether the photo exists or not: an
+            // unknown photo and one the member may not see cost the same one query.
             let may =
                 r.inner
                     .storage
                     .blob_readable(&device.buurt, &hash.0, &Puller::of(&device))?;
-            Ok(may.then_some(blob))
+            if !may {
+                return Ok(None);
+            }
+            Ok(r.inner.storage.blob(&hash.0)?)
         })
         .await?
         // The same answer whether the photo is missing or not the member's to see.

@@ -20,8 +20,8 @@ use automerge::ActorId;
 use noaber_core::{Audience, MemberId, Role};
 
 use super::{
-    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, Puller, Storage,
-    StorageError, UploadRow,
+    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, PhotoRef, Puller,
+    Storage, StorageError, UploadRow,
 };
 use crate::ids::{BuurtId, DeviceId, sha256};
 
@@ -48,7 +48,9 @@ macro_rules! suite {
             unknown_buurt_is_not_found,
             uploads_and_photos_are_recorded_and_counted,
             expired_uploads_are_forgotten_and_returned,
-            photos_are_readable_as_the_documents_referencing_them
+            photos_are_readable_as_the_documents_referencing_them,
+            photos_are_held_per_buurt_and_member,
+            parallel_upload_starts_never_exceed_the_quota
         );
     };
     (@each $make:expr; $($name:ident),* $(,)?) => {
@@ -583,16 +585,21 @@ pub(crate) fn uploads_and_photos_are_recorded_and_counted(s: &dyn Storage) -> Ou
     );
     assert_eq!(s.upload(&d, &h)?, None, "completing forgets the upload");
     assert_eq!(s.blob_bytes(&d)?, 1_000, "a completed photo counts once");
+    assert_eq!(s.held_blob(&d, &h)?, Some(1_000));
 
-    // A second device completing the same photo: the first uploader keeps it.
+    // A second member's device completing the same photo: stored once (the first uploader's
+    // row stays), held by both, each upload charged to its own device.
     let code = DeviceId::new()?.to_string();
     let inv = invite(s, &b, &code, Role::Resident, 1, None)?;
     let e2 = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
+    assert_eq!(s.held_blob(&e2.joined.device, &h)?, None);
     s.set_upload(&e2.joined.device, &h, &row)?;
     s.complete_blob(&e2.joined.device, &h, "image/png", 1_000, NOW + 3)?;
     assert_eq!(s.blob(&h)?.unwrap().uploaded_by, d);
-    assert_eq!(s.blob_bytes(&e2.joined.device)?, 0);
+    assert_eq!(s.blob(&h)?.unwrap().mime, "image/jpeg");
+    assert_eq!(s.blob_bytes(&e2.joined.device)?, 1_000);
     assert_eq!(s.upload(&e2.joined.device, &h)?, None);
+    assert_eq!(s.held_blob(&e2.joined.device, &h)?, Some(1_000));
     Ok(())
 }
 
@@ -613,26 +620,43 @@ pub(crate) fn expired_uploads_are_forgotten_and_returned(s: &dyn Storage) -> Out
     Ok(())
 }
 
+/// A photo reference attached by the member `e` enrolled.
+fn cite(hash: [u8; 32], e: &Enrolled) -> PhotoRef {
+    PhotoRef {
+        hash,
+        by: e.joined.member.clone(),
+    }
+}
+
+/// Records `e`'s device as having uploaded `hash` whole.
+fn hold(s: &dyn Storage, e: &Enrolled, hash: [u8; 32]) -> Outcome {
+    s.complete_blob(&e.joined.device, &hash, "image/jpeg", 10, NOW)?;
+    Ok(())
+}
+
 pub(crate) fn photos_are_readable_as_the_documents_referencing_them(s: &dyn Storage) -> Outcome {
     let (a, ea) = setup(s)?;
     let (b, eb) = setup(s)?;
     let helper = MemberId::new()?;
     let (open, closed, nowhere) = ([9; 32], [8; 32], [7; 32]);
+    for h in [open, closed, nowhere] {
+        hold(s, &ea, h)?;
+    }
     s.append(&[batch(
         &a,
         &ea.joined.device,
         vec![
             NewChange {
-                photos: vec![open],
+                photos: vec![cite(open, &ea)],
                 ..change(1, 1)
             },
             NewChange {
-                photos: vec![closed],
+                photos: vec![cite(closed, &ea)],
                 ..restricted(2, 2, Audience::Organisers, &[&helper])
             },
             // A later change of the same document referencing the same photo: one reference.
             NewChange {
-                photos: vec![open],
+                photos: vec![cite(open, &ea)],
                 ..change(1, 3)
             },
         ],
@@ -651,5 +675,126 @@ pub(crate) fn photos_are_readable_as_the_documents_referencing_them(s: &dyn Stor
     // Another buurt's members never read it, whatever their role.
     assert!(!s.blob_readable(&b, &open, &as_member(&helper, true))?);
     assert!(!s.blob_readable(&BuurtId::new()?, &open, &resident)?);
+    Ok(())
+}
+
+/// The same bytes uploaded in two buurten are stored once but held twice; a reference serves
+/// a photo only when its attacher holds it in the document's buurt.
+pub(crate) fn photos_are_held_per_buurt_and_member(s: &dyn Storage) -> Outcome {
+    let (a, ea) = setup(s)?;
+    let (b, eb) = setup(s)?;
+    let code = DeviceId::new()?.to_string();
+    let inv = invite(s, &a, &code, Role::Resident, 1, None)?;
+    let snoop = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
+    let (photo, other) = ([3; 32], [4; 32]);
+    hold(s, &ea, photo)?;
+    // Held by its uploader only, in its buurt only.
+    assert_eq!(s.held_blob(&ea.joined.device, &photo)?, Some(10));
+    assert_eq!(s.held_blob(&snoop.joined.device, &photo)?, None);
+    assert_eq!(s.held_blob(&eb.joined.device, &photo)?, None);
+    assert_eq!(s.held_blob(&DeviceId::new()?, &photo)?, None);
+
+    // Someone who merely knows the hash references it from a document of their own: in their
+    // buurt (b) and in the photo's (a). Neither reference serves it, to anyone.
+    s.append(&[
+        batch(
+            &b,
+            &eb.joined.device,
+            vec![NewChange {
+                photos: vec![cite(photo, &eb)],
+                ..change(11, 11)
+            }],
+        ),
+        batch(
+            &a,
+            &snoop.joined.device,
+            vec![NewChange {
+                photos: vec![cite(photo, &snoop), cite(other, &snoop)],
+                ..change(12, 12)
+            }],
+        ),
+    ])?;
+    let reader = |e: &Enrolled, coordinator: bool| Puller {
+        device: e.joined.device.clone(),
+        member: e.joined.member.clone(),
+        coordinator,
+    };
+    assert!(!s.blob_readable(&b, &photo, &reader(&eb, true))?);
+    assert!(!s.blob_readable(&a, &photo, &reader(&snoop, true))?);
+    assert!(!s.blob_readable(&a, &photo, &reader(&ea, true))?);
+
+    // The uploader's own reference serves it (the order does not matter: here the reference
+    // came first and the upload after, as an offline device does).
+    s.append(&[batch(
+        &a,
+        &ea.joined.device,
+        vec![NewChange {
+            photos: vec![cite(other, &ea)],
+            ..change(13, 13)
+        }],
+    )])?;
+    assert!(!s.blob_readable(&a, &other, &reader(&snoop, false))?);
+    hold(s, &ea, other)?;
+    assert!(s.blob_readable(&a, &other, &reader(&snoop, false))?);
+
+    // The same bytes uploaded in buurt b by its member: stored once, held there too, and now
+    // b's reference (by that member) serves b's readers.
+    hold(s, &eb, photo)?;
+    assert_eq!(s.held_blob(&eb.joined.device, &photo)?, Some(10));
+    assert!(s.blob_readable(&b, &photo, &reader(&eb, false))?);
+    // Buurt a still has no reference by a holder.
+    assert!(!s.blob_readable(&a, &photo, &reader(&snoop, false))?);
+    Ok(())
+}
+
+/// Parallel upload starts of one device, each alone within the quota, reserve at most the
+/// quota together; a refused start writes nothing.
+pub(crate) fn parallel_upload_starts_never_exceed_the_quota(s: &dyn Storage) -> Outcome {
+    let (_, e) = setup(s)?;
+    let d = e.joined.device.clone();
+    let (quota, each, starts) = (20_000_000u64, 6_000_000u64, 8u8);
+    hold(s, &e, [200; 32])?;
+    let row = UploadRow {
+        length: each,
+        offset: 0,
+        updated_at: NOW,
+    };
+    let barrier = std::sync::Barrier::new(usize::from(starts));
+    let results: Vec<Result<(), u64>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..starts)
+            .map(|i| {
+                let (d, barrier) = (&d, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    s.start_upload(d, &[i; 32], &row, quota)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a start panicked"))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let won = results.iter().filter(|r| r.is_ok()).count() as u64;
+    // 10 bytes held + 3 × 6 MB fit in 20 MB; a fourth does not.
+    assert_eq!(won, 3, "{results:?}");
+    assert_eq!(s.blob_bytes(&d)?, 10 + won * each);
+    assert!(s.blob_bytes(&d)? <= quota);
+    for (i, r) in (0..starts).zip(&results) {
+        assert_eq!(s.upload(&d, &[i; 32])?.is_some(), r.is_ok(), "start {i}");
+        if let Err(used) = r {
+            assert!(used + each > quota, "refused at {used}");
+        }
+    }
+    // Restarting an upload already reserved does not count it twice.
+    let first = (0..starts)
+        .zip(&results)
+        .find_map(|(i, r)| r.is_ok().then_some(i))
+        .unwrap();
+    assert_eq!(s.start_upload(&d, &[first; 32], &row, quota)?, Ok(()));
+    assert!(matches!(
+        s.start_upload(&DeviceId::new()?, &[1; 32], &row, quota),
+        Err(StorageError::NotFound { .. })
+    ));
     Ok(())
 }

@@ -18,8 +18,12 @@
 //! - **Audience is enforced in the pull**: a restricted document's changes reach only its
 //!   readers (recorded through [`NewChange::grants`]) and coordinators.
 //! - **Photos are referenced with the change that references them**: [`NewChange::photos`]
-//!   are stored in the same commit, so a photo is fetchable exactly when a document a member
-//!   reads holds it (the bytes themselves live in [`crate::blob`]).
+//!   (each with the member who attached it) are stored in the same commit. A photo is
+//!   fetchable exactly when a document a member reads holds a reference whose attacher
+//!   *holds* the photo: uploaded its bytes whole in that buurt ([`Storage::complete_blob`]).
+//!   A hash alone is never a capability (the bytes themselves live in [`crate::blob`]).
+//! - **A quota is checked and reserved in one transaction** ([`Storage::start_upload`]), so
+//!   parallel upload starts of one device never reserve more than its quota together.
 //! - **Nothing here holds every document in memory**: the relay asks for one document's
 //!   changes at a time and keeps a bounded cache itself.
 //!
@@ -229,10 +233,20 @@ pub struct NewChange {
     /// Members who read the (restricted) document from this change on and did not before
     /// ([`noaber_core::audience`]: readers only grow). Empty for a buurt document.
     pub grants: Vec<MemberId>,
-    /// The photos (SHA-256) the document references once this change is applied
-    /// ([`noaber_core::model::report::photo_hashes`]; empty for other kinds). Stored with the
-    /// change, they decide who may fetch a photo ([`Storage::blob_readable`]).
-    pub photos: Vec<[u8; 32]>,
+    /// The photo references the document holds once this change is applied, each with the
+    /// member who attached it ([`noaber_core::model::report::photo_refs`]; empty for other
+    /// kinds). Stored with the change, they decide who may fetch a photo
+    /// ([`Storage::blob_readable`]).
+    pub photos: Vec<PhotoRef>,
+}
+
+/// A document's reference to a photo: which photo, and who attached it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRef {
+    /// The photo's SHA-256.
+    pub hash: [u8; 32],
+    /// The member who attached it (the `photo` entry's author).
+    pub by: MemberId,
 }
 
 /// An upload in progress: one device's upload of one photo.
@@ -253,7 +267,7 @@ pub struct BlobRow {
     pub mime: String,
     /// Its size in bytes.
     pub size: u64,
-    /// The device whose upload completed it first (its quota counts it).
+    /// The device whose upload completed it first.
     pub uploaded_by: DeviceId,
     /// When it was completed (ms).
     pub created_at: i64,
@@ -510,6 +524,33 @@ pub trait Storage: Send + Sync + 'static {
     /// Backend errors.
     fn blob(&self, hash: &[u8; 32]) -> StorageResult<Option<BlobRow>>;
 
+    /// The size of the photo `hash` if the device's member holds it: an upload of it by any
+    /// of the member's devices completed in the device's buurt ([`Storage::complete_blob`]).
+    /// A photo someone else uploaded is `None`, exactly like an unknown one.
+    ///
+    /// # Errors
+    ///
+    /// Backend errors (an unknown device is `None`).
+    fn held_blob(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<u64>>;
+
+    /// Starts the device's upload of `hash` if its quota allows, in one transaction: counts
+    /// [`Storage::blob_bytes`] (leaving out an upload of `hash` itself) and, when that plus
+    /// `row.length` is at most `quota`, records `row` (as [`Storage::set_upload`]); otherwise
+    /// writes nothing and returns the bytes counted. Parallel starts of one device are
+    /// serialised (SQLite: the one writer's immediate transaction; PostgreSQL: a row lock on
+    /// the device), so together they never reserve more than `quota`.
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`] for an unknown device; backend errors.
+    fn start_upload(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        row: &UploadRow,
+        quota: u64,
+    ) -> StorageResult<Result<(), u64>>;
+
     /// The device's upload of `hash` in progress, if any.
     ///
     /// # Errors
@@ -531,8 +572,10 @@ pub trait Storage: Send + Sync + 'static {
     /// Backend errors.
     fn drop_upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<bool>;
 
-    /// Records the photo `hash` as held whole and forgets the device's upload of it, in one
-    /// durable commit. A photo already recorded keeps its first row (its first uploader).
+    /// Records the photo `hash` as held whole, the device's member as holding it in the
+    /// device's buurt (charged to the device's quota), and forgets the device's upload of it,
+    /// in one durable commit. A photo already recorded keeps its first row (its first
+    /// uploader); a member already holding it keeps their first holding.
     ///
     /// # Errors
     ///
@@ -546,8 +589,9 @@ pub trait Storage: Send + Sync + 'static {
         now: i64,
     ) -> StorageResult<()>;
 
-    /// The photo bytes a device's quota counts: the photos it completed first plus the
-    /// declared lengths of its uploads in progress.
+    /// The photo bytes a device's quota counts: the photos whose upload it completed (each
+    /// holding, whether or not the bytes were stored already) plus the declared lengths of its
+    /// uploads in progress.
     ///
     /// # Errors
     ///
@@ -563,7 +607,9 @@ pub trait Storage: Send + Sync + 'static {
     fn expire_uploads(&self, before: i64) -> StorageResult<Vec<(DeviceId, [u8; 32])>>;
 
     /// Whether a document of `buurt` that `puller` reads (as [`Storage::pull`] decides:
-    /// audience, readers, coordinators) references the photo `hash`.
+    /// audience, readers, coordinators) references the photo `hash` through a reference whose
+    /// attacher holds the photo in `buurt` ([`Storage::held_blob`]). A reference written by a
+    /// member who never uploaded the bytes there gives no one anything.
     ///
     /// # Errors
     ///

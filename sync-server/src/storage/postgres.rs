@@ -102,6 +102,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "003_blobs",
         include_str!("migrations/postgres/003_blobs.sql"),
     ),
+    (
+        "004_photo_holders",
+        include_str!("migrations/postgres/004_photo_holders.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
@@ -631,23 +635,26 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
             .get(row.batch)
             .and_then(|batch| batch.changes.get(row.change))
             .ok_or_else(|| StorageError::Backend("append plan out of range (a bug)".into()))?;
-        for h in &c.photos {
+        for p in &c.photos {
             refs.buurt.push(row.buurt);
-            refs.hash.push(h.as_slice());
+            refs.hash.push(p.hash.as_slice());
             refs.doc.push(c.doc.as_slice());
+            refs.member.push(p.by.as_str());
             refs.seq.push(row.seq);
         }
     }
     if !refs.seq.is_empty() {
         let insert = tx
             .prepare_cached(
-                "INSERT INTO blob_refs (buurt, hash, doc, seq)
-                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::bigint[])
-                 ON CONFLICT (buurt, hash, doc) DO NOTHING",
+                "INSERT INTO blob_refs (buurt, hash, doc, member, seq)
+                 SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[], $4::text[],
+                                      $5::bigint[])
+                 ON CONFLICT (buurt, hash, doc, member) DO NOTHING",
             )
             .await?;
-        tx.execute(&insert, &[&refs.buurt, &refs.hash, &refs.doc, &refs.seq])
-            .await?;
+        let params: [&(dyn ToSql + Sync); 5] =
+            [&refs.buurt, &refs.hash, &refs.doc, &refs.member, &refs.seq];
+        tx.execute(&insert, &params).await?;
     }
     let mut head_n = Vec::with_capacity(plan.heads.len());
     let mut head_v = Vec::with_capacity(plan.heads.len());
@@ -695,6 +702,7 @@ struct RefColumns<'a> {
     buurt: Vec<i64>,
     hash: Vec<&'a [u8]>,
     doc: Vec<&'a [u8]>,
+    member: Vec<&'a str>,
     seq: Vec<i64>,
 }
 
@@ -821,6 +829,58 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
 }
 
 /// Rolls a join back and reports why it was refused.
+/// One attempt of [`Storage::start_upload`]: the device's row is locked (`FOR NO KEY UPDATE`,
+/// which the foreign-key checks of its other writes do not wait for) before its bytes are
+/// counted, so a parallel start of the same device counts only after this one committed.
+async fn start_upload_once(
+    pool: &Pool,
+    device: &DeviceId,
+    hash: &[u8; 32],
+    length: i64,
+    offset: i64,
+    updated_at: i64,
+    quota: u64,
+) -> Res<Result<(), u64>> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let lock = tx
+        .prepare_cached("SELECT n FROM devices WHERE id = $1 FOR NO KEY UPDATE")
+        .await?;
+    let dev: i64 = match tx.query_opt(&lock, &[&device.as_str()]).await? {
+        Some(row) => row.try_get(0)?,
+        None => return Err(not_found("device", device.as_str())),
+    };
+    let count = tx
+        .prepare_cached(
+            "SELECT (coalesce((SELECT sum(size) FROM blob_holders WHERE device = $1), 0)
+                   + coalesce((SELECT sum(length) FROM blob_uploads
+                               WHERE device = $1 AND hash <> $2), 0))::bigint",
+        )
+        .await?;
+    let used = to_u64(
+        tx.query_one(&count, &[&dev, &hash.as_slice()])
+            .await?
+            .try_get(0)?,
+        "blob bytes",
+    )?;
+    if used.saturating_add(u64::try_from(length).unwrap_or(u64::MAX)) > quota {
+        // Nothing written; dropping the transaction rolls it back and releases the lock.
+        return Ok(Err(used));
+    }
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO blob_uploads (device, hash, length, received, updated_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (device, hash) DO UPDATE SET length = excluded.length,
+                received = excluded.received, updated_at = excluded.updated_at",
+        )
+        .await?;
+    let params: [&(dyn ToSql + Sync); 5] = [&dev, &hash.as_slice(), &length, &offset, &updated_at];
+    tx.execute(&insert, &params).await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
 async fn refuse(
     tx: deadpool_postgres::Transaction<'_>,
     why: JoinRefusal,
@@ -1243,6 +1303,50 @@ impl Storage for PostgresStorage {
         })
     }
 
+    fn held_blob(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<u64>> {
+        let (device, hash) = (device.clone(), *hash);
+        self.run(move |pool| async move {
+            let client = pool.get().await?;
+            let st = client
+                .prepare_cached(
+                    "SELECT h.size FROM devices d JOIN blob_holders h
+                       ON h.buurt = d.buurt AND h.member = d.member AND h.hash = $2
+                     WHERE d.id = $1",
+                )
+                .await?;
+            match client
+                .query_opt(&st, &[&device.as_str(), &hash.as_slice()])
+                .await?
+            {
+                Some(row) => Ok(Some(to_u64(row.try_get(0)?, "size")?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn start_upload(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        row: &UploadRow,
+        quota: u64,
+    ) -> StorageResult<Result<(), u64>> {
+        let (device, hash, row) = (device.clone(), *hash, *row);
+        let length = to_i64(row.length, "length")?;
+        let offset = to_i64(row.offset, "offset")?;
+        self.run(move |pool| async move {
+            retrying!(start_upload_once(
+                &pool,
+                &device,
+                &hash,
+                length,
+                offset,
+                row.updated_at,
+                quota
+            ))
+        })
+    }
+
     fn upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<UploadRow>> {
         let (device, hash) = (device.clone(), *hash);
         self.run(move |pool| async move {
@@ -1340,6 +1444,15 @@ impl Storage for PostgresStorage {
                 .await?;
             let params: [&(dyn ToSql + Sync); 5] = [&hash.as_slice(), &mime, &size, &dev, &now];
             tx.execute(&insert, &params).await?;
+            let hold = tx
+                .prepare_cached(
+                    "INSERT INTO blob_holders (buurt, member, hash, device, size, created_at)
+                     SELECT buurt, member, $2, n, $3, $4 FROM devices WHERE n = $1
+                     ON CONFLICT (buurt, member, hash) DO NOTHING",
+                )
+                .await?;
+            let params: [&(dyn ToSql + Sync); 4] = [&dev, &hash.as_slice(), &size, &now];
+            tx.execute(&hold, &params).await?;
             let done = tx
                 .prepare_cached("DELETE FROM blob_uploads WHERE device = $1 AND hash = $2")
                 .await?;
@@ -1355,7 +1468,7 @@ impl Storage for PostgresStorage {
             let client = pool.get().await?;
             let st = client
                 .prepare_cached(
-                    "SELECT (coalesce((SELECT sum(size) FROM blobs WHERE device = d.n), 0)
+                    "SELECT (coalesce((SELECT sum(size) FROM blob_holders WHERE device = d.n), 0)
                            + coalesce((SELECT sum(length) FROM blob_uploads WHERE device = d.n), 0)
                            )::bigint
                      FROM devices d WHERE d.id = $1",
@@ -1396,10 +1509,12 @@ impl Storage for PostgresStorage {
         self.run(move |pool| async move {
             let client = pool.get().await?;
             // As the pull decides: buurt documents for all, restricted ones for coordinators
-            // and readers.
+            // and readers; and only a reference whose attacher uploaded the photo here.
             let st = client
                 .prepare_cached(
                     "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                     JOIN blob_holders h
+                       ON h.buurt = r.buurt AND h.member = r.member AND h.hash = r.hash
                      WHERE r.buurt = (SELECT n FROM buurten WHERE id = $1) AND r.hash = $2
                        AND (d.audience = 0 OR $3 OR EXISTS (
                             SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = $4))
@@ -1770,6 +1885,48 @@ mod tests {
             Ok((audiences, readers, version))
         })?;
         assert_eq!((audiences, readers, version), ((0, 0), 0, SCHEMA_VERSION));
+        Ok(())
+    }
+
+    /// A version-3 database's photos stay with their uploader (now a holding) and its
+    /// references name the member whose change made them.
+    #[test]
+    fn a_version_3_database_keeps_its_photos_with_their_uploaders() -> TestResult {
+        let cluster = pg_harness::shared()?;
+        let conn = cluster.database()?;
+        let dbname = conn.rsplit("dbname=").next().unwrap().to_owned();
+        let old = PostgresStorage::connect(&conn, 1)?;
+        old.run(|pool| async move { migrate_to(&pool, 3).await })?;
+        drop(old);
+        cluster.execute(
+            &dbname,
+            "INSERT INTO buurten (id, name, created_at) VALUES ('b', 'B', 0);
+             INSERT INTO members (buurt, id, display_name, role, joined_at)
+                 VALUES (1, 'm', 'M', 'resident', 0);
+             INSERT INTO devices (id, buurt, member, token_hash, created_at)
+                 VALUES ('d', 1, 'm', sha256('t'), 0);
+             INSERT INTO documents (id, buurt) VALUES (decode(repeat('01', 16), 'hex'), 1);
+             INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at)
+                 VALUES (1, 1, decode(repeat('01', 16), 'hex'), sha256('c'), 1, 'x', 0);
+             INSERT INTO blobs (hash, mime, size, device, created_at)
+                 VALUES (sha256('p'), 'image/jpeg', 10, 1, 7);
+             INSERT INTO blob_refs (buurt, hash, doc, seq)
+                 VALUES (1, sha256('p'), decode(repeat('01', 16), 'hex'), 1);",
+        )?;
+        let s = PostgresStorage::open(&conn, 1)?;
+        let got = s.run(|pool| async move {
+            let client = pool.get().await?;
+            let row = client
+                .query_one(
+                    "SELECT h.member, h.size, r.member FROM blob_holders h
+                     JOIN blob_refs r ON r.hash = h.hash AND r.buurt = h.buurt",
+                    &[],
+                )
+                .await?;
+            let got: (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            Ok(got)
+        })?;
+        assert_eq!(got, ("m".into(), 10, "m".into()));
         Ok(())
     }
 

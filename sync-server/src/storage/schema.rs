@@ -13,6 +13,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_audience", include_str!("migrations/002_audience.sql")),
     ("003_blobs", include_str!("migrations/003_blobs.sql")),
+    (
+        "004_photo_holders",
+        include_str!("migrations/004_photo_holders.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
@@ -120,6 +124,37 @@ mod tests {
         for table in ["blob_uploads", "blobs", "blob_refs"] {
             assert_eq!(count(table)?, 0, "{table}");
         }
+        Ok(())
+    }
+
+    /// A version-3 database's photos stay with their uploader (now a holding) and its
+    /// references name the member whose change made them.
+    #[test]
+    fn a_version_3_database_keeps_its_photos_with_their_uploaders() -> StorageResult<()> {
+        let mut conn = Connection::open_in_memory()?;
+        for (_, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 3)?;
+        conn.execute_batch(OLD_ROWS)?;
+        conn.execute_batch(
+            "INSERT INTO blobs (hash, mime, size, device, created_at)
+                 VALUES (x'05', 'image/jpeg', 10, 1, 7);
+             INSERT INTO blob_refs (buurt, hash, doc, seq) VALUES (1, x'05', x'01', 1);",
+        )?;
+        migrate(&mut conn)?;
+        let held: (i64, String, i64, i64) = conn.query_row(
+            "SELECT buurt, member, device, size FROM blob_holders WHERE hash = x'05'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        assert_eq!(held, (1, "m".into(), 1, 10));
+        let by: String = conn.query_row(
+            "SELECT member FROM blob_refs WHERE hash = x'05' AND doc = x'01'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(by, "m");
         Ok(())
     }
 

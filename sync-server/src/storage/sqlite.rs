@@ -613,8 +613,9 @@ impl Storage for SqliteStorage {
                  ON CONFLICT (doc, member) DO NOTHING",
             )?;
             let mut photo_ref = tx.prepare_cached(
-                "INSERT INTO blob_refs (buurt, hash, doc, seq) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (buurt, hash, doc) DO NOTHING",
+                "INSERT INTO blob_refs (buurt, hash, doc, member, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (buurt, hash, doc, member) DO NOTHING",
             )?;
             let mut device_n = tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?;
             let mut head_of = tx.prepare_cached("SELECT head FROM buurten WHERE n = ?1")?;
@@ -673,8 +674,14 @@ impl Storage for SqliteStorage {
                     for m in &c.grants {
                         grant.execute(params![c.doc.as_slice(), m.as_str(), n, seq])?;
                     }
-                    for h in &c.photos {
-                        photo_ref.execute(params![n, h.as_slice(), c.doc.as_slice(), seq])?;
+                    for p in &c.photos {
+                        photo_ref.execute(params![
+                            n,
+                            p.hash.as_slice(),
+                            c.doc.as_slice(),
+                            p.by.as_str(),
+                            seq
+                        ])?;
                     }
                     appended.push(Appended::Stored(head));
                 }
@@ -812,6 +819,46 @@ impl Storage for SqliteStorage {
         })
     }
 
+    fn held_blob(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<u64>> {
+        self.read(|tx| {
+            let size: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT h.size FROM devices d JOIN blob_holders h
+                       ON h.buurt = d.buurt AND h.member = d.member AND h.hash = ?2
+                     WHERE d.id = ?1",
+                )?
+                .query_row(params![device.as_str(), hash.as_slice()], |r| r.get(0))
+                .optional()?;
+            size.map(|s| to_u64(s, "size")).transpose()
+        })
+    }
+
+    fn start_upload(
+        &self,
+        device: &DeviceId,
+        hash: &[u8; 32],
+        row: &UploadRow,
+        quota: u64,
+    ) -> StorageResult<Result<(), u64>> {
+        // One immediate transaction on the one writer: no other start can count in between.
+        self.write(|tx| {
+            let dev = require_device(tx, device)?;
+            let used: i64 = tx
+                .prepare_cached(
+                    "SELECT coalesce((SELECT sum(size) FROM blob_holders WHERE device = ?1), 0)
+                          + coalesce((SELECT sum(length) FROM blob_uploads
+                                      WHERE device = ?1 AND hash != ?2), 0)",
+                )?
+                .query_row(params![dev, hash.as_slice()], |r| r.get(0))?;
+            let used = to_u64(used, "blob bytes")?;
+            if used.saturating_add(row.length) > quota {
+                return Ok(Err(used));
+            }
+            upsert_upload(tx, dev, hash, row)?;
+            Ok(Ok(()))
+        })
+    }
+
     fn upload(&self, device: &DeviceId, hash: &[u8; 32]) -> StorageResult<Option<UploadRow>> {
         self.read(|tx| {
             let row = tx
@@ -841,20 +888,7 @@ impl Storage for SqliteStorage {
     fn set_upload(&self, device: &DeviceId, hash: &[u8; 32], row: &UploadRow) -> StorageResult<()> {
         self.write(|tx| {
             let dev = require_device(tx, device)?;
-            tx.prepare_cached(
-                "INSERT INTO blob_uploads (device, hash, length, received, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (device, hash) DO UPDATE SET length = excluded.length,
-                    received = excluded.received, updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                dev,
-                hash.as_slice(),
-                to_i64(row.length, "length")?,
-                to_i64(row.offset, "offset")?,
-                row.updated_at
-            ])?;
-            Ok(())
+            upsert_upload(tx, dev, hash, row)
         })
     }
 
@@ -885,6 +919,12 @@ impl Storage for SqliteStorage {
                  ON CONFLICT (hash) DO NOTHING",
             )?
             .execute(params![hash.as_slice(), mime, to_i64(size, "size")?, dev, now])?;
+            tx.prepare_cached(
+                "INSERT INTO blob_holders (buurt, member, hash, device, size, created_at)
+                 SELECT buurt, member, ?2, n, ?3, ?4 FROM devices WHERE n = ?1
+                 ON CONFLICT (buurt, member, hash) DO NOTHING",
+            )?
+            .execute(params![dev, hash.as_slice(), to_i64(size, "size")?, now])?;
             tx.prepare_cached("DELETE FROM blob_uploads WHERE device = ?1 AND hash = ?2")?
                 .execute(params![dev, hash.as_slice()])?;
             Ok(())
@@ -895,7 +935,7 @@ impl Storage for SqliteStorage {
         self.read(|tx| {
             let total: i64 = tx
                 .prepare_cached(
-                    "SELECT coalesce((SELECT sum(size) FROM blobs WHERE device = d.n), 0)
+                    "SELECT coalesce((SELECT sum(size) FROM blob_holders WHERE device = d.n), 0)
                           + coalesce((SELECT sum(length) FROM blob_uploads WHERE device = d.n), 0)
                      FROM devices d WHERE d.id = ?1",
                 )?
@@ -933,10 +973,12 @@ impl Storage for SqliteStorage {
     ) -> StorageResult<bool> {
         self.read(|tx| {
             // As the pull decides: buurt documents for all, restricted ones for coordinators
-            // and readers.
+            // and readers; and only a reference whose attacher uploaded the photo here.
             Ok(tx
                 .prepare_cached(
                     "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                     JOIN blob_holders h
+                       ON h.buurt = r.buurt AND h.member = r.member AND h.hash = r.hash
                      WHERE r.buurt = (SELECT n FROM buurten WHERE id = ?1) AND r.hash = ?2
                        AND (d.audience = 0 OR ?3 OR EXISTS (
                             SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = ?4))
@@ -955,6 +997,29 @@ impl Storage for SqliteStorage {
                 .is_some())
         })
     }
+}
+
+/// Records (creates or replaces) device `dev`'s upload of `hash`.
+fn upsert_upload(
+    tx: &Transaction<'_>,
+    dev: i64,
+    hash: &[u8; 32],
+    row: &UploadRow,
+) -> StorageResult<()> {
+    tx.prepare_cached(
+        "INSERT INTO blob_uploads (device, hash, length, received, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (device, hash) DO UPDATE SET length = excluded.length,
+            received = excluded.received, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        dev,
+        hash.as_slice(),
+        to_i64(row.length, "length")?,
+        to_i64(row.offset, "offset")?,
+        row.updated_at
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -997,6 +1062,8 @@ mod tests {
             ),
             (
                 "SELECT 1 FROM blob_refs r JOIN documents d ON d.id = r.doc
+                 JOIN blob_holders h
+                   ON h.buurt = r.buurt AND h.member = r.member AND h.hash = r.hash
                  WHERE r.buurt = 1 AND r.hash = x'00' AND (d.audience = 0 OR 0 OR EXISTS (
                       SELECT 1 FROM readers x WHERE x.doc = r.doc AND x.member = 'm'))
                  LIMIT 1",

@@ -18,7 +18,7 @@ const CAMERA_JPG: &[u8] = include_bytes!("../../../tests/fixtures/photos/camera.
 /// A real, metadata-free JPEG of exactly `len` bytes (at least ~1.4 KB) that differs per
 /// `seed`: the cleaned fixture with its entropy-coded scan lengthened by filler bytes that
 /// contain no marker (no `0xFF`), then the end-of-image marker.
-fn jpeg(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn jpeg(len: usize, seed: u8) -> Vec<u8> {
     let mut b = noaber_core::photo::clean(CAMERA_JPG).unwrap().bytes;
     assert_eq!(b.split_off(b.len() - 2), [0xFF, 0xD9], "ends with EOI");
     assert!(len >= b.len() + 2, "a photo of {len} bytes is too small");
@@ -34,14 +34,14 @@ fn jpeg(len: usize, seed: u8) -> Vec<u8> {
     b
 }
 
-fn sha(bytes: &[u8]) -> String {
+pub(crate) fn sha(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-async fn put(
+pub(crate) async fn put(
     relay: &TestRelay,
     token: Option<&str>,
     hash: &str,
@@ -63,7 +63,7 @@ async fn put(
 }
 
 /// `PUT` and the answer's status and JSON body.
-async fn put_json(
+pub(crate) async fn put_json(
     relay: &TestRelay,
     token: &str,
     hash: &str,
@@ -76,7 +76,7 @@ async fn put_json(
 }
 
 /// `GET /v1/uploads/{hash}`: `(offset, complete)`.
-async fn status(relay: &TestRelay, token: &str, hash: &str) -> TestResult<(u64, bool)> {
+pub(crate) async fn status(relay: &TestRelay, token: &str, hash: &str) -> TestResult<(u64, bool)> {
     let resp = relay
         .http
         .get(relay.url(&format!("/v1/uploads/{hash}")))
@@ -93,7 +93,12 @@ async fn status(relay: &TestRelay, token: &str, hash: &str) -> TestResult<(u64, 
 }
 
 /// Uploads `bytes` in chunks of `chunk`; the last answer must be 201.
-async fn upload(relay: &TestRelay, token: &str, bytes: &[u8], chunk: usize) -> TestResult<String> {
+pub(crate) async fn upload(
+    relay: &TestRelay,
+    token: &str,
+    bytes: &[u8],
+    chunk: usize,
+) -> TestResult<String> {
     let hash = sha(bytes);
     let mut at = 0;
     for part in bytes.chunks(chunk) {
@@ -138,7 +143,7 @@ async fn cut_put(
     Ok(())
 }
 
-async fn fetch(
+pub(crate) async fn fetch(
     relay: &TestRelay,
     token: Option<&str>,
     hash: &str,
@@ -158,7 +163,7 @@ fn header<'a>(resp: &'a Response, name: &str) -> Option<&'a str> {
     resp.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn error_code(resp: Response) -> TestResult<String> {
+pub(crate) async fn error_code(resp: Response) -> TestResult<String> {
     let v: serde_json::Value = resp.json().await?;
     Ok(v["error"]["code"]
         .as_str()
@@ -167,7 +172,7 @@ async fn error_code(resp: Response) -> TestResult<String> {
 }
 
 /// A report on `device` referencing the photo `bytes`, synced to the relay.
-async fn report_with(
+pub(crate) async fn report_with(
     relay: &TestRelay,
     device: &mut Device,
     bytes: &[u8],
@@ -312,16 +317,21 @@ async fn an_upload_cut_off_resumes_from_the_relays_offset() -> TestResult {
     .await?;
     assert_eq!(s, StatusCode::CREATED);
 
-    // Deduplicated: another device (of another member) finds it complete and is done.
-    let code_ = relay.invite(&buurt, Role::Resident, 1)?;
-    let b = Device::join(&relay, &code_, "Bert", Role::Resident).await?;
-    assert_eq!(status(&relay, b.token(), &hash).await?, (300_000, true));
-    let (s, v) = put_json(&relay, b.token(), &hash, 0, 300_000, &bytes[..1000]).await?;
+    // Its uploader is done: a chunk more is ignored.
+    assert_eq!(status(&relay, a.token(), &hash).await?, (300_000, true));
+    let (s, v) = put_json(&relay, a.token(), &hash, 0, 300_000, &bytes[..1000]).await?;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
         v,
         serde_json::json!({"v": 1, "offset": 300_000, "complete": true})
     );
+    // Another member's device is answered about its own upload only (a hash is no existence
+    // oracle): it sends the bytes itself, which are stored once.
+    let code_ = relay.invite(&buurt, Role::Resident, 1)?;
+    let b = Device::join(&relay, &code_, "Bert", Role::Resident).await?;
+    assert_eq!(status(&relay, b.token(), &hash).await?, (0, false));
+    upload(&relay, b.token(), &bytes, 200_000).await?;
+    assert_eq!(status(&relay, b.token(), &hash).await?, (300_000, true));
     let stored = relay
         .storage()
         .blob(&Sha256::digest(&bytes).into())?
@@ -621,8 +631,9 @@ async fn a_restarted_relay_resumes_an_upload_from_its_durable_offset() -> TestRe
     Ok(())
 }
 
-/// A relay that crashed after publishing a photo's file but before recording it: the next
-/// question about the photo records it, and the device is done.
+/// A relay that crashed after publishing a photo's file but before recording it: the file is
+/// not taken as anyone's (a hash proves nothing), so the device finds its offset at 0, sends
+/// the photo again, and is done; the photo is then recorded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_photo_published_but_not_recorded_is_recovered() -> TestResult {
     let relay = TestRelay::start().await?;
@@ -635,6 +646,8 @@ async fn a_photo_published_but_not_recorded_is_recovered() -> TestResult {
     relay.relay.blobs().write_chunk(&device, &hash, 0, &bytes)?;
     relay.relay.blobs().complete(&device, &hash, 40_000)?;
     assert!(relay.storage().blob(&hash.0)?.is_none());
+    assert_eq!(status(&relay, a.token(), &hash.hex()).await?, (0, false));
+    upload(&relay, a.token(), &bytes, MIB).await?;
     assert_eq!(
         status(&relay, a.token(), &hash.hex()).await?,
         (40_000, true)
