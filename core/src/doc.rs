@@ -117,14 +117,6 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// Every string value among the entry's own fields.
-    pub fn str_values(&self) -> impl Iterator<Item = &str> {
-        self.fields.values().filter_map(|v| match v {
-            Field::Str(s) => Some(s.as_str()),
-            _ => None,
-        })
-    }
-
     pub fn str(&self, key: &str) -> Option<&str> {
         match self.fields.get(key) {
             Some(Field::Str(s)) => Some(s),

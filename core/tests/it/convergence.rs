@@ -462,8 +462,8 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
 /// Who reads a participants-only request (`noaber_core::audience`): replicas share, respond,
 /// match and comment at random, offline, and exchange in a random order with drops and
 /// duplicates. Every replica ends with the same readers, and they are exactly the model's: the
-/// creator, whoever an allowed member shared it with, and whoever wrote to it or was named by
-/// an entry — never fewer for anything that happened later.
+/// creator, whoever an allowed member shared it with or matched, and whoever wrote to it — never
+/// fewer for anything that happened later, and never someone a message merely names.
 fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Result<()> {
     use std::collections::BTreeSet;
 
@@ -496,6 +496,12 @@ fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Res
             }
             ReaderOp::Respond => {
                 if r.store.respond_help(&id, "ik kan").is_ok() {
+                    model.insert(me);
+                }
+            }
+            ReaderOp::RespondNaming(n) => {
+                // A message holding another member's id names nobody: only its author.
+                if r.store.respond_help(&id, members[*n].as_str()).is_ok() {
                     model.insert(me);
                 }
             }
@@ -540,6 +546,7 @@ fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Res
 enum ReaderOp {
     Share(usize),
     Respond,
+    RespondNaming(usize),
     Withdraw,
     Match(usize),
     Comment,
@@ -549,6 +556,7 @@ fn reader_op() -> impl Strategy<Value = ReaderOp> {
     prop_oneof![
         3 => (0..4usize).prop_map(ReaderOp::Share),
         2 => Just(ReaderOp::Respond),
+        2 => (0..4usize).prop_map(ReaderOp::RespondNaming),
         1 => Just(ReaderOp::Withdraw),
         2 => (0..4usize).prop_map(ReaderOp::Match),
         1 => Just(ReaderOp::Comment),
