@@ -84,7 +84,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::legacy::{Key, ObjectId, Op, OpType};
 use automerge::{
-    ActorId, AutoCommit, Change, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
     ScalarValue, Value,
 };
 
@@ -142,6 +142,11 @@ pub struct Pusher {
     /// phone's wrong clock); `None` leaves times unchecked. Entries are ordered by `at`, so a
     /// far-future `at` would sort after everything anyone writes for as long as it lasts.
     pub not_after: Option<i64>,
+    /// The earliest `created_at` a new document may carry (the relay's clock minus how long a
+    /// device may plausibly have been offline); `None` leaves it unchecked. With
+    /// [`Pusher::not_after`] it bounds `created_at` on both sides: documents are listed by
+    /// it, so a request dated in year 9999 would top every list for ever.
+    pub created_not_before: Option<i64>,
 }
 
 /// Why a change was refused.
@@ -384,6 +389,8 @@ fn inspect(
             ));
         }
     }
+    // Rules 6 and 8: what the change's author had seen, read before the change is applied.
+    let latest_seen = latest_entry_at(fork, change.deps(), &before_heads);
     fork.apply_changes([change.clone()])
         .map_err(|_| reject(BAD_CHANGE, "the change cannot be applied to the document"))?;
     if fork.get_change_by_hash(&hash).is_none() {
@@ -402,6 +409,10 @@ fn inspect(
         pusher,
         new_entries: BTreeSet::new(),
         new_comments: BTreeSet::new(),
+        floor: Floor {
+            created_at: doc::get_i64(fork, &ROOT, "created_at"),
+            latest_seen,
+        },
     };
     let mut paths = HashMap::new();
     for op in &change.decode().operations {
@@ -413,6 +424,30 @@ fn inspect(
     }
     rules.check_new_entries(fork)?;
     rules.check_new_comments(fork)
+}
+
+/// The latest `at` of the entries in the document as it was at `deps` (the state the change
+/// was written on), read as every device reads entries ([`doc::entries`]); `None` without
+/// entries there. Entries never change once written, so each one's `at` now is its `at` then;
+/// only which of them `deps` include needs the history. `heads` are the document's current
+/// heads: when the change builds on all of them (a device that is up to date, the common case)
+/// every entry counts and no history is read.
+fn latest_entry_at(d: &AutoCommit, deps: &[ChangeHash], heads: &[ChangeHash]) -> Option<i64> {
+    let entries = doc::entries(d);
+    let mut sorted_deps = deps.to_vec();
+    sorted_deps.sort();
+    let mut sorted_heads = heads.to_vec();
+    sorted_heads.sort();
+    if sorted_deps == sorted_heads {
+        return entries.iter().map(|e| e.at).max();
+    }
+    let log = doc::get_obj(d, &ROOT, "log", ObjType::Map)?;
+    let seen: HashSet<String> = d.keys_at(&log, deps).collect();
+    entries
+        .iter()
+        .filter(|e| seen.contains(&e.id))
+        .map(|e| e.at)
+        .max()
 }
 
 /// The keys whose values never change after creation (rule 5).
@@ -749,8 +784,15 @@ fn check_creation(d: &AutoCommit, entity: &EntityId, pusher: &Pusher) -> Result<
             "the new document's `id` is not the entity it was pushed for",
         ));
     }
-    if doc::get_i64(d, &ROOT, "created_at").is_none() {
+    let Some(created_at) = doc::get_i64(d, &ROOT, "created_at") else {
         return Err(missing("created_at"));
+    };
+    let too_early = created_at < pusher.created_not_before.unwrap_or(0);
+    if too_early || pusher.not_after.is_some_and(|limit| created_at > limit) {
+        return Err(reject(
+            BAD_TIME,
+            "the new document's `created_at` is too far from the relay's clock",
+        ));
     }
     if !audience::audience_is_known(d) {
         return Err(reject(
@@ -793,6 +835,24 @@ struct Rules<'a> {
     pusher: &'a Pusher,
     new_entries: BTreeSet<String>,
     new_comments: BTreeSet<String>,
+    floor: Floor,
+}
+
+/// The earliest times a new entry or comment may carry (rules 6 and 8).
+struct Floor {
+    /// The document's `created_at`.
+    created_at: Option<i64>,
+    /// The latest `at` of the entries the change depends on ([`latest_entry_at`]).
+    latest_seen: Option<i64>,
+}
+
+/// Whether a new entry (`strict`: after every entry it depends on) or comment (not before)
+/// may carry `at`.
+fn after_floor(floor: &Floor, at: i64, strict: bool) -> bool {
+    let after_entries = floor
+        .latest_seen
+        .is_none_or(|seen| if strict { at > seen } else { at >= seen });
+    after_entries && floor.created_at.is_none_or(|created| at >= created)
 }
 
 impl Rules<'_> {
@@ -926,25 +986,60 @@ impl Rules<'_> {
         Ok(out)
     }
 
-    /// With [`Pusher::not_after`] set: every value of `obj`'s `at` is an integer in
-    /// `0..=not_after`, else `bad_time`.
-    fn check_time(&self, d: &AutoCommit, obj: &ObjId, what: &str) -> Result<(), Rejection> {
-        let Some(limit) = self.pusher.not_after else {
-            return Ok(());
-        };
-        let times = d.get_all(obj, "at").unwrap_or_default();
+    /// Every value of `obj`'s `at` is an integer, not before the document's `created_at` and
+    /// after (`strict`) or not before every entry the change depends on; with
+    /// [`Pusher::not_after`] set, also in `0..=not_after`. Else `bad_time`.
+    fn check_time(
+        &self,
+        d: &AutoCommit,
+        obj: &ObjId,
+        what: &str,
+        strict: bool,
+    ) -> Result<(), Rejection> {
+        let times: Vec<Option<i64>> = d
+            .get_all(obj, "at")
+            .unwrap_or_default()
+            .iter()
+            .map(|(v, _)| match v {
+                Value::Scalar(s) => match s.as_ref() {
+                    ScalarValue::Int(t) => Some(*t),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         let sane = !times.is_empty()
-            && times.iter().all(|(v, _)| {
-                matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Int(t) if (0..=limit).contains(t)))
+            && times.iter().all(|t| {
+                t.is_some_and(|t| {
+                    self.pusher
+                        .not_after
+                        .is_none_or(|limit| (0..=limit).contains(&t))
+                })
             });
-        if sane {
-            Ok(())
-        } else {
-            Err(reject(
+        if !sane {
+            return Err(reject(
                 BAD_TIME,
                 format!("{what} has an `at` that is missing, negative or too far in the future"),
-            ))
+            ));
         }
+        if !times
+            .iter()
+            .flatten()
+            .all(|t| after_floor(&self.floor, *t, strict))
+        {
+            let entries = if strict {
+                "not after every entry"
+            } else {
+                "before an entry"
+            };
+            return Err(reject(
+                BAD_TIME,
+                format!(
+                    "{what} has an `at` before the document's `created_at` or {entries} the change depends on"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Rule 6: every new entry says the pusher wrote it, in their role, at a sane time.
@@ -963,7 +1058,7 @@ impl Rules<'_> {
                     format!("{WHAT} has a `role` that is not the pusher's role"),
                 ));
             }
-            self.check_time(d, &entry, WHAT)?;
+            self.check_time(d, &entry, WHAT, true)?;
         }
         Ok(())
     }
@@ -978,7 +1073,7 @@ impl Rules<'_> {
                     format!("{WHAT} has an `author` that is not the pusher"),
                 ));
             }
-            self.check_time(d, &comment, WHAT)?;
+            self.check_time(d, &comment, WHAT, false)?;
         }
         Ok(())
     }
@@ -1033,6 +1128,7 @@ mod tests {
             role: id.role,
             actors: vec![actor(s)],
             not_after: Some(s.now_ms() + 86_400_000),
+            created_not_before: Some(s.now_ms() - 30 * 86_400_000),
         }
     }
 
@@ -2021,6 +2117,7 @@ mod tests {
             role: Role::Resident,
             actors: vec![change.actor_id().clone()],
             not_after: None,
+            created_not_before: None,
         };
         assert_eq!(
             code(check_change(None, &EntityId::new()?, &change, &p)),
