@@ -2305,4 +2305,192 @@ mod tests {
         assert!(refused.reason.contains("`audience`"), "{refused}");
         Ok(())
     }
+
+    // -----------------------------------------------------------------------------------------
+    // Times: no back-dating past what the change depends on; `created_at` near the relay's
+    // clock (rules 4, 6, 8).
+
+    /// A phone whose clock reads `now`.
+    fn phone_at(role: Role, now: i64) -> crate::Result<Store> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(now)))?;
+        s.set_identity(role, None, None)?;
+        Ok(s)
+    }
+
+    /// `s` as a relay whose clock reads `relay_now` sees them.
+    fn pusher_at(s: &Store, relay_now: i64) -> Pusher {
+        Pusher {
+            not_after: Some(relay_now + DAY),
+            created_not_before: Some(relay_now - 30 * DAY),
+            ..pusher(s)
+        }
+    }
+
+    /// An entry as an attacker writes it on the relay's copy of `id`: `by` and `role` true,
+    /// `at` whatever they like (no clamp).
+    fn raw_entry(
+        relay: &Relay,
+        id: &EntityId,
+        by: &Store,
+        t: &str,
+        fields: &[(&str, &str)],
+        at: i64,
+    ) -> Change {
+        let mut d = relay.forge(id, actor(by));
+        let log = doc::get_obj(&d, &ROOT, "log", ObjType::Map).unwrap();
+        let e = d.put_object(&log, "forged", ObjType::Map).unwrap();
+        d.put(&e, "t", t).unwrap();
+        d.put(&e, "by", member(by).as_str()).unwrap();
+        d.put(&e, "role", by.identity().role.as_str()).unwrap();
+        d.put(&e, "at", at).unwrap();
+        for (k, v) in fields {
+            d.put(&e, *k, *v).unwrap();
+        }
+        last(&mut d)
+    }
+
+    #[test]
+    fn a_back_dated_rsvp_cannot_take_the_last_place() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let first = phone_at(Role::Resident, T0 + 60_000)?;
+        let late = phone_at(Role::Resident, T0 + 120_000)?;
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Workshop", "Buurthuis", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let id = org.create_event(&new)?;
+        relay.sync(&[&org, &first, &late])?;
+        first.rsvp_event(&id, Rsvp::Going)?;
+        relay.sync(&[&org, &first, &late])?;
+        let first_at = T0 + 60_000;
+        let going = [("status", "going"), ("seen", "confirmed")];
+        // Before the first comer's RSVP (which the change depends on), at it (a tie the
+        // attacker's member id could win), before the event existed: refused.
+        for at in [T0 + 1, first_at - 1, first_at, T0 - DAY, 1] {
+            let c = raw_entry(&relay, &id, &late, "rsvp", &going, at);
+            assert_eq!(code(relay.check(&id, &c, &pusher(&late))), BAD_TIME, "at {at}");
+        }
+        // After it: accepted, and the first comer keeps the place.
+        let c = raw_entry(&relay, &id, &late, "rsvp", &going, first_at + 1);
+        relay.accept(&id, c.raw_bytes(), &pusher(&late))?;
+        let v = crate::model::event::derive(&relay.docs[&id])?;
+        assert_eq!(v.confirmed.len(), 1);
+        assert_eq!(v.confirmed[0].member, member(&first));
+        assert_eq!(v.waitlist[0].member, member(&late));
+        Ok(())
+    }
+
+    #[test]
+    fn a_claim_dated_1_cannot_take_over_an_adopted_task() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let adopter = phone_at(Role::Resident, T0 + HOUR)?;
+        let attacker = phone_at(Role::Resident, T0 + 2 * HOUR)?;
+        let mut relay = Relay::default();
+        let id = res.create_task(&NewTask::new("Bankje schilderen"))?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        adopter.claim_task(&id)?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        for at in [1, T0, T0 + HOUR] {
+            let c = raw_entry(&relay, &id, &attacker, "claim", &[("as", "adopter")], at);
+            assert_eq!(
+                code(relay.check(&id, &c, &pusher(&attacker))),
+                BAD_TIME,
+                "at {at}"
+            );
+        }
+        // The honest claim now: first backup, the adopter stays.
+        attacker.claim_task(&id)?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        let v = crate::model::task::derive(&relay.docs[&id])?;
+        assert_eq!(v.adopter, Some(member(&adopter)));
+        Ok(())
+    }
+
+    #[test]
+    fn created_at_stays_near_the_relays_clock() -> TestResult {
+        // Year 9999 (a request that tops every list), 40 days old, before 1970: refused; a
+        // caretaker's 29-day-old offline report and a clock a day ahead: accepted.
+        let year_9999 = 253_402_300_799_000;
+        for (created, want) in [
+            (year_9999, BAD_TIME),
+            (T0 + DAY + 1, BAD_TIME),
+            (T0 - 40 * DAY, BAD_TIME),
+            (T0 - 30 * DAY - 1, BAD_TIME),
+            (-1, BAD_TIME),
+            (T0 - 29 * DAY, "accepted"),
+            (T0 + DAY, "accepted"),
+            (T0 - 2 * HOUR, "accepted"),
+        ] {
+            let s = phone_at(Role::Resident, created)?;
+            let id = s.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+            let change = Change::from_bytes(s.pending_changes(1)?.remove(0).bytes)?;
+            let verdict = code(check_change(None, &id, &change, &pusher_at(&s, T0)));
+            assert_eq!(verdict, want, "created_at {created}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_honest_device_with_a_clock_behind_is_never_refused() -> TestResult {
+        // The organiser's clock is right; the resident's is 2 hours behind. Every entry and
+        // comment the resident writes after seeing the organiser's is clamped past them.
+        let org = phone(Role::Organiser)?;
+        let behind = phone_at(Role::Resident, T0 - 2 * HOUR)?;
+        let mut relay = Relay::default();
+        let push = |relay: &mut Relay, s: &Store| -> TestResult {
+            let mut seqs = Vec::new();
+            let mut batch = Vec::new();
+            for c in s.pending_changes(100)? {
+                relay
+                    .accept(&c.entity, &c.bytes, &pusher_at(s, T0))
+                    .map_err(|r| format!("an honest change was refused: {r}"))?;
+                seqs.push(c.seq);
+                batch.push((c.entity, c.bytes));
+            }
+            s.ack_changes(&seqs)?;
+            org.apply_remote_changes(&batch)?;
+            behind.apply_remote_changes(&batch)?;
+            Ok(())
+        };
+        let mut new = NewEvent::new("Barbecue", "Speeltuin", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let event = org.create_event(&new)?;
+        let task = org.create_task(&NewTask::new("Bankje"))?;
+        push(&mut relay, &org)?;
+        org.claim_task(&task)?;
+        org.add_comment(&event, "Welkom")?;
+        push(&mut relay, &org)?;
+        behind.rsvp_event(&event, Rsvp::Going)?;
+        behind.add_comment(&event, "Ik kom")?;
+        behind.claim_task(&task)?;
+        behind.add_comment(&task, "Ik help mee")?;
+        let own = behind.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        behind.add_comment(&own, "Graag voor vrijdag")?;
+        push(&mut relay, &behind)?;
+        let v = crate::model::task::derive(&relay.docs[&task])?;
+        assert_eq!(v.adopter, Some(member(&org)), "a slow clock does not jump the queue");
+        for e in doc::entries(&relay.docs[&event]) {
+            assert!(e.at >= T0, "clamped to the event's created_at");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_offline_entry_may_be_older_than_what_it_did_not_see() -> TestResult {
+        // Two residents RSVP offline; the later one pushes first. The earlier one's RSVP does
+        // not depend on the later one, so it is accepted and (being first) keeps the place.
+        let org = phone(Role::Organiser)?;
+        let early = phone_at(Role::Resident, T0 + 60_000)?;
+        let later = phone_at(Role::Resident, T0 + 120_000)?;
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Workshop", "Buurthuis", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let id = org.create_event(&new)?;
+        relay.sync(&[&org, &early, &later])?;
+        early.rsvp_event(&id, Rsvp::Going)?;
+        later.rsvp_event(&id, Rsvp::Going)?;
+        relay.sync(&[&later, &early])?;
+        let v = crate::model::event::derive(&relay.docs[&id])?;
+        assert_eq!(v.confirmed[0].member, member(&early));
+        Ok(())
+    }
 }
