@@ -480,11 +480,7 @@ mod tests {
             let readers = readers(&d);
             let case = format!("{kind:?} {audience:?} {t}.{field} by {author:?}");
             assert_eq!(readers.members.contains(&victim), named, "{case}");
-            assert_eq!(
-                readers.may_read(&victim, Role::Resident),
-                named,
-                "{case}"
-            );
+            assert_eq!(readers.may_read(&victim, Role::Resident), named, "{case}");
             // The author of a non-share entry of a participants document is involved.
             let involved = audience == Participants && t != SHARE;
             assert_eq!(

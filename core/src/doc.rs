@@ -376,7 +376,10 @@ pub(crate) fn next_at(doc: &impl ReadDoc, now: i64) -> i64 {
 /// `created_at` or any entry the device has seen (the relay's rule 8 of [`crate::validate`]).
 pub(crate) fn comment_at(doc: &impl ReadDoc, now: i64) -> i64 {
     let (created_at, latest) = time_floor(doc);
-    [created_at, latest].into_iter().flatten().fold(now, i64::max)
+    [created_at, latest]
+        .into_iter()
+        .flatten()
+        .fold(now, i64::max)
 }
 
 /// The document's `created_at` and the latest `at` of its entries, as [`entries`] reads them

@@ -84,8 +84,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::legacy::{Key, ObjectId, Op, OpType};
 use automerge::{
-    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
-    ScalarValue, Value,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT,
+    ReadDoc, ScalarValue, Value,
 };
 
 use crate::audience;
@@ -2367,7 +2367,11 @@ mod tests {
         // attacker's member id could win), before the event existed: refused.
         for at in [T0 + 1, first_at - 1, first_at, T0 - DAY, 1] {
             let c = raw_entry(&relay, &id, &late, "rsvp", &going, at);
-            assert_eq!(code(relay.check(&id, &c, &pusher(&late))), BAD_TIME, "at {at}");
+            assert_eq!(
+                code(relay.check(&id, &c, &pusher(&late))),
+                BAD_TIME,
+                "at {at}"
+            );
         }
         // After it: accepted, and the first comer keeps the place.
         let c = raw_entry(&relay, &id, &late, "rsvp", &going, first_at + 1);
@@ -2467,7 +2471,11 @@ mod tests {
         behind.add_comment(&own, "Graag voor vrijdag")?;
         push(&mut relay, &behind)?;
         let v = crate::model::task::derive(&relay.docs[&task])?;
-        assert_eq!(v.adopter, Some(member(&org)), "a slow clock does not jump the queue");
+        assert_eq!(
+            v.adopter,
+            Some(member(&org)),
+            "a slow clock does not jump the queue"
+        );
         for e in doc::entries(&relay.docs[&event]) {
             assert!(e.at >= T0, "clamped to the event's created_at");
         }

@@ -14,7 +14,11 @@ use crate::attack_time::{push_raw, raw_entry};
 use crate::support::{Device, TestRelay, TestResult};
 
 /// `POST /v1/missing` for all of `id`: the status and the body.
-async fn missing(relay: &TestRelay, d: &Device, id: &EntityId) -> TestResult<(StatusCode, Vec<u8>)> {
+async fn missing(
+    relay: &TestRelay,
+    d: &Device,
+    id: &EntityId,
+) -> TestResult<(StatusCode, Vec<u8>)> {
     let resp = relay
         .http
         .post(relay.url("/v1/missing"))
@@ -78,7 +82,13 @@ async fn a_member_id_in_a_respond_or_a_neighbours_match_adds_no_reader() -> Test
     attacker.store.respond_help(&id, victim_id.as_str())?;
     attacker.sync_all(&relay).await?;
     let at = attacker.store.help(&id)?.updated_at + 1;
-    let forged = raw_entry(&attacker, &id, "match", &[("helper", victim_id.as_str())], at)?;
+    let forged = raw_entry(
+        &attacker,
+        &id,
+        "match",
+        &[("helper", victim_id.as_str())],
+        at,
+    )?;
     let resp = push_raw(&relay, &attacker, &id, forged).await?;
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
 
@@ -89,12 +99,18 @@ async fn a_member_id_in_a_respond_or_a_neighbours_match_adds_no_reader() -> Test
     assert!(!pulls(&relay, &victim, &id).await?);
     let unknown = EntityId::new()?;
     let answer = |(status, body): (StatusCode, Vec<u8>), id: &EntityId| {
-        (status, String::from_utf8_lossy(&body).replace(id.as_str(), "{id}"))
+        (
+            status,
+            String::from_utf8_lossy(&body).replace(id.as_str(), "{id}"),
+        )
     };
     let known = answer(missing(&relay, &victim, &id).await?, &id);
     assert_eq!(known.0, StatusCode::NOT_FOUND);
     assert!(known.1.contains("not_found"), "{}", known.1);
-    assert_eq!(known, answer(missing(&relay, &victim, &unknown).await?, &unknown));
+    assert_eq!(
+        known,
+        answer(missing(&relay, &victim, &unknown).await?, &unknown)
+    );
 
     // The relay still serves the readers: the organiser and the attacker (a participant).
     org.sync_all(&relay).await?;
@@ -104,7 +120,13 @@ async fn a_member_id_in_a_respond_or_a_neighbours_match_adds_no_reader() -> Test
     // A match by the requester names a reader: the victim now pulls the document.
     requester.sync_all(&relay).await?;
     let at = requester.store.help(&id)?.updated_at + 1;
-    let matched = raw_entry(&requester, &id, "match", &[("helper", victim_id.as_str())], at)?;
+    let matched = raw_entry(
+        &requester,
+        &id,
+        "match",
+        &[("helper", victim_id.as_str())],
+        at,
+    )?;
     let resp = push_raw(&relay, &requester, &id, matched).await?;
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
     assert!(pulls(&relay, &victim, &id).await?);

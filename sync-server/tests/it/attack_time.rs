@@ -108,7 +108,12 @@ async fn refused(
 async fn a_back_dated_rsvp_is_refused_and_the_first_comer_keeps_the_last_place() -> TestResult {
     let relay = TestRelay::start().await?;
     let (buurt, mut org, mut first, mut attacker) = neighbours(&relay).await?;
-    let mut new = NewEvent::new("Workshop", "Buurthuis", now_ms() + DAY, now_ms() + DAY + HOUR);
+    let mut new = NewEvent::new(
+        "Workshop",
+        "Buurthuis",
+        now_ms() + DAY,
+        now_ms() + DAY + HOUR,
+    );
     new.capacity = Some(1);
     let id = org.store.create_event(&new)?;
     org.sync_all(&relay).await?;
