@@ -17,10 +17,22 @@
 //!   adds a reader. Only the creator or a coordinator (by the entry's recorded role) may share;
 //!   other `share` entries are ignored, as each kind ignores entries their author may not make.
 //! - **Involved** (participants only): everyone who wrote an entry or a comment in the
-//!   document, and every member an entry names (a field holding a member id: the helper a
-//!   `match` names, ...), so a helper an organiser matched reads the request from that moment
-//!   on. This is read from the append-only log, not from the derived state, so it never
-//!   shrinks when the state moves on (an unmatched helper stays a reader).
+//!   document (only readers may write, so this only keeps them), and every member a *naming
+//!   field* names when its entry's author may name them. The naming fields, with who may name
+//!   (by the entry's recorded role, which the relay verifies):
+//!
+//!   | kind | entry | field | named by |
+//!   |---|---|---|---|
+//!   | any | `share` | `member` | the creator, a coordinator (all restricted audiences) |
+//!   | help | `match` | `helper` | the requester (the creator), [`Action::MatchHelpForOthers`] (organiser, staff) |
+//!
+//!   Nothing else adds a reader: a member id written in any other field (a `respond` whose
+//!   message is someone's id, a `match` by a neighbour) adds nobody, so a reader cannot open a
+//!   document to whom they like. The match's helper reads the request from the match on, so a
+//!   helper an organiser matched sees what they were matched to. This is read from the
+//!   append-only log, not from the derived state, so it never shrinks when the state moves on
+//!   (an unmatched helper stays a reader), and it does not depend on the order entries arrived
+//!   in: every replica and the relay compute the same readers from the same changes.
 //! - **Readers only grow.** Every source above is append-only, so nothing removes a member from
 //!   a document's readers (a device keeps what it once received, so taking access back would
 //!   only pretend). Only losing a coordinator role takes away what came with the role: the
@@ -42,10 +54,12 @@ use serde::Serialize;
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
-use crate::model::{self, Role};
+use crate::model::{self, Action, Kind, Role};
 
 /// The entry type that shares a restricted document with one more member.
 pub(crate) const SHARE: &str = "share";
+/// The help entry that matches a helper (`helper`: their member id), see [`crate::model::help`].
+const HELP_MATCH: &str = "match";
 
 /// Who a document is written for. Fixed at creation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize)]
@@ -154,24 +168,16 @@ pub fn readers(doc: &impl ReadDoc) -> Readers {
         return Readers { audience, members };
     };
     for e in doc::entries(doc) {
-        if e.t != SHARE || !(e.by == header.created_by || is_coordinator(e.role)) {
-            continue;
+        if let Some(named) = named_reader(&header, audience, &e) {
+            members.insert(named);
         }
-        if let Some(m) = e.str("member").filter(|m| !m.is_empty()) {
-            members.insert(MemberId::from_doc(m.to_owned()));
+        // `share` entries count only as above: their author is not "involved" (a resident's
+        // unauthorised share must add nobody).
+        if audience == Audience::Participants && e.t != SHARE {
+            members.insert(e.by);
         }
     }
     if audience == Audience::Participants {
-        // `share` entries count only as above: their author and the member they name are not
-        // "involved" (a resident's unauthorised share must add nobody).
-        for e in doc::entries(doc).into_iter().filter(|e| e.t != SHARE) {
-            members.extend(
-                e.str_values()
-                    .filter_map(|v| MemberId::parse(v).ok())
-                    .collect::<Vec<_>>(),
-            );
-            members.insert(e.by);
-        }
         members.extend(
             crate::model::comment::rows(doc)
                 .into_iter()
@@ -180,6 +186,25 @@ pub fn readers(doc: &impl ReadDoc) -> Readers {
     }
     members.insert(header.created_by);
     Readers { audience, members }
+}
+
+/// The member entry `e` makes a reader by naming them, if its type, field and author allow it
+/// (the table in the module docs); `None` for every other entry and field.
+fn named_reader(header: &doc::Header, audience: Audience, e: &doc::Entry) -> Option<MemberId> {
+    let creator = e.by == header.created_by;
+    let field = match (header.kind, e.t.as_str()) {
+        (_, SHARE) if creator || is_coordinator(e.role) => "member",
+        (Kind::Help, HELP_MATCH)
+            if audience == Audience::Participants
+                && (creator || model::allowed(Action::MatchHelpForOthers, e.role)) =>
+        {
+            "helper"
+        }
+        _ => return None,
+    };
+    e.str(field)
+        .filter(|m| !m.is_empty())
+        .map(|m| MemberId::from_doc(m.to_owned()))
 }
 
 /// Writes a new document's audience; nothing for [`Audience::Buurt`], so documents for the
@@ -377,6 +402,117 @@ mod tests {
             doc::append_entry(&mut d, &ctx, SHARE, &[("member", y.as_str().into())])?;
             assert!(!readers(&d).members.contains(&y), "{audience:?}");
         }
+        Ok(())
+    }
+
+    /// Who wrote an entry, relative to the document.
+    #[derive(Debug, Clone, Copy)]
+    enum Author {
+        Creator,
+        Other(Role),
+    }
+
+    /// The readers rule as a matrix: each naming (or not naming) field of each entry type,
+    /// written by an author who may name a reader or not, in each restricted audience and
+    /// kind. `named`: whether the member the field holds becomes a reader.
+    #[test]
+    fn only_named_fields_by_entitled_authors_add_readers() -> Result<()> {
+        use Audience::{Organisers, Participants};
+        use Author::{Creator, Other};
+        use Role::{Caretaker, Organiser, Resident, Staff};
+        let (requester, r) = store(Role::Resident)?;
+        #[rustfmt::skip]
+        let cases: &[(Kind, Audience, &str, &str, Author, bool)] = &[
+            // share {member}: the creator or a coordinator, in both restricted audiences.
+            (Kind::Help, Participants, SHARE, "member", Creator, true),
+            (Kind::Help, Participants, SHARE, "member", Other(Organiser), true),
+            (Kind::Help, Participants, SHARE, "member", Other(Staff), true),
+            (Kind::Help, Participants, SHARE, "member", Other(Resident), false),
+            (Kind::Help, Participants, SHARE, "member", Other(Caretaker), false),
+            (Kind::Help, Organisers, SHARE, "member", Creator, true),
+            (Kind::Help, Organisers, SHARE, "member", Other(Organiser), true),
+            (Kind::Help, Organisers, SHARE, "member", Other(Resident), false),
+            (Kind::Task, Participants, SHARE, "member", Creator, true),
+            (Kind::Task, Participants, SHARE, "member", Other(Resident), false),
+            // match {helper}: the requester or who may match for others, participants only.
+            (Kind::Help, Participants, HELP_MATCH, "helper", Creator, true),
+            (Kind::Help, Participants, HELP_MATCH, "helper", Other(Organiser), true),
+            (Kind::Help, Participants, HELP_MATCH, "helper", Other(Staff), true),
+            (Kind::Help, Participants, HELP_MATCH, "helper", Other(Resident), false),
+            (Kind::Help, Participants, HELP_MATCH, "helper", Other(Caretaker), false),
+            (Kind::Help, Organisers, HELP_MATCH, "helper", Creator, false),
+            (Kind::Task, Participants, HELP_MATCH, "helper", Creator, false),
+            // Any other field holding a member id, whoever writes it: nobody.
+            (Kind::Help, Participants, "respond", "message", Other(Resident), false),
+            (Kind::Help, Participants, "respond", "message", Other(Organiser), false),
+            (Kind::Help, Participants, "respond", "helper", Other(Resident), false),
+            (Kind::Help, Participants, HELP_MATCH, "member", Creator, false),
+            (Kind::Help, Participants, "thanks", "text", Creator, false),
+            (Kind::Help, Participants, "cancel", "reason", Other(Organiser), false),
+            (Kind::Help, Participants, "unmatch", "match", Creator, false),
+            (Kind::Task, Participants, "pledge", "household", Other(Resident), false),
+            (Kind::Help, Participants, "a_newer_schemas_entry", "member", Creator, false),
+        ];
+        for &(kind, audience, t, field, author, named) in cases {
+            let id = match kind {
+                Kind::Task => requester.create_task(&crate::model::task::NewTask {
+                    audience,
+                    ..crate::model::task::NewTask::new("Bankje")
+                })?,
+                _ => requester.create_help(&NewHelp {
+                    audience,
+                    ..NewHelp::ask("paperwork", "Schulden")
+                })?,
+            };
+            let victim = MemberId::new()?;
+            let (by, role) = match author {
+                Creator => (r.clone(), Role::Resident),
+                Other(role) => (MemberId::new()?, role),
+            };
+            let ctx = model::Ctx {
+                member: by.clone(),
+                role,
+                household: None,
+                now: T,
+            };
+            let mut d = automerge::AutoCommit::load(&requester.document_bytes(&id)?)?;
+            doc::append_entry(&mut d, &ctx, t, &[(field, victim.as_str().into())])?;
+            let readers = readers(&d);
+            let case = format!("{kind:?} {audience:?} {t}.{field} by {author:?}");
+            assert_eq!(readers.members.contains(&victim), named, "{case}");
+            assert_eq!(readers.may_read(&victim, Role::Resident), named, "{case}");
+            // The author of a non-share entry of a participants document is involved.
+            let involved = audience == Participants && t != SHARE;
+            assert_eq!(
+                readers.members.contains(&by),
+                involved || by == r,
+                "{case}: author"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_respond_naming_someone_makes_only_its_author_a_reader() -> Result<()> {
+        // The attack of issue 11: a participant responds with another member's id as the
+        // message; that member must not read the request.
+        let (requester, _) = store(Role::Resident)?;
+        let (neighbour, _) = store(Role::Resident)?;
+        let (_, victim) = store(Role::Resident)?;
+        let id = requester.create_help(&NewHelp {
+            audience: Audience::Participants,
+            ..NewHelp::ask("paperwork", "Schulden")
+        })?;
+        deliver(&requester, &neighbour)?;
+        neighbour.respond_help(&id, victim.as_str())?;
+        deliver(&neighbour, &requester)?;
+        let readers = requester.readers(&id)?;
+        assert!(!readers.may_read(&victim, Role::Resident));
+        assert_eq!(readers.members.len(), 2);
+        // The requester matches the neighbour: the neighbour was a reader already, nobody else
+        // becomes one.
+        requester.match_help(&id, &neighbour.identity().member)?;
+        assert_eq!(requester.readers(&id)?, readers);
         Ok(())
     }
 }

@@ -117,14 +117,6 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// Every string value among the entry's own fields.
-    pub fn str_values(&self) -> impl Iterator<Item = &str> {
-        self.fields.values().filter_map(|v| match v {
-            Field::Str(s) => Some(s.as_str()),
-            _ => None,
-        })
-    }
-
     pub fn str(&self, key: &str) -> Option<&str> {
         match self.fields.get(key) {
             Some(Field::Str(s)) => Some(s),
@@ -365,16 +357,36 @@ pub(crate) fn put(
 /// make the entry claim another author).
 const RESERVED: [&str; 4] = ["t", "by", "role", "at"];
 
-/// The `at` a new entry gets: the device's clock, but never earlier than one millisecond after
-/// every entry the device has already seen. Entries are ordered by `at`, so this keeps every
-/// action after the actions it was a reaction to, even when the device's clock is behind or two
-/// actions fall in the same millisecond (a hybrid logical clock, in effect).
+/// The `at` a new entry gets: the device's clock, but never before the document's `created_at`
+/// and never earlier than one millisecond after every entry the device has already seen.
+/// Entries are ordered by `at`, so this keeps every action after the actions it was a reaction
+/// to, even when the device's clock is behind or two actions fall in the same millisecond (a
+/// hybrid logical clock, in effect). The relay refuses an entry that breaks this (`bad_time`,
+/// rule 6 of [`crate::validate`]), so an honest device with a clock behind is never refused.
 pub(crate) fn next_at(doc: &impl ReadDoc, now: i64) -> i64 {
-    let latest = entries(doc).iter().map(|e| e.at).max();
+    let (created_at, latest) = time_floor(doc);
+    let base = created_at.map_or(now, |c| now.max(c));
     match latest {
-        Some(at) if at >= now => at.saturating_add(1),
-        _ => now,
+        Some(at) if at >= base => at.saturating_add(1),
+        _ => base,
     }
+}
+
+/// The `at` a new comment gets: the device's clock, but never before the document's
+/// `created_at` or any entry the device has seen (the relay's rule 8 of [`crate::validate`]).
+pub(crate) fn comment_at(doc: &impl ReadDoc, now: i64) -> i64 {
+    let (created_at, latest) = time_floor(doc);
+    [created_at, latest]
+        .into_iter()
+        .flatten()
+        .fold(now, i64::max)
+}
+
+/// The document's `created_at` and the latest `at` of its entries, as [`entries`] reads them
+/// (the relay computes the same on the document a change depends on).
+fn time_floor(doc: &impl ReadDoc) -> (Option<i64>, Option<i64>) {
+    let created_at = get_i64(doc, &ROOT, "created_at");
+    (created_at, entries(doc).iter().map(|e| e.at).max())
 }
 
 /// Appends an entry of type `t` by the acting member to the `log`; returns its id.

@@ -84,8 +84,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::legacy::{Key, ObjectId, Op, OpType};
 use automerge::{
-    ActorId, AutoCommit, Change, ObjId, ObjType, Patch, PatchAction, Prop, ROOT, ReadDoc,
-    ScalarValue, Value,
+    ActorId, AutoCommit, Change, ChangeHash, ObjId, ObjType, Patch, PatchAction, Prop, ROOT,
+    ReadDoc, ScalarValue, Value,
 };
 
 use crate::audience;
@@ -142,6 +142,11 @@ pub struct Pusher {
     /// phone's wrong clock); `None` leaves times unchecked. Entries are ordered by `at`, so a
     /// far-future `at` would sort after everything anyone writes for as long as it lasts.
     pub not_after: Option<i64>,
+    /// The earliest `created_at` a new document may carry (the relay's clock minus how long a
+    /// device may plausibly have been offline); `None` leaves it unchecked. With
+    /// [`Pusher::not_after`] it bounds `created_at` on both sides: documents are listed by
+    /// it, so a request dated in year 9999 would top every list for ever.
+    pub created_not_before: Option<i64>,
 }
 
 /// Why a change was refused.
@@ -384,6 +389,8 @@ fn inspect(
             ));
         }
     }
+    // Rules 6 and 8: what the change's author had seen, read before the change is applied.
+    let latest_seen = latest_entry_at(fork, change.deps(), &before_heads);
     fork.apply_changes([change.clone()])
         .map_err(|_| reject(BAD_CHANGE, "the change cannot be applied to the document"))?;
     if fork.get_change_by_hash(&hash).is_none() {
@@ -402,6 +409,10 @@ fn inspect(
         pusher,
         new_entries: BTreeSet::new(),
         new_comments: BTreeSet::new(),
+        floor: Floor {
+            created_at: doc::get_i64(fork, &ROOT, "created_at"),
+            latest_seen,
+        },
     };
     let mut paths = HashMap::new();
     for op in &change.decode().operations {
@@ -413,6 +424,30 @@ fn inspect(
     }
     rules.check_new_entries(fork)?;
     rules.check_new_comments(fork)
+}
+
+/// The latest `at` of the entries in the document as it was at `deps` (the state the change
+/// was written on), read as every device reads entries ([`doc::entries`]); `None` without
+/// entries there. Entries never change once written, so each one's `at` now is its `at` then;
+/// only which of them `deps` include needs the history. `heads` are the document's current
+/// heads: when the change builds on all of them (a device that is up to date, the common case)
+/// every entry counts and no history is read.
+fn latest_entry_at(d: &AutoCommit, deps: &[ChangeHash], heads: &[ChangeHash]) -> Option<i64> {
+    let entries = doc::entries(d);
+    let mut sorted_deps = deps.to_vec();
+    sorted_deps.sort();
+    let mut sorted_heads = heads.to_vec();
+    sorted_heads.sort();
+    if sorted_deps == sorted_heads {
+        return entries.iter().map(|e| e.at).max();
+    }
+    let log = doc::get_obj(d, &ROOT, "log", ObjType::Map)?;
+    let seen: HashSet<String> = d.keys_at(&log, deps).collect();
+    entries
+        .iter()
+        .filter(|e| seen.contains(&e.id))
+        .map(|e| e.at)
+        .max()
 }
 
 /// The keys whose values never change after creation (rule 5).
@@ -749,8 +784,15 @@ fn check_creation(d: &AutoCommit, entity: &EntityId, pusher: &Pusher) -> Result<
             "the new document's `id` is not the entity it was pushed for",
         ));
     }
-    if doc::get_i64(d, &ROOT, "created_at").is_none() {
+    let Some(created_at) = doc::get_i64(d, &ROOT, "created_at") else {
         return Err(missing("created_at"));
+    };
+    let too_early = created_at < pusher.created_not_before.unwrap_or(0);
+    if too_early || pusher.not_after.is_some_and(|limit| created_at > limit) {
+        return Err(reject(
+            BAD_TIME,
+            "the new document's `created_at` is too far from the relay's clock",
+        ));
     }
     if !audience::audience_is_known(d) {
         return Err(reject(
@@ -793,6 +835,24 @@ struct Rules<'a> {
     pusher: &'a Pusher,
     new_entries: BTreeSet<String>,
     new_comments: BTreeSet<String>,
+    floor: Floor,
+}
+
+/// The earliest times a new entry or comment may carry (rules 6 and 8).
+struct Floor {
+    /// The document's `created_at`.
+    created_at: Option<i64>,
+    /// The latest `at` of the entries the change depends on ([`latest_entry_at`]).
+    latest_seen: Option<i64>,
+}
+
+/// Whether a new entry (`strict`: after every entry it depends on) or comment (not before)
+/// may carry `at`.
+fn after_floor(floor: &Floor, at: i64, strict: bool) -> bool {
+    let after_entries = floor
+        .latest_seen
+        .is_none_or(|seen| if strict { at > seen } else { at >= seen });
+    after_entries && floor.created_at.is_none_or(|created| at >= created)
 }
 
 impl Rules<'_> {
@@ -926,25 +986,60 @@ impl Rules<'_> {
         Ok(out)
     }
 
-    /// With [`Pusher::not_after`] set: every value of `obj`'s `at` is an integer in
-    /// `0..=not_after`, else `bad_time`.
-    fn check_time(&self, d: &AutoCommit, obj: &ObjId, what: &str) -> Result<(), Rejection> {
-        let Some(limit) = self.pusher.not_after else {
-            return Ok(());
-        };
-        let times = d.get_all(obj, "at").unwrap_or_default();
+    /// Every value of `obj`'s `at` is an integer, not before the document's `created_at` and
+    /// after (`strict`) or not before every entry the change depends on; with
+    /// [`Pusher::not_after`] set, also in `0..=not_after`. Else `bad_time`.
+    fn check_time(
+        &self,
+        d: &AutoCommit,
+        obj: &ObjId,
+        what: &str,
+        strict: bool,
+    ) -> Result<(), Rejection> {
+        let times: Vec<Option<i64>> = d
+            .get_all(obj, "at")
+            .unwrap_or_default()
+            .iter()
+            .map(|(v, _)| match v {
+                Value::Scalar(s) => match s.as_ref() {
+                    ScalarValue::Int(t) => Some(*t),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
         let sane = !times.is_empty()
-            && times.iter().all(|(v, _)| {
-                matches!(v, Value::Scalar(s) if matches!(s.as_ref(), ScalarValue::Int(t) if (0..=limit).contains(t)))
+            && times.iter().all(|t| {
+                t.is_some_and(|t| {
+                    self.pusher
+                        .not_after
+                        .is_none_or(|limit| (0..=limit).contains(&t))
+                })
             });
-        if sane {
-            Ok(())
-        } else {
-            Err(reject(
+        if !sane {
+            return Err(reject(
                 BAD_TIME,
                 format!("{what} has an `at` that is missing, negative or too far in the future"),
-            ))
+            ));
         }
+        if !times
+            .iter()
+            .flatten()
+            .all(|t| after_floor(&self.floor, *t, strict))
+        {
+            let entries = if strict {
+                "not after every entry"
+            } else {
+                "before an entry"
+            };
+            return Err(reject(
+                BAD_TIME,
+                format!(
+                    "{what} has an `at` before the document's `created_at` or {entries} the change depends on"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Rule 6: every new entry says the pusher wrote it, in their role, at a sane time.
@@ -963,7 +1058,7 @@ impl Rules<'_> {
                     format!("{WHAT} has a `role` that is not the pusher's role"),
                 ));
             }
-            self.check_time(d, &entry, WHAT)?;
+            self.check_time(d, &entry, WHAT, true)?;
         }
         Ok(())
     }
@@ -978,7 +1073,7 @@ impl Rules<'_> {
                     format!("{WHAT} has an `author` that is not the pusher"),
                 ));
             }
-            self.check_time(d, &comment, WHAT)?;
+            self.check_time(d, &comment, WHAT, false)?;
         }
         Ok(())
     }
@@ -1033,6 +1128,7 @@ mod tests {
             role: id.role,
             actors: vec![actor(s)],
             not_after: Some(s.now_ms() + 86_400_000),
+            created_not_before: Some(s.now_ms() - 30 * 86_400_000),
         }
     }
 
@@ -2021,6 +2117,7 @@ mod tests {
             role: Role::Resident,
             actors: vec![change.actor_id().clone()],
             not_after: None,
+            created_not_before: None,
         };
         assert_eq!(
             code(check_change(None, &EntityId::new()?, &change, &p)),
@@ -2206,6 +2303,202 @@ mod tests {
             .unwrap_err();
         assert_eq!(refused.code, "bad_change");
         assert!(refused.reason.contains("`audience`"), "{refused}");
+        Ok(())
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Times: no back-dating past what the change depends on; `created_at` near the relay's
+    // clock (rules 4, 6, 8).
+
+    /// A phone whose clock reads `now`.
+    fn phone_at(role: Role, now: i64) -> crate::Result<Store> {
+        let s = Store::open_in_memory(Arc::new(ManualClock::new(now)))?;
+        s.set_identity(role, None, None)?;
+        Ok(s)
+    }
+
+    /// `s` as a relay whose clock reads `relay_now` sees them.
+    fn pusher_at(s: &Store, relay_now: i64) -> Pusher {
+        Pusher {
+            not_after: Some(relay_now + DAY),
+            created_not_before: Some(relay_now - 30 * DAY),
+            ..pusher(s)
+        }
+    }
+
+    /// An entry as an attacker writes it on the relay's copy of `id`: `by` and `role` true,
+    /// `at` whatever they like (no clamp).
+    fn raw_entry(
+        relay: &Relay,
+        id: &EntityId,
+        by: &Store,
+        t: &str,
+        fields: &[(&str, &str)],
+        at: i64,
+    ) -> Change {
+        let mut d = relay.forge(id, actor(by));
+        let log = doc::get_obj(&d, &ROOT, "log", ObjType::Map).unwrap();
+        let e = d.put_object(&log, "forged", ObjType::Map).unwrap();
+        d.put(&e, "t", t).unwrap();
+        d.put(&e, "by", member(by).as_str()).unwrap();
+        d.put(&e, "role", by.identity().role.as_str()).unwrap();
+        d.put(&e, "at", at).unwrap();
+        for (k, v) in fields {
+            d.put(&e, *k, *v).unwrap();
+        }
+        last(&mut d)
+    }
+
+    #[test]
+    fn a_back_dated_rsvp_cannot_take_the_last_place() -> TestResult {
+        let org = phone(Role::Organiser)?;
+        let first = phone_at(Role::Resident, T0 + 60_000)?;
+        let late = phone_at(Role::Resident, T0 + 120_000)?;
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Workshop", "Buurthuis", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let id = org.create_event(&new)?;
+        relay.sync(&[&org, &first, &late])?;
+        first.rsvp_event(&id, Rsvp::Going)?;
+        relay.sync(&[&org, &first, &late])?;
+        let first_at = T0 + 60_000;
+        let going = [("status", "going"), ("seen", "confirmed")];
+        // Before the first comer's RSVP (which the change depends on), at it (a tie the
+        // attacker's member id could win), before the event existed: refused.
+        for at in [T0 + 1, first_at - 1, first_at, T0 - DAY, 1] {
+            let c = raw_entry(&relay, &id, &late, "rsvp", &going, at);
+            assert_eq!(
+                code(relay.check(&id, &c, &pusher(&late))),
+                BAD_TIME,
+                "at {at}"
+            );
+        }
+        // After it: accepted, and the first comer keeps the place.
+        let c = raw_entry(&relay, &id, &late, "rsvp", &going, first_at + 1);
+        relay.accept(&id, c.raw_bytes(), &pusher(&late))?;
+        let v = crate::model::event::derive(&relay.docs[&id])?;
+        assert_eq!(v.confirmed.len(), 1);
+        assert_eq!(v.confirmed[0].member, member(&first));
+        assert_eq!(v.waitlist[0].member, member(&late));
+        Ok(())
+    }
+
+    #[test]
+    fn a_claim_dated_1_cannot_take_over_an_adopted_task() -> TestResult {
+        let res = phone(Role::Resident)?;
+        let adopter = phone_at(Role::Resident, T0 + HOUR)?;
+        let attacker = phone_at(Role::Resident, T0 + 2 * HOUR)?;
+        let mut relay = Relay::default();
+        let id = res.create_task(&NewTask::new("Bankje schilderen"))?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        adopter.claim_task(&id)?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        for at in [1, T0, T0 + HOUR] {
+            let c = raw_entry(&relay, &id, &attacker, "claim", &[("as", "adopter")], at);
+            assert_eq!(
+                code(relay.check(&id, &c, &pusher(&attacker))),
+                BAD_TIME,
+                "at {at}"
+            );
+        }
+        // The honest claim now: first backup, the adopter stays.
+        attacker.claim_task(&id)?;
+        relay.sync(&[&res, &adopter, &attacker])?;
+        let v = crate::model::task::derive(&relay.docs[&id])?;
+        assert_eq!(v.adopter, Some(member(&adopter)));
+        Ok(())
+    }
+
+    #[test]
+    fn created_at_stays_near_the_relays_clock() -> TestResult {
+        // Year 9999 (a request that tops every list), 40 days old, before 1970: refused; a
+        // caretaker's 29-day-old offline report and a clock a day ahead: accepted.
+        let year_9999 = 253_402_300_799_000;
+        for (created, want) in [
+            (year_9999, BAD_TIME),
+            (T0 + DAY + 1, BAD_TIME),
+            (T0 - 40 * DAY, BAD_TIME),
+            (T0 - 30 * DAY - 1, BAD_TIME),
+            (-1, BAD_TIME),
+            (T0 - 29 * DAY, "accepted"),
+            (T0 + DAY, "accepted"),
+            (T0 - 2 * HOUR, "accepted"),
+        ] {
+            let s = phone_at(Role::Resident, created)?;
+            let id = s.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+            let change = Change::from_bytes(s.pending_changes(1)?.remove(0).bytes)?;
+            let verdict = code(check_change(None, &id, &change, &pusher_at(&s, T0)));
+            assert_eq!(verdict, want, "created_at {created}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_honest_device_with_a_clock_behind_is_never_refused() -> TestResult {
+        // The organiser's clock is right; the resident's is 2 hours behind. Every entry and
+        // comment the resident writes after seeing the organiser's is clamped past them.
+        let org = phone(Role::Organiser)?;
+        let behind = phone_at(Role::Resident, T0 - 2 * HOUR)?;
+        let mut relay = Relay::default();
+        let push = |relay: &mut Relay, s: &Store| -> TestResult {
+            let mut seqs = Vec::new();
+            let mut batch = Vec::new();
+            for c in s.pending_changes(100)? {
+                relay
+                    .accept(&c.entity, &c.bytes, &pusher_at(s, T0))
+                    .map_err(|r| format!("an honest change was refused: {r}"))?;
+                seqs.push(c.seq);
+                batch.push((c.entity, c.bytes));
+            }
+            s.ack_changes(&seqs)?;
+            org.apply_remote_changes(&batch)?;
+            behind.apply_remote_changes(&batch)?;
+            Ok(())
+        };
+        let mut new = NewEvent::new("Barbecue", "Speeltuin", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let event = org.create_event(&new)?;
+        let task = org.create_task(&NewTask::new("Bankje"))?;
+        push(&mut relay, &org)?;
+        org.claim_task(&task)?;
+        org.add_comment(&event, "Welkom")?;
+        push(&mut relay, &org)?;
+        behind.rsvp_event(&event, Rsvp::Going)?;
+        behind.add_comment(&event, "Ik kom")?;
+        behind.claim_task(&task)?;
+        behind.add_comment(&task, "Ik help mee")?;
+        let own = behind.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
+        behind.add_comment(&own, "Graag voor vrijdag")?;
+        push(&mut relay, &behind)?;
+        let v = crate::model::task::derive(&relay.docs[&task])?;
+        assert_eq!(
+            v.adopter,
+            Some(member(&org)),
+            "a slow clock does not jump the queue"
+        );
+        for e in doc::entries(&relay.docs[&event]) {
+            assert!(e.at >= T0, "clamped to the event's created_at");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn an_offline_entry_may_be_older_than_what_it_did_not_see() -> TestResult {
+        // Two residents RSVP offline; the later one pushes first. The earlier one's RSVP does
+        // not depend on the later one, so it is accepted and (being first) keeps the place.
+        let org = phone(Role::Organiser)?;
+        let early = phone_at(Role::Resident, T0 + 60_000)?;
+        let later = phone_at(Role::Resident, T0 + 120_000)?;
+        let mut relay = Relay::default();
+        let mut new = NewEvent::new("Workshop", "Buurthuis", T0 + DAY, T0 + DAY + HOUR);
+        new.capacity = Some(1);
+        let id = org.create_event(&new)?;
+        relay.sync(&[&org, &early, &later])?;
+        early.rsvp_event(&id, Rsvp::Going)?;
+        later.rsvp_event(&id, Rsvp::Going)?;
+        relay.sync(&[&later, &early])?;
+        let v = crate::model::event::derive(&relay.docs[&id])?;
+        assert_eq!(v.confirmed[0].member, member(&early));
         Ok(())
     }
 }

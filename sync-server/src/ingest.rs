@@ -190,8 +190,12 @@ struct Staged {
     over_budget: Option<u64>,
 }
 
-/// How far ahead of the relay's clock an entry's `at` may be.
+/// How far ahead of the relay's clock an entry's `at` (or a new document's `created_at`) may be.
 pub const MAX_CLOCK_AHEAD_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// How far behind the relay's clock a new document's `created_at` may be: 30 days, as long as
+/// a device may plausibly have been offline with the document in its outbox.
+pub const MAX_CREATED_BEHIND_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 /// Steps 1–6 for one request, in its buurt's turn ([`Relay::heavy`]). Documents are taken out
 /// of the cache for their validation and put back when accepted; a shard's lock is held only
@@ -205,6 +209,9 @@ fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) ->
         // A phone's clock may be wrong by hours (time zones, no network time in a basement);
         // a day of allowance refuses only what can only be an attack or a broken clock.
         not_after: Some(now.saturating_add(MAX_CLOCK_AHEAD_MS)),
+        // A caretaker's phone may create a report in a basement and be offline for weeks; a
+        // document dated earlier than that can only be an attack on the lists' order.
+        created_not_before: Some(now.saturating_sub(MAX_CREATED_BEHIND_MS)),
     };
     let mut out = Staged {
         rejected: Vec::new(),

@@ -72,7 +72,8 @@ pub(crate) fn add(d: &mut AutoCommit, ctx: &Ctx, body: &str) -> Result<String> {
     let id = new_entry_id()?;
     let c = d.put_object(&map, id.as_str(), ObjType::Map)?;
     doc::put(d, &c, "author", ctx.member.as_str())?;
-    doc::put(d, &c, "at", ctx.now)?;
+    let at = doc::comment_at(d, ctx.now);
+    doc::put(d, &c, "at", at)?;
     doc::set_text(d, &c, "body", &body)?;
     Ok(id)
 }

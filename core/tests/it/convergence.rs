@@ -462,8 +462,8 @@ fn run_help_scenario(steps: &[Step]) -> Result<()> {
 /// Who reads a participants-only request (`noaber_core::audience`): replicas share, respond,
 /// match and comment at random, offline, and exchange in a random order with drops and
 /// duplicates. Every replica ends with the same readers, and they are exactly the model's: the
-/// creator, whoever an allowed member shared it with, and whoever wrote to it or was named by
-/// an entry — never fewer for anything that happened later.
+/// creator, whoever an allowed member shared it with or matched, and whoever wrote to it — never
+/// fewer for anything that happened later, and never someone a message merely names.
 fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Result<()> {
     use std::collections::BTreeSet;
 
@@ -496,6 +496,12 @@ fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Res
             }
             ReaderOp::Respond => {
                 if r.store.respond_help(&id, "ik kan").is_ok() {
+                    model.insert(me);
+                }
+            }
+            ReaderOp::RespondNaming(n) => {
+                // A message holding another member's id names nobody: only its author.
+                if r.store.respond_help(&id, members[*n].as_str()).is_ok() {
                     model.insert(me);
                 }
             }
@@ -540,6 +546,7 @@ fn run_readers_scenario(ops: &[(usize, ReaderOp, i64)], sched: &Schedule) -> Res
 enum ReaderOp {
     Share(usize),
     Respond,
+    RespondNaming(usize),
     Withdraw,
     Match(usize),
     Comment,
@@ -549,14 +556,186 @@ fn reader_op() -> impl Strategy<Value = ReaderOp> {
     prop_oneof![
         3 => (0..4usize).prop_map(ReaderOp::Share),
         2 => Just(ReaderOp::Respond),
+        2 => (0..4usize).prop_map(ReaderOp::RespondNaming),
         1 => Just(ReaderOp::Withdraw),
         2 => (0..4usize).prop_map(ReaderOp::Match),
         1 => Just(ReaderOp::Comment),
     ]
 }
 
+/// A relay for [`run_backdating`]: one document, built only from the changes
+/// `noaber_core::validate` accepted, with an independent check of the time rule on each.
+struct TimeRelay {
+    doc: automerge::AutoCommit,
+    now: i64,
+}
+
+/// Every entry `at` of `d`'s log: key → at.
+fn entry_times(d: &automerge::AutoCommit) -> std::collections::BTreeMap<String, i64> {
+    use automerge::ReadDoc;
+    let Ok(Some((_, log))) = d.get(automerge::ROOT, "log") else {
+        return Default::default();
+    };
+    d.map_range(&log, ..)
+        .filter_map(|item| {
+            let at = d.get(item.id(), "at").ok().flatten()?.0.as_i64()?;
+            Some((item.key.to_string(), at))
+        })
+        .collect()
+}
+
+impl TimeRelay {
+    /// Validates and applies `bytes` from `r`; `Err` is the rejection's code.
+    fn push(
+        &mut self,
+        r: &Replica,
+        entity: &EntityId,
+        bytes: &[u8],
+    ) -> std::result::Result<(), &'static str> {
+        use noaber_core::validate::{Pusher, check_change};
+        let change = automerge::Change::from_bytes(bytes.to_vec()).map_err(|_| "decode")?;
+        let id = r.store.identity();
+        let pusher = Pusher {
+            member: id.member,
+            role: id.role,
+            actors: vec![automerge::ActorId::try_from(id.actor.as_str()).map_err(|_| "actor")?],
+            not_after: Some(self.now + 86_400_000),
+            created_not_before: Some(self.now - 30 * 86_400_000),
+        };
+        check_change(Some(&self.doc), entity, &change, &pusher).map_err(|r| r.code)?;
+        // Independently of the validator: the state the change depends on, by `fork_at`.
+        let seen = entry_times(&self.doc.fork_at(change.deps()).map_err(|_| "fork")?);
+        let before = entry_times(&self.doc);
+        self.doc.apply_changes([change]).map_err(|_| "apply")?;
+        let latest_seen = seen.values().max().copied().unwrap_or(i64::MIN);
+        for (key, at) in entry_times(&self.doc) {
+            if !before.contains_key(&key) {
+                assert!(
+                    at > latest_seen,
+                    "an accepted entry is after what it depends on"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives `r` every change the relay holds.
+    fn pull(&mut self, r: &Replica, id: &EntityId) -> Result<()> {
+        let batch: Vec<_> = self
+            .doc
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| (id.clone(), c.raw_bytes().to_vec()))
+            .collect();
+        r.store.apply_remote_changes(&batch)?;
+        Ok(())
+    }
+}
+
+/// Back-dating (issue 11): three neighbours with clocks up to 2 h wrong claim one task, each
+/// online (it pulls first) or offline (it claims on what it had), in a random order; an
+/// attacker who pulled everything tries claims dated before what it saw. Every honest change
+/// is accepted, every back-dated one refused (`bad_time`), every accepted entry is after every
+/// entry its change depends on, and the adopter is the earliest honest claim.
+fn run_backdating(
+    skews: &[i64],
+    plan: &[(usize, bool, i64)],
+    attacks: &[(usize, i64)],
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    use noaber_core::model::task::NewTask;
+    const T0: i64 = crate::support::T0;
+    let creator = Replica::new(Role::Caretaker)?;
+    let honest: Vec<Replica> = skews
+        .iter()
+        .map(|_| Replica::new(Role::Resident))
+        .collect::<Result<_>>()?;
+    let attacker = Replica::new(Role::Resident)?;
+    let id = creator.store.create_task(&NewTask::new("Bankje"))?;
+    // The relay's clock is right; the creator's too.
+    let mut relay = TimeRelay {
+        doc: automerge::AutoCommit::new(),
+        now: T0,
+    };
+    for c in creator.outgoing()? {
+        let change = automerge::Change::from_bytes(c.1)?;
+        relay.doc.apply_changes([change])?;
+    }
+    for r in honest.iter().chain([&attacker]) {
+        relay.pull(r, &id)?;
+    }
+    let mut claims = Vec::new();
+    for (step, (who, online, tick)) in plan.iter().enumerate() {
+        relay.now += tick;
+        let r = &honest[*who];
+        r.clock.set(relay.now + skews[*who]);
+        if *online {
+            relay.pull(r, &id)?;
+        }
+        if r.store.claim_task(&id).is_ok() {
+            let pending = r.store.pending_changes(100)?;
+            for c in &pending {
+                // An honest change is never refused, whatever the device's clock says.
+                if let Err(code) = relay.push(r, &id, &c.bytes) {
+                    panic!("an honest claim was refused: {code}");
+                }
+            }
+            r.store
+                .ack_changes(&pending.iter().map(|c| c.seq).collect::<Vec<_>>())?;
+            claims.push(r.member());
+        }
+        for (_, back) in attacks.iter().filter(|(after, _)| *after == step) {
+            relay.pull(&attacker, &id)?;
+            let seen = entry_times(&relay.doc);
+            let Some(latest) = seen.values().max().copied() else {
+                continue;
+            };
+            let at = (latest - back).max(1);
+            let mut d = automerge::AutoCommit::load(&attacker.store.document_bytes(&id)?)?
+                .with_actor(automerge::ActorId::try_from(
+                    attacker.store.identity().actor.as_str(),
+                )?);
+            use automerge::ReadDoc;
+            use automerge::transaction::Transactable;
+            let Some((_, log)) = d.get(automerge::ROOT, "log")? else {
+                continue;
+            };
+            let e = d.put_object(&log, format!("forged{step}{back}"), automerge::ObjType::Map)?;
+            d.put(&e, "t", "claim")?;
+            d.put(&e, "by", attacker.member().as_str())?;
+            d.put(&e, "role", "resident")?;
+            d.put(&e, "at", at)?;
+            d.put(&e, "as", "adopter")?;
+            d.commit();
+            let change = d.get_last_local_change().ok_or("no change")?;
+            assert_eq!(
+                relay.push(&attacker, &id, change.raw_bytes()),
+                Err("bad_time"),
+                "at {at}"
+            );
+        }
+    }
+    // Whoever claimed first in the log's order adopts; the attacker never does.
+    let viewer = Replica::new(Role::Resident)?;
+    relay.pull(&viewer, &id)?;
+    let v = viewer.store.task(&id)?;
+    assert_ne!(v.adopter, Some(attacker.member()));
+    if !claims.is_empty() {
+        assert!(v.adopter.as_ref().is_some_and(|a| claims.contains(a)));
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::default())]
+
+    #[test]
+    fn back_dating_never_wins_a_claim(
+        skews in proptest::collection::vec(-7_200_000..=7_200_000i64, 3),
+        plan in proptest::collection::vec((0..3usize, any::<bool>(), 0..600_000i64), 1..8),
+        attacks in proptest::collection::vec((0..8usize, 0..200_000_000i64), 0..6),
+    ) {
+        run_backdating(&skews, &plan, &attacks).unwrap();
+    }
 
     #[test]
     fn readers_of_a_restricted_request_converge(
