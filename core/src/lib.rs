@@ -17,6 +17,7 @@ pub(crate) mod doc;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod names;
 pub mod photo;
 pub mod store;
 pub mod sync;

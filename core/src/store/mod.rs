@@ -217,9 +217,11 @@ impl Store {
         display_name: Option<&str>,
         household: Option<&str>,
     ) -> Result<Identity> {
-        if let Some(n) = display_name {
-            crate::doc::check_len("display_name", n, 80)?;
-        }
+        let display_name = display_name
+            .filter(|n| !n.trim().is_empty())
+            .map(crate::names::display_name)
+            .transpose()?;
+        let display_name = display_name.as_deref();
         if let Some(h) = household {
             crate::doc::check_len("household", h, 120)?;
         }

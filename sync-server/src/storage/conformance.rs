@@ -106,6 +106,7 @@ fn ticket(invite: [u8; 32], member: &MemberId, actors: &[ActorId]) -> JoinTicket
         device: DeviceId::new().unwrap(),
         token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
         actors: actors.to_vec(),
+        retryable: false,
         now: NOW,
     }
 }

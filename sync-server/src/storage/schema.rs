@@ -13,6 +13,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ("001_initial", include_str!("migrations/001_initial.sql")),
     ("002_audience", include_str!("migrations/002_audience.sql")),
     ("003_blobs", include_str!("migrations/003_blobs.sql")),
+    ("005_identity", include_str!("migrations/005_identity.sql")),
 ];
 
 /// The schema version this code writes.

@@ -195,6 +195,7 @@ impl Device {
                 display_name: name.into(),
                 member: id.member.to_string(),
                 actors: vec![id.actor.clone()],
+                join_secret: None,
             })
             .await?
             .map_err(|(s, e)| format!("join failed: {s} {e:?}"))?;
