@@ -39,6 +39,8 @@ impl TestRelay {
         let mut config = Config::with_data(dir.path());
         config.join_burst = 10_000;
         config.join_per_minute = 10_000;
+        config.join_per_invite_burst = 10_000;
+        config.join_per_invite_per_minute = 10_000;
         tweak(&mut config);
         Self::start_in(dir, config).await
     }
