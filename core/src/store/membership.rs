@@ -72,11 +72,109 @@ fn row_to_buurt(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Buurt, String)> {
     ))
 }
 
+/// The ids and secret one join sends ([`Store::join_attempt`]), stored before it is sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinAttempt {
+    /// The member id to register (the pending one when the attempt began).
+    pub member: MemberId,
+    /// The actor id to register (hex).
+    pub actor: String,
+    /// The `join_secret` (64 hex digits): a secret like a token, never logged.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for JoinAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinAttempt")
+            .field("member", &self.member)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invite code's canonical form for keying attempts: upper case, no dashes or spaces.
+fn canonical_invite(invite: &str) -> String {
+    invite
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 impl Store {
-    /// Records a successful join: the buurt, the device's token and role. The local member id
-    /// becomes the one the relay registered; the role the invite gave becomes the local role;
-    /// the buurt becomes the active one (new entities are created in it); entities created
-    /// before any join are assigned to it.
+    /// The ids and secret to join `relay_url` with `invite`: those of an earlier attempt with
+    /// the same invite that got no answer (a retry sends exactly what the first attempt sent,
+    /// so the relay recognises it and answers with the same device and token), else the
+    /// pending member and actor ids with a fresh random secret, stored durably before this
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn join_attempt(&self, relay_url: &str, invite: &str) -> Result<JoinAttempt> {
+        let relay = relay_url.trim_end_matches('/');
+        let invite = canonical_invite(invite);
+        let inner = self.lock();
+        let found: Option<(String, String, String)> = inner
+            .conn
+            .prepare_cached(
+                "SELECT member, actor, secret FROM pending_joins WHERE relay_url = ?1 AND invite = ?2",
+            )?
+            .query_row(params![relay, invite], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        if let Some((member, actor, secret)) = found {
+            return Ok(JoinAttempt {
+                member: MemberId::parse(&member)?,
+                actor,
+                secret,
+            });
+        }
+        let pending = crate::store::acting_in(&inner.conn, None)?;
+        let attempt = JoinAttempt {
+            member: pending.member,
+            actor: pending.actor,
+            secret: crate::ids::hex(&crate::ids::random_bytes::<32>()?),
+        };
+        inner
+            .conn
+            .prepare_cached(
+                "INSERT INTO pending_joins (relay_url, invite, member, actor, secret, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                relay,
+                invite,
+                attempt.member.as_str(),
+                attempt.actor,
+                attempt.secret,
+                self.now_ms()
+            ])?;
+        Ok(attempt)
+    }
+
+    /// Forgets a join attempt the relay refused for good (the next attempt starts afresh).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn forget_join_attempt(&self, relay_url: &str, invite: &str) -> Result<()> {
+        let inner = self.lock();
+        inner
+            .conn
+            .prepare_cached("DELETE FROM pending_joins WHERE relay_url = ?1 AND invite = ?2")?
+            .execute(params![
+                relay_url.trim_end_matches('/'),
+                canonical_invite(invite)
+            ])?;
+        Ok(())
+    }
+
+    /// Records a successful join: the buurt, the device's token and role, and the member and
+    /// actor ids registered there (the relay's answer names the member; the actor is the one
+    /// the store's [`JoinAttempt`] for that member sent, else the pending one). The buurt
+    /// becomes the active one (new entities are created in it). When the join registered the
+    /// pending identity, entities created before any join are assigned to it and the pending
+    /// ids are replaced by fresh ones, so the next buurt gets ids of its own.
     ///
     /// # Errors
     ///
@@ -110,55 +208,79 @@ impl Store {
         crate::doc::check_len("buurt_name", &resp.buurt_name, 200)?;
         let member = MemberId::parse(&resp.member)?;
         let now = self.now_ms();
+        let relay = relay_url.trim_end_matches('/');
         {
             let mut inner = self.lock();
+            let pending = crate::store::acting_in(&inner.conn, None)?;
             let tx = inner.conn.transaction()?;
+            let attempted: Option<String> = tx
+                .prepare_cached(
+                    "SELECT actor FROM pending_joins WHERE relay_url = ?1 AND member = ?2
+                     ORDER BY created_at DESC LIMIT 1",
+                )?
+                .query_row(params![relay, member.as_str()], |r| r.get(0))
+                .optional()?;
+            let actor = attempted.unwrap_or_else(|| pending.actor.clone());
             tx.execute(
-                "INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, relay_url = excluded.relay_url,
                      member = excluded.member, role = excluded.role, device = excluded.device,
-                     token = excluded.token, cursor = 0, head = 0, failures = 0, last_error = NULL",
+                     token = excluded.token, actor = excluded.actor,
+                     cursor = 0, head = 0, failures = 0, last_error = NULL",
                 params![
                     resp.buurt,
                     resp.buurt_name,
-                    relay_url.trim_end_matches('/'),
+                    relay,
                     resp.member,
                     role.as_str(),
                     resp.device,
                     resp.token,
-                    now
+                    now,
+                    actor
                 ],
             )?;
             tx.execute(
-                "UPDATE documents SET buurt = ?1 WHERE buurt IS NULL",
-                [&resp.buurt],
+                "DELETE FROM pending_joins WHERE member = ?1 OR actor = ?2",
+                params![member.as_str(), actor],
             )?;
-            set_setting(&tx, "member_id", Some(member.as_str()))?;
+            if member == pending.member || actor == pending.actor {
+                // The pending identity is registered now: what was written with it moves to
+                // this buurt, and the next join gets fresh ids.
+                tx.execute(
+                    "UPDATE documents SET buurt = ?1 WHERE buurt IS NULL",
+                    [&resp.buurt],
+                )?;
+                crate::store::renew_pending(&tx)?;
+            }
             set_setting(&tx, "role", Some(role.as_str()))?;
             set_setting(&tx, "active_buurt", Some(&resp.buurt))?;
             tx.commit()?;
-            inner.identity.member = member;
-            inner.identity.role = role;
             inner.active_buurt = Some(resp.buurt.clone());
+            inner.refresh_identity()?;
         }
         self.buurt(&resp.buurt)
     }
 
-    /// Makes this device act as an existing member (a second phone of the same person), before
-    /// joining with an invite the relay bound to that member.
+    /// Makes the next join register an existing member (a second phone of the same person)
+    /// instead of the pending member id, with an invite the relay bound to that member.
+    /// Buurten already joined keep their ids.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] (`member`) when this store already made changes as another
-    /// member (they would be orphaned: use a fresh store); storage errors.
+    /// [`Error::InvalidInput`] (`member`) when this store already made changes with the pending
+    /// member id, before any join (they would be orphaned: use a fresh store); storage errors.
     pub fn adopt_member(&self, member: &MemberId) -> Result<()> {
-        if self.identity().member == *member {
+        let pending = self.with_conn(|conn, _| crate::store::acting_in(conn, None))?;
+        if pending.member == *member {
             return Ok(());
         }
         let made: i64 = self.with_conn(|conn, _| {
             Ok(conn
-                .prepare_cached("SELECT count(*) FROM outbox")?
+                .prepare_cached(
+                    "SELECT count(*) FROM outbox o JOIN documents d ON d.id = o.doc_id
+                     WHERE d.buurt IS NULL",
+                )?
                 .query_row([], |r| r.get(0))?)
         })?;
         if made > 0 {
@@ -219,8 +341,7 @@ impl Store {
         set_setting(&inner.conn, "active_buurt", Some(&b.id))?;
         set_setting(&inner.conn, "role", Some(b.role.as_str()))?;
         inner.active_buurt = Some(b.id);
-        inner.identity.role = b.role;
-        Ok(())
+        inner.refresh_identity()
     }
 
     /// Leaves a buurt: forgets its token and removes its entities from this device (documents,
@@ -257,9 +378,12 @@ impl Store {
             )
             .optional()?;
         set_setting(&tx, "active_buurt", next.as_ref().map(|(b, _)| b.as_str()))?;
+        if let Some((_, role)) = &next {
+            set_setting(&tx, "role", Some(role))?;
+        }
         tx.commit()?;
         inner.active_buurt = next.map(|(b, _)| b);
-        Ok(())
+        inner.refresh_identity()
     }
 
     /// The device token for a buurt (for the transport only).
@@ -509,7 +633,7 @@ impl Store {
         if inner.active_buurt.as_deref() == Some(buurt) && inner.identity.role != role {
             set_setting(&inner.conn, "role", Some(role.as_str()))?;
             tracing::info!(role = role.as_str(), "the relay reports a new role");
-            inner.identity.role = role;
+            inner.refresh_identity()?;
         }
         drop(inner);
         if was_coordinator && !crate::audience::is_coordinator(role) {

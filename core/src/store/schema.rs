@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_outbox_by_document",
         include_str!("migrations/004_outbox_by_document.sql"),
     ),
+    (
+        "005_identity_per_buurt",
+        include_str!("migrations/005_identity_per_buurt.sql"),
+    ),
 ];
 
 /// The schema version this code writes.

@@ -1779,6 +1779,43 @@ mod tests {
         Ok(())
     }
 
+    /// Ids are unique across buurten even when joins to different buurten race; identical
+    /// retries racing enrol one device.
+    #[test]
+    fn concurrent_joins_across_buurten_and_retries_enrol_once() -> TestResult {
+        let s = PostgresStorage::open(&pg_harness::fresh_database()?, 8)?;
+        let buurten: Vec<_> = (0..4).map(|_| buurt(&s)).collect::<Result<_, _>>()?;
+        let invites: Vec<_> = buurten
+            .iter()
+            .map(|b| invite(&s, b, 1))
+            .collect::<Result<_, _>>()?;
+        let actor = ActorId::random();
+        let outcomes = race(4, |i| {
+            s.join(&ticket(invites[i], &MemberId::new().unwrap(), &actor))
+                .unwrap()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.is_ok() || *o == Err(JoinRefusal::ActorTaken))
+        );
+        let b = buurt(&s)?;
+        let once = invite(&s, &b, 1)?;
+        let mut t = ticket(once, &MemberId::new()?, &ActorId::random());
+        t.retryable = true;
+        let outcomes = race(4, |_| s.join(&t).unwrap());
+        let joined: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
+        assert!(joined.iter().all(|j| j.device == joined[0].device));
+        assert_eq!(joined.iter().filter(|j| !j.retry).count(), 1);
+        assert_eq!(s.devices(&b)?.len(), 1);
+        Ok(())
+    }
+
     #[test]
     fn a_database_of_a_newer_relay_is_refused() -> TestResult {
         let cluster = pg_harness::shared()?;
