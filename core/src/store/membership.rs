@@ -691,3 +691,140 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::help::NewHelp;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const RELAY: &str = "https://relay.example";
+
+    fn store() -> Store {
+        Store::open_in_memory(Arc::new(ManualClock::new(1_790_000_000_000))).unwrap()
+    }
+
+    /// Joins `buurt` as the client does: an attempt, then the relay's answer for its member.
+    fn join(s: &Store, buurt: &str, invite: &str) -> Result<JoinAttempt> {
+        let attempt = s.join_attempt(RELAY, invite)?;
+        s.join_buurt(
+            RELAY,
+            &JoinResponse {
+                v: 1,
+                buurt: buurt.into(),
+                buurt_name: "De Linde".into(),
+                member: attempt.member.to_string(),
+                role: "resident".into(),
+                device: crate::ids::new_hex_id()?,
+                token: "t".repeat(64),
+            },
+        )?;
+        Ok(attempt)
+    }
+
+    /// The actor of a document's last local change.
+    fn actor_of(s: &Store, id: &crate::EntityId) -> String {
+        let mut inner = s.lock();
+        let mut doc = s.take_doc(&mut inner, id).unwrap();
+        let change = doc.get_changes(&[]).last().map(|c| c.actor_id().to_hex_string());
+        inner.cache.put(id.clone(), doc);
+        change.unwrap()
+    }
+
+    /// Finding 6 (issue 11): one store in two buurten is two unrelated members with two actors;
+    /// what it writes in each buurt carries that buurt's ids, whichever buurt is active.
+    #[test]
+    fn a_store_in_two_buurten_has_ids_of_its_own_in_each() -> Result<()> {
+        let s = store();
+        let before = s.identity();
+        let early = s.create_help(&NewHelp::ask("groceries", "Voor het lid worden"))?;
+        let in_a = join(&s, A, "AAAA-AAAA-AAAA")?;
+        // The first join registers the ids the store had (what was written before stays valid).
+        assert_eq!((&in_a.member, &in_a.actor), (&before.member, &before.actor));
+        let help_a = s.create_help(&NewHelp::ask("groceries", "In A"))?;
+        let in_b = join(&s, B, "BBBB-BBBB-BBBB")?;
+        assert_ne!(in_a.member, in_b.member);
+        assert_ne!(in_a.actor, in_b.actor);
+        assert_ne!(in_a.secret, in_b.secret);
+        // Active: B. Its identity is B's; a new entity is B's and written with B's ids.
+        assert_eq!(s.identity().member, in_b.member);
+        assert_eq!(s.identity().actor, in_b.actor);
+        let help_b = s.create_help(&NewHelp::ask("groceries", "In B"))?;
+        assert_eq!(s.help(&help_b)?.requester, in_b.member);
+        assert_eq!(actor_of(&s, &help_b), in_b.actor);
+        // An edit of A's entity while B is active is written with A's ids.
+        s.add_comment(&help_a, "nog steeds nodig")?;
+        assert_eq!(actor_of(&s, &help_a), in_a.actor);
+        assert_eq!(
+            s.comments(&help_a)?[0].author,
+            in_a.member,
+            "the comment is by A's member"
+        );
+        assert_eq!(actor_of(&s, &early), in_a.actor);
+        s.set_active_buurt(A)?;
+        assert_eq!(s.identity().member, in_a.member);
+        let bs = s.buurten()?;
+        assert_eq!(
+            bs.iter().map(|b| b.member.as_str()).collect::<Vec<_>>(),
+            [in_a.member.as_str(), in_b.member.as_str()]
+        );
+        // The ids the next join would send are fresh again.
+        let next = s.join_attempt(RELAY, "CCCC-CCCC-CCCC")?;
+        assert!(next.member != in_a.member && next.member != in_b.member);
+        assert!(next.actor != in_a.actor && next.actor != in_b.actor);
+        Ok(())
+    }
+
+    /// Finding 8 (issue 11): an attempt is stored before it is sent; asking again for the same
+    /// invite (a retry after a lost answer, however typed) gives the same ids and secret, until
+    /// the join is recorded or forgotten.
+    #[test]
+    fn a_join_attempt_is_the_same_until_it_is_answered() -> Result<()> {
+        let s = store();
+        let first = s.join_attempt(RELAY, "k7qm-3xhd-9pta")?;
+        assert_eq!(first.secret.len(), 64);
+        assert!(!format!("{first:?}").contains(&first.secret));
+        assert_eq!(s.join_attempt(&format!("{RELAY}/"), "K7QM 3XHD 9PTA")?, first);
+        s.forget_join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        let second = s.join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        assert_ne!(second.secret, first.secret);
+        assert_eq!(second.member, first.member, "still the pending ids");
+        s.join_buurt(
+            RELAY,
+            &JoinResponse {
+                v: 1,
+                buurt: A.into(),
+                buurt_name: "De Linde".into(),
+                member: second.member.to_string(),
+                role: "resident".into(),
+                device: "d".repeat(32),
+                token: "t".repeat(64),
+            },
+        )?;
+        let third = s.join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        assert_ne!(third.secret, second.secret);
+        assert_ne!(third.member, second.member);
+        Ok(())
+    }
+
+    /// A second phone adopts the member of one buurt for its next join; a buurt joined before
+    /// keeps its ids.
+    #[test]
+    fn adopting_a_member_changes_only_the_next_join() -> Result<()> {
+        let s = store();
+        let in_a = join(&s, A, "AAAA-AAAA-AAAA")?;
+        s.create_help(&NewHelp::ask("groceries", "In A"))?;
+        let phone = MemberId::new()?;
+        s.adopt_member(&phone)?;
+        assert_eq!(s.identity().member, in_a.member, "A keeps its member");
+        let in_b = join(&s, B, "BBBB-BBBB-BBBB")?;
+        assert_eq!(in_b.member, phone);
+        assert_eq!(s.buurt(A)?.member, in_a.member.as_str());
+        Ok(())
+    }
+}
