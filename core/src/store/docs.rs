@@ -80,7 +80,7 @@ pub(crate) fn kind_of(conn: &Connection, id: &EntityId) -> Result<Option<Option<
 }
 
 /// The buurt a stored document belongs to: `None` for no such document, `Some(None)` for one
-/// made before any join.
+/// with no buurt yet (made before any join, or applied from outside a sync).
 pub(crate) fn buurt_of(conn: &Connection, id: &EntityId) -> Result<Option<Option<String>>> {
     Ok(conn
         .prepare_cached("SELECT buurt FROM documents WHERE id = ?1")?

@@ -398,12 +398,12 @@ impl Store {
         F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
         A: FnOnce(&rusqlite::Transaction<'_>, &Ctx) -> Result<()>,
     {
-        // Who writes: the member and actor of the document's buurt (a new document is the
-        // active buurt's; one made before any join, the pending identity's).
-        let buurt = match docs::buurt_of(&inner.conn, &id)? {
-            Some(b) => b,
-            None => inner.active_buurt.clone(),
-        };
+        // Who writes: the member and actor of the document's buurt. A new document, or one
+        // with no buurt yet, becomes the active buurt's (before any join: none, and the
+        // pending identity writes).
+        let buurt = docs::buurt_of(&inner.conn, &id)?
+            .flatten()
+            .or_else(|| inner.active_buurt.clone());
         let acting = acting_in(&inner.conn, buurt.as_deref())?;
         doc.set_actor(actor_id(&acting.actor)?);
         let ctx = self.ctx(&acting, &inner.identity);
