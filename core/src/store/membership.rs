@@ -731,7 +731,10 @@ mod tests {
     fn actor_of(s: &Store, id: &crate::EntityId) -> String {
         let mut inner = s.lock();
         let mut doc = s.take_doc(&mut inner, id).unwrap();
-        let change = doc.get_changes(&[]).last().map(|c| c.actor_id().to_hex_string());
+        let change = doc
+            .get_changes(&[])
+            .last()
+            .map(|c| c.actor_id().to_hex_string());
         inner.cache.put(id.clone(), doc);
         change.unwrap()
     }
@@ -789,7 +792,10 @@ mod tests {
         let first = s.join_attempt(RELAY, "k7qm-3xhd-9pta")?;
         assert_eq!(first.secret.len(), 64);
         assert!(!format!("{first:?}").contains(&first.secret));
-        assert_eq!(s.join_attempt(&format!("{RELAY}/"), "K7QM 3XHD 9PTA")?, first);
+        assert_eq!(
+            s.join_attempt(&format!("{RELAY}/"), "K7QM 3XHD 9PTA")?,
+            first
+        );
         s.forget_join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
         let second = s.join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
         assert_ne!(second.secret, first.secret);

@@ -111,7 +111,8 @@ pub(crate) fn renew_pending(conn: &Connection) -> Result<()> {
 }
 
 fn actor_id(hex: &str) -> Result<ActorId> {
-    ActorId::try_from(hex).map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))
+    ActorId::try_from(hex)
+        .map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))
 }
 
 struct Inner {

@@ -115,7 +115,10 @@ mod tests {
             old.execute_batch(sql)?;
         }
         old.pragma_update(None, "user_version", 4)?;
-        let (member, actor) = ("11111111111111111111111111111111", "22222222222222222222222222222222");
+        let (member, actor) = (
+            "11111111111111111111111111111111",
+            "22222222222222222222222222222222",
+        );
         let buurt = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
         old.execute_batch(&format!(
             "INSERT INTO settings (key, value) VALUES ('member_id', '{member}'),
@@ -131,7 +134,10 @@ mod tests {
         let me = store.identity();
         assert_eq!((me.member.as_str(), me.actor.as_str()), (member, actor));
         assert_eq!(me.role, crate::Role::Organiser);
-        let id = store.create_help(&crate::model::help::NewHelp::ask("groceries", "Na de update"))?;
+        let id = store.create_help(&crate::model::help::NewHelp::ask(
+            "groceries",
+            "Na de update",
+        ))?;
         assert_eq!(store.help(&id)?.requester.as_str(), member);
         let next = store.join_attempt("https://r", "AAAA-AAAA-AAAA")?;
         assert_ne!(next.member.as_str(), member);

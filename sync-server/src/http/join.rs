@@ -118,7 +118,11 @@ pub(crate) async fn join(
         )
     })?;
     // One code is tried at most so fast, from however many addresses.
-    if !relay.inner.invite_joins.take(invite_hash, std::time::Instant::now()) {
+    if !relay
+        .inner
+        .invite_joins
+        .take(invite_hash, std::time::Instant::now())
+    {
         metrics::counter!(crate::metrics::JOINS, "outcome" => "rate_limited").increment(1);
         return Err(ApiError::RateLimited(
             "too many join attempts with this invite; wait a minute",

@@ -783,10 +783,7 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
             "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ANY($1) AND buurt <> $2)",
         )
         .await?;
-    let taken: bool = tx
-        .query_one(&elsewhere, &[&actors, &n])
-        .await?
-        .try_get(0)?;
+    let taken: bool = tx.query_one(&elsewhere, &[&actors, &n]).await?.try_get(0)?;
     if taken {
         return refuse(tx, JoinRefusal::ActorTaken).await;
     }

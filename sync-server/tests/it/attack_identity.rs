@@ -187,7 +187,11 @@ async fn a_retry_with_another_secret_or_other_ids_is_refused() -> TestResult {
     assert_eq!(relay.storage().devices(&a)?.len(), 1);
     // Revoked by the operator: the secret is dead.
     let device = noaber_relay::DeviceId::parse(&first.device)?;
-    assert!(relay.storage().revoke_device(&device, crate::support::now_ms())?);
+    assert!(
+        relay
+            .storage()
+            .revoke_device(&device, crate::support::now_ms())?
+    );
     assert_eq!(
         refused(&relay, &request(&code_, &member, &act, Some(&s))).await?,
         (StatusCode::CONFLICT, "join_secret_taken".into())
@@ -248,13 +252,20 @@ async fn display_names_that_hide_or_reorder_text_are_refused() -> TestResult {
         r.display_name = name.into();
         let e = relay.join(&r).await?.err().ok_or("name accepted")?;
         assert_eq!((e.0, code(&e)), (StatusCode::BAD_REQUEST, "bad_request"));
-        assert!(e.1.error.message.contains("display_name"), "{}", e.1.error.message);
+        assert!(
+            e.1.error.message.contains("display_name"),
+            "{}",
+            e.1.error.message
+        );
     }
     assert!(relay.storage().members(&a)?.is_empty());
     let mut r = request(&code_, &MemberId::new()?, &actor(), None);
     r.display_name = " Ümit Yılmaz 🌻 ".into();
     joined(&relay, &r).await?;
-    assert_eq!(relay.storage().members(&a)?[0].display_name, "Ümit Yılmaz 🌻");
+    assert_eq!(
+        relay.storage().members(&a)?[0].display_name,
+        "Ümit Yılmaz 🌻"
+    );
     Ok(())
 }
 
@@ -314,6 +325,10 @@ async fn the_join_limit_is_per_invite_and_generous_per_address() -> TestResult {
         statuses.last(),
         Some(&(StatusCode::TOO_MANY_REQUESTS, "rate_limited".into()))
     );
-    assert!(spent + statuses.len() <= 100, "{} guesses let through", statuses.len());
+    assert!(
+        spent + statuses.len() <= 100,
+        "{} guesses let through",
+        statuses.len()
+    );
     Ok(())
 }

@@ -216,8 +216,15 @@ async fn a_join_whose_answer_is_cut_is_retried() -> TestResult {
     assert_eq!(relay.relay.storage().devices(&buurt)?.len(), 1, "enrolled");
     let b = d.client.join(&d.store, &proxy.url(), &code, "Ans").await?;
     d.buurt = b.id;
-    assert_eq!(relay.relay.storage().devices(&buurt)?.len(), 1, "the same device");
-    assert_eq!(b.device, relay.relay.storage().devices(&buurt)?[0].device.to_string());
+    assert_eq!(
+        relay.relay.storage().devices(&buurt)?.len(),
+        1,
+        "the same device"
+    );
+    assert_eq!(
+        b.device,
+        relay.relay.storage().devices(&buurt)?[0].device.to_string()
+    );
     d.store
         .create_help(&NewHelp::ask("groceries", "Na de herhaalde aanmelding"))?;
     assert_eq!(d.sync().await?.accepted, 1);
