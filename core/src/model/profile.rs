@@ -496,6 +496,21 @@ mod tests {
             field_of(s.create_profile(&p(|p| p.display_name = "a".repeat(81)))),
             "display_name"
         );
+        // Issue 11, finding 9: names that reorder or hide text (the rule of `names`).
+        for name in [
+            "Ans\u{202E}sneoJ",
+            "An\u{200B}s",
+            "\u{2066}Ans",
+            "Ans\u{FEFF}",
+        ] {
+            let mut named = ans();
+            named.display_name = name.into();
+            assert_eq!(field_of(s.create_profile(&named)), "display_name");
+        }
+        assert!(matches!(
+            s.set_identity(crate::Role::Resident, Some("Ans\u{202E}"), None),
+            Err(Error::InvalidInput { field, .. }) if field == "display_name"
+        ));
         assert_eq!(
             field_of(s.create_profile(&p(|p| p.household = Some("h".repeat(121))))),
             "household"
