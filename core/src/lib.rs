@@ -19,6 +19,7 @@ pub mod error;
 pub mod forge;
 pub mod ids;
 pub mod model;
+pub mod names;
 pub mod photo;
 pub mod store;
 pub mod sync;

@@ -5,7 +5,8 @@
 //! # noaber-relay.toml
 //! data = "/var/lib/noaber"
 //! listen = "0.0.0.0:8080"
-//! join_per_minute = 6
+//! join_per_minute = 30
+//! join_per_invite_per_minute = 10
 //! trusted_proxies = ["127.0.0.1"]   # behind nginx on the same machine
 //! # Optional: keep the relay's state in PostgreSQL instead of SQLite in `data`.
 //! # postgres = "host=/run/postgresql user=noaber dbname=noaber"
@@ -51,6 +52,10 @@ pub struct Config {
     pub join_per_minute: u32,
     /// Join attempts a client address may make at once.
     pub join_burst: u32,
+    /// Join attempts naming one invite code (from any address) per minute, sustained.
+    pub join_per_invite_per_minute: u32,
+    /// Join attempts naming one invite code (from any address) at once.
+    pub join_per_invite_burst: u32,
     /// Reverse proxies (their IP addresses) whose `X-Forwarded-For` is believed: a request
     /// from one of them is rate-limited by the address the proxy saw, not by the proxy's own.
     /// Empty (the default): the header is ignored, as anyone can send it.
@@ -111,6 +116,8 @@ impl std::fmt::Debug for Config {
             listen,
             join_per_minute,
             join_burst,
+            join_per_invite_per_minute,
+            join_per_invite_burst,
             trusted_proxies,
             live_ping_secs,
             live_idle_secs,
@@ -135,6 +142,8 @@ impl std::fmt::Debug for Config {
             .field("listen", listen)
             .field("join_per_minute", join_per_minute)
             .field("join_burst", join_burst)
+            .field("join_per_invite_per_minute", join_per_invite_per_minute)
+            .field("join_per_invite_burst", join_per_invite_burst)
             .field("trusted_proxies", trusted_proxies)
             .field("live_ping_secs", live_ping_secs)
             .field("live_idle_secs", live_idle_secs)
@@ -163,6 +172,8 @@ const KEYS: &[&str] = &[
     "listen",
     "join_per_minute",
     "join_burst",
+    "join_per_invite_per_minute",
+    "join_per_invite_burst",
     "trusted_proxies",
     "live_ping_secs",
     "live_idle_secs",
@@ -188,8 +199,10 @@ impl Default for Config {
         Config {
             data: PathBuf::from("./noaber-data"),
             listen: "127.0.0.1:8080".into(),
-            join_per_minute: 6,
-            join_burst: 10,
+            join_per_minute: 30,
+            join_burst: 60,
+            join_per_invite_per_minute: 10,
+            join_per_invite_burst: 30,
             trusted_proxies: Vec::new(),
             live_ping_secs: 30,
             live_idle_secs: 90,
@@ -276,6 +289,18 @@ impl Config {
         };
         range("join_per_minute", self.join_per_minute.into(), 1, 100_000)?;
         range("join_burst", self.join_burst.into(), 1, 100_000)?;
+        range(
+            "join_per_invite_per_minute",
+            self.join_per_invite_per_minute.into(),
+            1,
+            100_000,
+        )?;
+        range(
+            "join_per_invite_burst",
+            self.join_per_invite_burst.into(),
+            1,
+            100_000,
+        )?;
         range("live_ping_secs", self.live_ping_secs, 1, 3_600)?;
         range(
             "live_idle_secs",

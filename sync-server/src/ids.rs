@@ -130,6 +130,16 @@ impl Token {
         Ok(Token(random_bytes()?))
     }
 
+    /// The token a join with this `join_secret` (32 bytes) gets: SHA-256 of a fixed label and
+    /// the secret. A retried join derives the same token, so the relay can answer it again
+    /// while storing only the token's hash.
+    pub fn derived(join_secret: &[u8; 32]) -> Self {
+        let mut input = Vec::with_capacity(64);
+        input.extend_from_slice(b"noaber join token v1\0");
+        input.extend_from_slice(join_secret);
+        Token(sha256(&input))
+    }
+
     /// Parses the 64 lowercase hex digits a device sends; `None` for anything else.
     pub fn parse(s: &str) -> Option<Self> {
         let bytes = unhex(s)?;

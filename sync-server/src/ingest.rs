@@ -193,9 +193,9 @@ struct Staged {
 /// How far ahead of the relay's clock an entry's `at` (or a new document's `created_at`) may be.
 pub const MAX_CLOCK_AHEAD_MS: i64 = 24 * 60 * 60 * 1000;
 
-/// How far behind the relay's clock a new document's `created_at` may be: 30 days, as long as
+/// How far behind the relay's clock a new document's `created_at` may be: 90 days, longer than
 /// a device may plausibly have been offline with the document in its outbox.
-pub const MAX_CREATED_BEHIND_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+pub const MAX_CREATED_BEHIND_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 
 /// Steps 1–6 for one request, in its buurt's turn ([`Relay::heavy`]). Documents are taken out
 /// of the cache for their validation and put back when accepted; a shard's lock is held only

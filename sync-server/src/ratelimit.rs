@@ -1,16 +1,24 @@
-//! A small in-process rate limiter for invite redemption: a token bucket per client address.
+//! A small in-process rate limiter for invite redemption: token buckets per client address
+//! and per invite code.
 //!
 //! Invite codes carry ~59 bits, so guessing is hopeless at any rate a limiter allows; the
-//! limit mainly keeps one client from hammering the join path (each join attempt is a write).
+//! limits keep one client from hammering the join path (each join attempt is a write) and
+//! bound how fast any one code is tried, from however many addresses. The address budget is
+//! generous (default 60 at once, 30 a minute): a housing complex behind one NAT address
+//! joining on a welcome evening fits, while guessing codes from one address stays at
+//! ~16 million a year against 2^59. The per-invite budget (default 30 at once, 10 a minute)
+//! is what a leaked code, or one shared in a group chat, meets.
+//!
 //! IPv6 clients are keyed by their /64, which one subscriber usually holds entirely. Memory is
-//! bounded: past [`MAX_CLIENTS`] tracked addresses, buckets that have refilled are forgotten,
-//! and if that is not enough the table starts afresh (a burst of distinct addresses costs a
+//! bounded: past [`MAX_CLIENTS`] tracked keys, buckets that have refilled are forgotten,
+//! and if that is not enough the table starts afresh (a burst of distinct keys costs a
 //! little precision, never memory).
 //!
 //! Behind a reverse proxy every request comes from the proxy's address; put the relay behind
 //! one only with the proxy doing its own limiting (the relay does not trust `X-Forwarded-For`).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -24,12 +32,12 @@ struct Bucket {
     at: Instant,
 }
 
-/// A token bucket per client address.
+/// A token bucket per key: a client address (the default), an invite code's hash.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = IpAddr> {
     per_second: f64,
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
 }
 
 fn key(ip: IpAddr) -> IpAddr {
@@ -45,8 +53,16 @@ fn key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl RateLimiter {
-    /// Allows `burst` attempts at once per client, refilling at `per_minute`.
+impl RateLimiter<IpAddr> {
+    /// Takes one token for the client `ip` (IPv6 by its /64) at time `now`; `false` when the
+    /// client must wait.
+    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
+        self.take(key(ip), now)
+    }
+}
+
+impl<K: Eq + Hash> RateLimiter<K> {
+    /// Allows `burst` attempts at once per key, refilling at `per_minute`.
     pub fn new(per_minute: u32, burst: u32) -> Self {
         RateLimiter {
             per_second: f64::from(per_minute) / 60.0,
@@ -55,8 +71,8 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token for `ip` at time `now`; `false` when the client must wait.
-    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
+    /// Takes one token for `k` at time `now`; `false` when it must wait.
+    pub fn take(&self, k: K, now: Instant) -> bool {
         let mut buckets = self
             .buckets
             .lock()
@@ -70,7 +86,7 @@ impl RateLimiter {
                 buckets.clear();
             }
         }
-        let b = buckets.entry(key(ip)).or_insert(Bucket {
+        let b = buckets.entry(k).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
@@ -115,6 +131,15 @@ mod tests {
             .unwrap_or(IpAddr::from([0u8; 4]));
         assert!(l.allow(a, t));
         assert!(!l.allow(b, t));
+    }
+
+    #[test]
+    fn invite_codes_have_buckets_of_their_own() {
+        let l: RateLimiter<[u8; 32]> = RateLimiter::new(60, 2);
+        let t = Instant::now();
+        assert!(l.take([1; 32], t) && l.take([1; 32], t));
+        assert!(!l.take([1; 32], t));
+        assert!(l.take([2; 32], t));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) heads: Arc<Heads>,
     pub(crate) live: LiveRegistry,
     pub(crate) joins: RateLimiter,
+    /// Join attempts per invite code (keyed by the code's hash), from any address.
+    pub(crate) invite_joins: RateLimiter<[u8; 32]>,
     /// Photo bytes (`<data>/blobs`).
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// Photo bytes each device may still send this minute.
@@ -132,6 +134,10 @@ impl Relay {
                     config.live_max,
                 ),
                 joins: RateLimiter::new(config.join_per_minute, config.join_burst),
+                invite_joins: RateLimiter::new(
+                    config.join_per_invite_per_minute,
+                    config.join_per_invite_burst,
+                ),
                 blobs,
                 blob_rate: ByteRate::new(config.blob_rate_bytes_per_minute),
                 uploading: crate::http::blobs::Uploading::default(),

@@ -43,7 +43,7 @@ use crate::store::Store;
 use crate::store::query::{ListQuery, MAX_PAGE};
 
 /// Longest display name, in characters.
-pub const MAX_DISPLAY_NAME: usize = 80;
+pub const MAX_DISPLAY_NAME: usize = crate::names::MAX_DISPLAY_NAME;
 /// Longest household label, in characters.
 pub const MAX_HOUSEHOLD: usize = 120;
 /// Longest skill, in characters.
@@ -102,7 +102,7 @@ pub struct ProfileView {
 }
 
 fn display_name(value: &str) -> Result<String> {
-    doc::require_text("display_name", value, MAX_DISPLAY_NAME)
+    crate::names::check_name("display_name", value, MAX_DISPLAY_NAME)
 }
 
 fn household(value: Option<&str>) -> Result<Option<String>> {
@@ -186,7 +186,14 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<ProfileView> {
     Ok(ProfileView {
         id: header.id.clone(),
         member: header.created_by.clone(),
-        display_name: doc::get_str(d, &ROOT, "display_name").unwrap_or_default(),
+        // Another device may have written anything: what hides or reorders text is dropped.
+        display_name: doc::get_str(d, &ROOT, "display_name")
+            .map(|n| {
+                n.chars()
+                    .filter(|&c| !crate::names::is_forbidden_in_name(c))
+                    .collect()
+            })
+            .unwrap_or_default(),
         household: doc::get_str(d, &ROOT, "household").filter(|h| !h.is_empty()),
         skills: skills.into_values().flatten().collect(),
         availability: doc::get_text(d, &ROOT, "availability").unwrap_or_default(),
@@ -489,6 +496,21 @@ mod tests {
             field_of(s.create_profile(&p(|p| p.display_name = "a".repeat(81)))),
             "display_name"
         );
+        // Issue 11, finding 9: names that reorder or hide text (the rule of `names`).
+        for name in [
+            "Ans\u{202E}sneoJ",
+            "An\u{200B}s",
+            "\u{2066}Ans",
+            "Ans\u{FEFF}",
+        ] {
+            let mut named = ans();
+            named.display_name = name.into();
+            assert_eq!(field_of(s.create_profile(&named)), "display_name");
+        }
+        assert!(matches!(
+            s.set_identity(crate::Role::Resident, Some("Ans\u{202E}"), None),
+            Err(Error::InvalidInput { field, .. }) if field == "display_name"
+        ));
         assert_eq!(
             field_of(s.create_profile(&p(|p| p.household = Some("h".repeat(121))))),
             "household"

@@ -79,6 +79,15 @@ pub(crate) fn kind_of(conn: &Connection, id: &EntityId) -> Result<Option<Option<
     })
 }
 
+/// The buurt a stored document belongs to: `None` for no such document, `Some(None)` for one
+/// with no buurt yet (made before any join, or applied from outside a sync).
+pub(crate) fn buurt_of(conn: &Connection, id: &EntityId) -> Result<Option<Option<String>>> {
+    Ok(conn
+        .prepare_cached("SELECT buurt FROM documents WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?)
+}
+
 /// Whether the device already has the change with this hash.
 pub(crate) fn has_change(tx: &Transaction<'_>, hash: &ChangeHash) -> Result<bool> {
     Ok(tx

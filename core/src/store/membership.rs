@@ -72,11 +72,109 @@ fn row_to_buurt(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Buurt, String)> {
     ))
 }
 
+/// The ids and secret one join sends ([`Store::join_attempt`]), stored before it is sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinAttempt {
+    /// The member id to register (the pending one when the attempt began).
+    pub member: MemberId,
+    /// The actor id to register (hex).
+    pub actor: String,
+    /// The `join_secret` (64 hex digits): a secret like a token, never logged.
+    pub secret: String,
+}
+
+impl std::fmt::Debug for JoinAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinAttempt")
+            .field("member", &self.member)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An invite code's canonical form for keying attempts: upper case, no dashes or spaces.
+fn canonical_invite(invite: &str) -> String {
+    invite
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
 impl Store {
-    /// Records a successful join: the buurt, the device's token and role. The local member id
-    /// becomes the one the relay registered; the role the invite gave becomes the local role;
-    /// the buurt becomes the active one (new entities are created in it); entities created
-    /// before any join are assigned to it.
+    /// The ids and secret to join `relay_url` with `invite`: those of an earlier attempt with
+    /// the same invite that got no answer (a retry sends exactly what the first attempt sent,
+    /// so the relay recognises it and answers with the same device and token), else the
+    /// pending member and actor ids with a fresh random secret, stored durably before this
+    /// returns.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn join_attempt(&self, relay_url: &str, invite: &str) -> Result<JoinAttempt> {
+        let relay = relay_url.trim_end_matches('/');
+        let invite = canonical_invite(invite);
+        let inner = self.lock();
+        let found: Option<(String, String, String)> = inner
+            .conn
+            .prepare_cached(
+                "SELECT member, actor, secret FROM pending_joins WHERE relay_url = ?1 AND invite = ?2",
+            )?
+            .query_row(params![relay, invite], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        if let Some((member, actor, secret)) = found {
+            return Ok(JoinAttempt {
+                member: MemberId::parse(&member)?,
+                actor,
+                secret,
+            });
+        }
+        let pending = crate::store::acting_in(&inner.conn, None)?;
+        let attempt = JoinAttempt {
+            member: pending.member,
+            actor: pending.actor,
+            secret: crate::ids::hex(&crate::ids::random_bytes::<32>()?),
+        };
+        inner
+            .conn
+            .prepare_cached(
+                "INSERT INTO pending_joins (relay_url, invite, member, actor, secret, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                relay,
+                invite,
+                attempt.member.as_str(),
+                attempt.actor,
+                attempt.secret,
+                self.now_ms()
+            ])?;
+        Ok(attempt)
+    }
+
+    /// Forgets a join attempt the relay refused for good (the next attempt starts afresh).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn forget_join_attempt(&self, relay_url: &str, invite: &str) -> Result<()> {
+        let inner = self.lock();
+        inner
+            .conn
+            .prepare_cached("DELETE FROM pending_joins WHERE relay_url = ?1 AND invite = ?2")?
+            .execute(params![
+                relay_url.trim_end_matches('/'),
+                canonical_invite(invite)
+            ])?;
+        Ok(())
+    }
+
+    /// Records a successful join: the buurt, the device's token and role, and the member and
+    /// actor ids registered there (the relay's answer names the member; the actor is the one
+    /// the store's [`JoinAttempt`] for that member sent, else the pending one). The buurt
+    /// becomes the active one (new entities are created in it). When the join registered the
+    /// pending identity, entities created before any join are assigned to it and the pending
+    /// ids are replaced by fresh ones, so the next buurt gets ids of its own.
     ///
     /// # Errors
     ///
@@ -110,55 +208,79 @@ impl Store {
         crate::doc::check_len("buurt_name", &resp.buurt_name, 200)?;
         let member = MemberId::parse(&resp.member)?;
         let now = self.now_ms();
+        let relay = relay_url.trim_end_matches('/');
         {
             let mut inner = self.lock();
+            let pending = crate::store::acting_in(&inner.conn, None)?;
             let tx = inner.conn.transaction()?;
+            let attempted: Option<String> = tx
+                .prepare_cached(
+                    "SELECT actor FROM pending_joins WHERE relay_url = ?1 AND member = ?2
+                     ORDER BY created_at DESC LIMIT 1",
+                )?
+                .query_row(params![relay, member.as_str()], |r| r.get(0))
+                .optional()?;
+            let actor = attempted.unwrap_or_else(|| pending.actor.clone());
             tx.execute(
-                "INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at, actor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(id) DO UPDATE SET name = excluded.name, relay_url = excluded.relay_url,
                      member = excluded.member, role = excluded.role, device = excluded.device,
-                     token = excluded.token, cursor = 0, head = 0, failures = 0, last_error = NULL",
+                     token = excluded.token, actor = excluded.actor,
+                     cursor = 0, head = 0, failures = 0, last_error = NULL",
                 params![
                     resp.buurt,
                     resp.buurt_name,
-                    relay_url.trim_end_matches('/'),
+                    relay,
                     resp.member,
                     role.as_str(),
                     resp.device,
                     resp.token,
-                    now
+                    now,
+                    actor
                 ],
             )?;
             tx.execute(
-                "UPDATE documents SET buurt = ?1 WHERE buurt IS NULL",
-                [&resp.buurt],
+                "DELETE FROM pending_joins WHERE member = ?1 OR actor = ?2",
+                params![member.as_str(), actor],
             )?;
-            set_setting(&tx, "member_id", Some(member.as_str()))?;
+            if member == pending.member || actor == pending.actor {
+                // The pending identity is registered now: what was written with it moves to
+                // this buurt, and the next join gets fresh ids.
+                tx.execute(
+                    "UPDATE documents SET buurt = ?1 WHERE buurt IS NULL",
+                    [&resp.buurt],
+                )?;
+                crate::store::renew_pending(&tx)?;
+            }
             set_setting(&tx, "role", Some(role.as_str()))?;
             set_setting(&tx, "active_buurt", Some(&resp.buurt))?;
             tx.commit()?;
-            inner.identity.member = member;
-            inner.identity.role = role;
             inner.active_buurt = Some(resp.buurt.clone());
+            inner.refresh_identity()?;
         }
         self.buurt(&resp.buurt)
     }
 
-    /// Makes this device act as an existing member (a second phone of the same person), before
-    /// joining with an invite the relay bound to that member.
+    /// Makes the next join register an existing member (a second phone of the same person)
+    /// instead of the pending member id, with an invite the relay bound to that member.
+    /// Buurten already joined keep their ids.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] (`member`) when this store already made changes as another
-    /// member (they would be orphaned: use a fresh store); storage errors.
+    /// [`Error::InvalidInput`] (`member`) when this store already made changes with the pending
+    /// member id, before any join (they would be orphaned: use a fresh store); storage errors.
     pub fn adopt_member(&self, member: &MemberId) -> Result<()> {
-        if self.identity().member == *member {
+        let pending = self.with_conn(|conn, _| crate::store::acting_in(conn, None))?;
+        if pending.member == *member {
             return Ok(());
         }
         let made: i64 = self.with_conn(|conn, _| {
             Ok(conn
-                .prepare_cached("SELECT count(*) FROM outbox")?
+                .prepare_cached(
+                    "SELECT count(*) FROM outbox o JOIN documents d ON d.id = o.doc_id
+                     WHERE d.buurt IS NULL",
+                )?
                 .query_row([], |r| r.get(0))?)
         })?;
         if made > 0 {
@@ -219,8 +341,7 @@ impl Store {
         set_setting(&inner.conn, "active_buurt", Some(&b.id))?;
         set_setting(&inner.conn, "role", Some(b.role.as_str()))?;
         inner.active_buurt = Some(b.id);
-        inner.identity.role = b.role;
-        Ok(())
+        inner.refresh_identity()
     }
 
     /// Leaves a buurt: forgets its token and removes its entities from this device (documents,
@@ -257,9 +378,12 @@ impl Store {
             )
             .optional()?;
         set_setting(&tx, "active_buurt", next.as_ref().map(|(b, _)| b.as_str()))?;
+        if let Some((_, role)) = &next {
+            set_setting(&tx, "role", Some(role))?;
+        }
         tx.commit()?;
         inner.active_buurt = next.map(|(b, _)| b);
-        Ok(())
+        inner.refresh_identity()
     }
 
     /// The device token for a buurt (for the transport only).
@@ -509,7 +633,7 @@ impl Store {
         if inner.active_buurt.as_deref() == Some(buurt) && inner.identity.role != role {
             set_setting(&inner.conn, "role", Some(role.as_str()))?;
             tracing::info!(role = role.as_str(), "the relay reports a new role");
-            inner.identity.role = role;
+            inner.refresh_identity()?;
         }
         drop(inner);
         if was_coordinator && !crate::audience::is_coordinator(role) {
@@ -565,5 +689,148 @@ impl Store {
                 .execute(params![buurt, head])?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::help::NewHelp;
+
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    const RELAY: &str = "https://relay.example";
+
+    fn store() -> Store {
+        Store::open_in_memory(Arc::new(ManualClock::new(1_790_000_000_000))).unwrap()
+    }
+
+    /// Joins `buurt` as the client does: an attempt, then the relay's answer for its member.
+    fn join(s: &Store, buurt: &str, invite: &str) -> Result<JoinAttempt> {
+        let attempt = s.join_attempt(RELAY, invite)?;
+        s.join_buurt(
+            RELAY,
+            &JoinResponse {
+                v: 1,
+                buurt: buurt.into(),
+                buurt_name: "De Linde".into(),
+                member: attempt.member.to_string(),
+                role: "resident".into(),
+                device: crate::ids::new_hex_id()?,
+                token: "t".repeat(64),
+            },
+        )?;
+        Ok(attempt)
+    }
+
+    /// The actor of a document's last local change.
+    fn actor_of(s: &Store, id: &crate::EntityId) -> String {
+        let mut inner = s.lock();
+        let mut doc = s.take_doc(&mut inner, id).unwrap();
+        let change = doc
+            .get_changes(&[])
+            .last()
+            .map(|c| c.actor_id().to_hex_string());
+        inner.cache.put(id.clone(), doc);
+        change.unwrap()
+    }
+
+    /// Finding 6 (issue 11): one store in two buurten is two unrelated members with two actors;
+    /// what it writes in each buurt carries that buurt's ids, whichever buurt is active.
+    #[test]
+    fn a_store_in_two_buurten_has_ids_of_its_own_in_each() -> Result<()> {
+        let s = store();
+        let before = s.identity();
+        let early = s.create_help(&NewHelp::ask("groceries", "Voor het lid worden"))?;
+        let in_a = join(&s, A, "AAAA-AAAA-AAAA")?;
+        // The first join registers the ids the store had (what was written before stays valid).
+        assert_eq!((&in_a.member, &in_a.actor), (&before.member, &before.actor));
+        let help_a = s.create_help(&NewHelp::ask("groceries", "In A"))?;
+        let in_b = join(&s, B, "BBBB-BBBB-BBBB")?;
+        assert_ne!(in_a.member, in_b.member);
+        assert_ne!(in_a.actor, in_b.actor);
+        assert_ne!(in_a.secret, in_b.secret);
+        // Active: B. Its identity is B's; a new entity is B's and written with B's ids.
+        assert_eq!(s.identity().member, in_b.member);
+        assert_eq!(s.identity().actor, in_b.actor);
+        let help_b = s.create_help(&NewHelp::ask("groceries", "In B"))?;
+        assert_eq!(s.help(&help_b)?.requester, in_b.member);
+        assert_eq!(actor_of(&s, &help_b), in_b.actor);
+        // An edit of A's entity while B is active is written with A's ids.
+        s.add_comment(&help_a, "nog steeds nodig")?;
+        assert_eq!(actor_of(&s, &help_a), in_a.actor);
+        assert_eq!(
+            s.comments(&help_a)?[0].author,
+            in_a.member,
+            "the comment is by A's member"
+        );
+        assert_eq!(actor_of(&s, &early), in_a.actor);
+        s.set_active_buurt(A)?;
+        assert_eq!(s.identity().member, in_a.member);
+        let bs = s.buurten()?;
+        assert_eq!(
+            bs.iter().map(|b| b.member.as_str()).collect::<Vec<_>>(),
+            [in_a.member.as_str(), in_b.member.as_str()]
+        );
+        // The ids the next join would send are fresh again.
+        let next = s.join_attempt(RELAY, "CCCC-CCCC-CCCC")?;
+        assert!(next.member != in_a.member && next.member != in_b.member);
+        assert!(next.actor != in_a.actor && next.actor != in_b.actor);
+        Ok(())
+    }
+
+    /// Finding 8 (issue 11): an attempt is stored before it is sent; asking again for the same
+    /// invite (a retry after a lost answer, however typed) gives the same ids and secret, until
+    /// the join is recorded or forgotten.
+    #[test]
+    fn a_join_attempt_is_the_same_until_it_is_answered() -> Result<()> {
+        let s = store();
+        let first = s.join_attempt(RELAY, "k7qm-3xhd-9pta")?;
+        assert_eq!(first.secret.len(), 64);
+        assert!(!format!("{first:?}").contains(&first.secret));
+        assert_eq!(
+            s.join_attempt(&format!("{RELAY}/"), "K7QM 3XHD 9PTA")?,
+            first
+        );
+        s.forget_join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        let second = s.join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        assert_ne!(second.secret, first.secret);
+        assert_eq!(second.member, first.member, "still the pending ids");
+        s.join_buurt(
+            RELAY,
+            &JoinResponse {
+                v: 1,
+                buurt: A.into(),
+                buurt_name: "De Linde".into(),
+                member: second.member.to_string(),
+                role: "resident".into(),
+                device: "d".repeat(32),
+                token: "t".repeat(64),
+            },
+        )?;
+        let third = s.join_attempt(RELAY, "K7QM-3XHD-9PTA")?;
+        assert_ne!(third.secret, second.secret);
+        assert_ne!(third.member, second.member);
+        Ok(())
+    }
+
+    /// A second phone adopts the member of one buurt for its next join; a buurt joined before
+    /// keeps its ids.
+    #[test]
+    fn adopting_a_member_changes_only_the_next_join() -> Result<()> {
+        let s = store();
+        let in_a = join(&s, A, "AAAA-AAAA-AAAA")?;
+        s.create_help(&NewHelp::ask("groceries", "In A"))?;
+        let phone = MemberId::new()?;
+        s.adopt_member(&phone)?;
+        assert_eq!(s.identity().member, in_a.member, "A keeps its member");
+        let in_b = join(&s, B, "BBBB-BBBB-BBBB")?;
+        assert_eq!(in_b.member, phone);
+        assert_eq!(s.buurt(A)?.member, in_a.member.as_str());
+        Ok(())
     }
 }

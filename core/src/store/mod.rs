@@ -41,20 +41,78 @@ pub use subscribe::{Changed, Subscription};
 /// Documents kept loaded in memory (~17 KB each for a small document).
 pub const CACHE_DOCS: usize = 64;
 
-/// The local person using this device. Filled in locally at first start; a later "join"
-/// registers it with a buurt's relay.
+/// The local person using this device, as they act in the active buurt.
+///
+/// Member and actor ids are **per buurt**: each join registers the store's *pending* ids (made
+/// at first start, used by whatever is written before any join) and then makes fresh ones for
+/// the next join, so a person cannot be linked across buurten and nobody who learns their ids
+/// in one buurt can register them in another. Before any join (or after leaving every buurt)
+/// this is the pending identity. Display name and household are the store's own.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Identity {
-    /// The member id written into documents as `by`.
+    /// The member id written into documents as `by` (in the active buurt).
     pub member: MemberId,
-    /// The member's role.
+    /// The member's role (in the active buurt).
     pub role: Role,
     /// Display name, if set.
     pub display_name: Option<String>,
     /// Household / complex label, if set.
     pub household: Option<String>,
-    /// This device's Automerge actor id (hex).
+    /// This device's Automerge actor id in the active buurt (hex).
     pub actor: String,
+}
+
+/// Who the store writes as in one buurt: its member id, actor id and role.
+#[derive(Debug, Clone)]
+pub(crate) struct Acting {
+    pub(crate) member: MemberId,
+    pub(crate) actor: String,
+    pub(crate) role: Role,
+}
+
+/// The ids and role the store acts with in `buurt` (its joined row), or the pending identity
+/// for `None`, a document made before any join, or a buurt not (or no longer) joined.
+pub(crate) fn acting_in(conn: &Connection, buurt: Option<&str>) -> Result<Acting> {
+    if let Some(b) = buurt {
+        let row: Option<(String, Option<String>, String)> = conn
+            .prepare_cached("SELECT member, actor, role FROM buurten WHERE id = ?1")?
+            .query_row([b], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        if let Some((member, actor, role)) = row {
+            let actor = match actor {
+                Some(a) => a,
+                None => setting(conn, "device_actor")?.unwrap_or_default(),
+            };
+            return Ok(Acting {
+                member: MemberId::parse(&member)?,
+                actor,
+                role: Role::parse(&role).unwrap_or(Role::Resident),
+            });
+        }
+    }
+    Ok(Acting {
+        member: MemberId::parse(&setting(conn, "member_id")?.unwrap_or_default())?,
+        actor: setting(conn, "device_actor")?.unwrap_or_default(),
+        role: match setting(conn, "role")? {
+            Some(r) => Role::parse(&r)?,
+            None => Role::Resident,
+        },
+    })
+}
+
+/// Replaces the pending identity with fresh random ids (after a join registered it).
+pub(crate) fn renew_pending(conn: &Connection) -> Result<()> {
+    set_setting(conn, "member_id", Some(MemberId::new()?.as_str()))?;
+    set_setting(
+        conn,
+        "device_actor",
+        Some(&hex(&crate::ids::random_bytes::<16>()?)),
+    )
+}
+
+fn actor_id(hex: &str) -> Result<ActorId> {
+    ActorId::try_from(hex)
+        .map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))
 }
 
 struct Inner {
@@ -65,11 +123,18 @@ struct Inner {
     active_buurt: Option<String>,
 }
 
+impl Inner {
+    /// Recomputes [`Inner::identity`] after the active buurt or its ids changed.
+    fn refresh_identity(&mut self) -> Result<()> {
+        self.identity = load_identity(&self.conn, self.active_buurt.as_deref())?;
+        Ok(())
+    }
+}
+
 /// A Noaber device store. `Send + Sync`; calls serialise on one connection.
 /// Local reads and writes are fast synchronous calls: call them off a UI's main thread.
 pub struct Store {
     inner: Mutex<Inner>,
-    actor: ActorId,
     clock: Arc<dyn Clock>,
     subscribers: subscribe::Registry,
     path: Option<PathBuf>,
@@ -101,34 +166,24 @@ pub(crate) fn set_setting(conn: &Connection, key: &str, value: Option<&str>) -> 
     Ok(())
 }
 
-/// Reads the identity, creating the device actor and a member id on first open.
-fn load_identity(conn: &Connection) -> Result<Identity> {
-    let actor = match setting(conn, "device_actor")? {
-        Some(a) => a,
-        None => {
-            let a = hex(&crate::ids::random_bytes::<16>()?);
-            set_setting(conn, "device_actor", Some(&a))?;
-            a
-        }
-    };
-    let member = match setting(conn, "member_id")? {
-        Some(m) => MemberId::parse(&m)?,
-        None => {
-            let m = MemberId::new()?;
-            set_setting(conn, "member_id", Some(m.as_str()))?;
-            m
-        }
-    };
-    let role = match setting(conn, "role")? {
-        Some(r) => Role::parse(&r)?,
-        None => Role::Resident,
-    };
+/// Reads the identity in `active` (see [`Identity`]), creating the pending actor and member
+/// ids on first open.
+fn load_identity(conn: &Connection, active: Option<&str>) -> Result<Identity> {
+    if setting(conn, "device_actor")?.is_none() {
+        let a = hex(&crate::ids::random_bytes::<16>()?);
+        set_setting(conn, "device_actor", Some(&a))?;
+    }
+    if setting(conn, "member_id")?.is_none() {
+        set_setting(conn, "member_id", Some(MemberId::new()?.as_str()))?;
+    }
+    let acting = acting_in(conn, active)?;
+    actor_id(&acting.actor)?;
     Ok(Identity {
-        member,
-        role,
+        member: acting.member,
+        role: acting.role,
         display_name: setting(conn, "display_name")?,
         household: setting(conn, "household")?,
-        actor,
+        actor: acting.actor,
     })
 }
 
@@ -171,18 +226,16 @@ impl Store {
     ) -> Result<Store> {
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        let identity = load_identity(&conn)?;
-        let actor = ActorId::try_from(identity.actor.as_str())
-            .map_err(|e| Error::Storage(format!("stored device actor is invalid: {e}")))?;
+        let active_buurt = setting(&conn, "active_buurt")?;
+        let identity = load_identity(&conn, active_buurt.as_deref())?;
         let cap = NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN);
         Ok(Store {
             inner: Mutex::new(Inner {
-                active_buurt: setting(&conn, "active_buurt")?,
+                active_buurt,
                 conn,
                 cache: LruCache::new(cap),
                 identity,
             }),
-            actor,
             clock,
             subscribers: subscribe::Registry::default(),
             blobs: photos::Blobs::beside(path.as_deref()),
@@ -217,9 +270,11 @@ impl Store {
         display_name: Option<&str>,
         household: Option<&str>,
     ) -> Result<Identity> {
-        if let Some(n) = display_name {
-            crate::doc::check_len("display_name", n, 80)?;
-        }
+        let display_name = display_name
+            .filter(|n| !n.trim().is_empty())
+            .map(crate::names::display_name)
+            .transpose()?;
+        let display_name = display_name.as_deref();
         if let Some(h) = household {
             crate::doc::check_len("household", h, 120)?;
         }
@@ -233,7 +288,9 @@ impl Store {
         Ok(inner.identity.clone())
     }
 
-    /// Replaces the member id (used by "join" when a relay already knows this person).
+    /// Replaces the *pending* member id: the one written before any join and registered by
+    /// the next join (used when a relay already knows this person, see
+    /// [`Store::adopt_member`]). Buurten already joined keep theirs.
     ///
     /// # Errors
     ///
@@ -241,8 +298,7 @@ impl Store {
     pub fn set_member_id(&self, member: &MemberId) -> Result<()> {
         let mut inner = self.lock();
         set_setting(&inner.conn, "member_id", Some(member.as_str()))?;
-        inner.identity.member = member.clone();
-        Ok(())
+        inner.refresh_identity()
     }
 
     /// Now, by the store's clock.
@@ -250,10 +306,10 @@ impl Store {
         self.clock.now_ms()
     }
 
-    fn ctx(&self, identity: &Identity) -> Ctx {
+    fn ctx(&self, acting: &Acting, identity: &Identity) -> Ctx {
         Ctx {
-            member: identity.member.clone(),
-            role: identity.role,
+            member: acting.member.clone(),
+            role: acting.role,
             household: identity.household.clone(),
             now: self.clock.now_ms(),
         }
@@ -264,9 +320,8 @@ impl Store {
         if let Some(doc) = inner.cache.pop(id) {
             return Ok(doc);
         }
-        let mut doc = docs::load(&inner.conn, id)?;
-        doc.set_actor(self.actor.clone());
-        Ok(doc)
+        // The actor is set by `commit_local`, to the document's buurt's.
+        docs::load(&inner.conn, id)
     }
 
     /// Creates a new entity: `f` writes its creation change into an empty document.
@@ -275,7 +330,7 @@ impl Store {
         F: FnOnce(&mut AutoCommit, &EntityId, &Ctx) -> Result<()>,
     {
         let id = EntityId::new()?;
-        let doc = AutoCommit::new().with_actor(self.actor.clone());
+        let doc = AutoCommit::new();
         let inner = self.lock();
         self.commit_local(
             inner,
@@ -344,7 +399,15 @@ impl Store {
         F: FnOnce(&mut AutoCommit, &Ctx) -> Result<T>,
         A: FnOnce(&rusqlite::Transaction<'_>, &Ctx) -> Result<()>,
     {
-        let ctx = self.ctx(&inner.identity);
+        // Who writes: the member and actor of the document's buurt. A new document, or one
+        // with no buurt yet, becomes the active buurt's (before any join: none, and the
+        // pending identity writes).
+        let buurt = docs::buurt_of(&inner.conn, &id)?
+            .flatten()
+            .or_else(|| inner.active_buurt.clone());
+        let acting = acting_in(&inner.conn, buurt.as_deref())?;
+        doc.set_actor(actor_id(&acting.actor)?);
+        let ctx = self.ctx(&acting, &inner.identity);
         let out = match f(&mut doc, &ctx) {
             Ok(out) => out,
             Err(e) => {
@@ -363,7 +426,6 @@ impl Store {
                 .ok_or_else(|| Error::Other("committed change not found; this is a bug".into()))?;
             let bytes = change.raw_bytes().to_vec();
             let projection = model::project(&doc)?;
-            let buurt = inner.active_buurt.clone();
             let tx = inner.conn.transaction()?;
             docs::append_change(
                 &tx,
@@ -564,13 +626,8 @@ impl Store {
                 let mut doc = match inner.cache.pop(id) {
                     Some(doc) => doc,
                     None => match docs::load(&tx, id) {
-                        Ok(mut doc) => {
-                            doc.set_actor(self.actor.clone());
-                            doc
-                        }
-                        Err(Error::NotFound { .. }) => {
-                            AutoCommit::new().with_actor(self.actor.clone())
-                        }
+                        Ok(doc) => doc,
+                        Err(Error::NotFound { .. }) => AutoCommit::new(),
                         Err(Error::Corrupt { .. }) => {
                             // Keep what arrived; the document stays unreadable until repaired.
                             for change in &fresh {

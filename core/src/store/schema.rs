@@ -18,6 +18,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_outbox_by_document",
         include_str!("migrations/004_outbox_by_document.sql"),
     ),
+    (
+        "005_identity_per_buurt",
+        include_str!("migrations/005_identity_per_buurt.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
@@ -99,6 +103,45 @@ mod tests {
         assert_eq!(dump(&old), dump(&fresh));
         let v: i64 = fresh.pragma_query_value(None, "user_version", |r| r.get(0))?;
         assert_eq!(v, SCHEMA_VERSION);
+        Ok(())
+    }
+
+    /// A store that joined a buurt before ids were per buurt (version 4) keeps acting there
+    /// with the member and actor it registered; only the next join gets fresh ids.
+    #[test]
+    fn a_joined_store_keeps_its_ids_after_the_identity_migration() -> Result<()> {
+        let old = Connection::open_in_memory()?;
+        for (_, sql) in &MIGRATIONS[..4] {
+            old.execute_batch(sql)?;
+        }
+        old.pragma_update(None, "user_version", 4)?;
+        let (member, actor) = (
+            "11111111111111111111111111111111",
+            "22222222222222222222222222222222",
+        );
+        let buurt = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        old.execute_batch(&format!(
+            "INSERT INTO settings (key, value) VALUES ('member_id', '{member}'),
+                 ('device_actor', '{actor}'), ('active_buurt', '{buurt}'), ('role', 'organiser');
+             INSERT INTO buurten (id, name, relay_url, member, role, device, token, joined_at)
+                 VALUES ('{buurt}', 'B', 'https://r', '{member}', 'organiser', '{buurt}', 'tttttttttttttttttttttttttttttttt', 0);"
+        ))?;
+        let store = crate::store::Store::from_connection(
+            old,
+            std::sync::Arc::new(crate::clock::ManualClock::new(1_790_000_000_000)),
+            None,
+        )?;
+        let me = store.identity();
+        assert_eq!((me.member.as_str(), me.actor.as_str()), (member, actor));
+        assert_eq!(me.role, crate::Role::Organiser);
+        let id = store.create_help(&crate::model::help::NewHelp::ask(
+            "groceries",
+            "Na de update",
+        ))?;
+        assert_eq!(store.help(&id)?.requester.as_str(), member);
+        let next = store.join_attempt("https://r", "AAAA-AAAA-AAAA")?;
+        assert_ne!(next.member.as_str(), member);
+        assert_ne!(next.actor, actor);
         Ok(())
     }
 

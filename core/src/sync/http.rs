@@ -102,13 +102,17 @@ impl Client {
                 "must start with http:// or https://",
             ));
         }
-        let me = store.identity();
+        let display_name = crate::names::display_name(display_name)?;
+        // Stored before it is sent: a retry after a lost answer (or a crash) sends the same
+        // ids and secret, and the relay answers it with the same device and token.
+        let attempt = store.join_attempt(base, invite.trim())?;
         let req = JoinRequest {
             v: PROTOCOL_VERSION,
             invite: invite.trim().to_owned(),
-            display_name: display_name.trim().to_owned(),
-            member: me.member.to_string(),
-            actors: vec![me.actor.clone()],
+            display_name,
+            member: attempt.member.to_string(),
+            actors: vec![attempt.actor.clone()],
+            join_secret: Some(attempt.secret.clone()),
         };
         let resp = self
             .http
@@ -117,7 +121,13 @@ impl Client {
             .send()
             .await
             .map_err(|e| network(&e))?;
-        if !resp.status().is_success() {
+        let status = resp.status();
+        if !status.is_success() {
+            // Refused for good: the next attempt starts afresh. A rate limit or a relay
+            // failure may pass: keep the attempt for the retry.
+            if status.is_client_error() && status != reqwest::StatusCode::TOO_MANY_REQUESTS {
+                store.forget_join_attempt(base, invite.trim())?;
+            }
             return Err(relay_error(resp).await);
         }
         let body: JoinResponse = resp.json().await.map_err(|e| network(&e))?;

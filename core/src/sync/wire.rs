@@ -62,6 +62,11 @@ pub struct JoinRequest {
     pub member: String,
     /// The device's Automerge actor ids (hex) that its changes will carry.
     pub actors: Vec<String>,
+    /// 64 lowercase hex digits (32 random bytes) the device generated for this join and stored
+    /// before sending: the same request again (an answer lost) gets the same device and token.
+    /// Absent from older clients (then a retry is refused as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_secret: Option<String>,
 }
 
 /// `POST /v1/join` response (JSON).

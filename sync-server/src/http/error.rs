@@ -39,6 +39,9 @@ pub enum ApiError {
     MemberTaken,
     /// 409 `actor_taken`.
     ActorTaken,
+    /// 409 `join_secret_taken`: the `join_secret` belongs to another join (another invite,
+    /// member or actor ids) or to a revoked device.
+    JoinSecretTaken,
     /// 403 `quota_exceeded`: the device's photo storage quota would be exceeded.
     QuotaExceeded(String),
     /// 409 `offset_mismatch`: a chunk does not start at the upload's offset (the one given,
@@ -97,12 +100,17 @@ impl ApiError {
             MemberTaken => (
                 StatusCode::CONFLICT,
                 "member_taken",
-                "this member id belongs to a member of the buurt; a further device of that member needs an invite made for them".into(),
+                "this member id belongs to a member of the buurt, or is registered in another buurt; a further device of that member needs an invite made for them, and each buurt needs a member id of its own".into(),
             ),
             ActorTaken => (
                 StatusCode::CONFLICT,
                 "actor_taken",
-                "an actor id is registered to another device in this buurt".into(),
+                "an actor id is registered to another device, in this buurt or another one; each buurt needs actor ids of its own".into(),
+            ),
+            JoinSecretTaken => (
+                StatusCode::CONFLICT,
+                "join_secret_taken",
+                "this join_secret belongs to another join or to a revoked device; join with a new one".into(),
             ),
             QuotaExceeded(m) => (StatusCode::FORBIDDEN, "quota_exceeded", m.clone()),
             OffsetMismatch(at) => (

@@ -20,23 +20,25 @@ use crate::storage::{JoinRefusal, JoinTicket};
 pub const MAX_ACTORS: usize = 8;
 /// Longest actor id, in bytes.
 pub const MAX_ACTOR_BYTES: usize = 32;
-/// Longest display name, in characters.
-pub const MAX_DISPLAY_NAME: usize = 80;
-
+/// The display name as the core's rule takes it ([`noaber_core::names::display_name`]):
+/// trimmed, 1..=80 characters, no control, format (bidi, zero-width) or invisible character.
 fn display_name(s: &str) -> Result<String, ApiError> {
-    let name = s.trim();
-    let n = name.chars().count();
-    if n == 0 || n > MAX_DISPLAY_NAME {
-        return Err(ApiError::BadRequest(format!(
-            "invalid `display_name`: must be 1..={MAX_DISPLAY_NAME} characters, is {n}"
-        )));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::BadRequest(
-            "invalid `display_name`: contains control characters".into(),
-        ));
-    }
-    Ok(name.to_owned())
+    noaber_core::names::display_name(s).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+/// The optional `join_secret`: 64 lowercase hex digits (32 bytes).
+fn join_secret(s: Option<&str>) -> Result<Option<[u8; 32]>, ApiError> {
+    s.map(|s| {
+        unhex(s)
+            .and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest(
+                    "invalid `join_secret`: 64 lowercase hex digits (32 random bytes) expected"
+                        .into(),
+                )
+            })
+    })
+    .transpose()
 }
 
 fn actors(list: &[String]) -> Result<Vec<ActorId>, ApiError> {
@@ -115,10 +117,25 @@ pub(crate) async fn join(
             "not an invite code (12 letters and digits, in groups of four)",
         )
     })?;
+    // One code is tried at most so fast, from however many addresses.
+    if !relay
+        .inner
+        .invite_joins
+        .take(invite_hash, std::time::Instant::now())
+    {
+        metrics::counter!(crate::metrics::JOINS, "outcome" => "rate_limited").increment(1);
+        return Err(ApiError::RateLimited(
+            "too many join attempts with this invite; wait a minute",
+        ));
+    }
     let member = MemberId::parse(&req.member).map_err(|_| {
         ApiError::BadRequest("invalid `member`: 32 lowercase hex digits expected".into())
     })?;
-    let token = Token::new()?;
+    let secret = join_secret(req.join_secret.as_deref())?;
+    let token = match &secret {
+        Some(s) => Token::derived(s),
+        None => Token::new()?,
+    };
     let ticket = JoinTicket {
         invite_hash,
         member,
@@ -126,6 +143,7 @@ pub(crate) async fn join(
         device: DeviceId::new()?,
         token_hash: token.hash(),
         actors: actors(&req.actors)?,
+        retryable: secret.is_some(),
         now: jiff::Timestamp::now().as_millisecond(),
     };
     let outcome = relay
@@ -155,16 +173,19 @@ pub(crate) async fn join(
                 ),
                 JoinRefusal::MemberTaken => ("member_taken", ApiError::MemberTaken),
                 JoinRefusal::ActorTaken => ("actor_taken", ApiError::ActorTaken),
+                JoinRefusal::SecretTaken => ("join_secret_taken", ApiError::JoinSecretTaken),
             };
             metrics::counter!(crate::metrics::JOINS, "outcome" => label).increment(1);
             return Err(err);
         }
     };
-    metrics::counter!(crate::metrics::JOINS, "outcome" => "joined").increment(1);
+    let outcome = if joined.retry { "retried" } else { "joined" };
+    metrics::counter!(crate::metrics::JOINS, "outcome" => outcome).increment(1);
     tracing::info!(
         buurt = %joined.buurt,
         device = %joined.device,
         role = joined.role.as_str(),
+        retry = joined.retry,
         "device joined"
     );
     Ok(Json(JoinResponse {

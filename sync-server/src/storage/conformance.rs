@@ -38,6 +38,7 @@ macro_rules! suite {
             join_refuses_bad_invites_and_writes_nothing,
             a_known_member_needs_an_invite_bound_to_them,
             actors_are_unique_per_buurt,
+            a_retried_join_gets_its_device_again_and_uses_nothing,
             revoke_and_set_role,
             append_assigns_contiguous_seqs_and_skips_duplicates,
             append_refuses_documents_of_another_buurt,
@@ -108,6 +109,7 @@ fn ticket(invite: [u8; 32], member: &MemberId, actors: &[ActorId]) -> JoinTicket
         device: DeviceId::new().unwrap(),
         token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
         actors: actors.to_vec(),
+        retryable: false,
         now: NOW,
     }
 }
@@ -312,8 +314,27 @@ pub(crate) fn actors_are_unique_per_buurt(s: &dyn Storage) -> Outcome {
         ))?,
         Err(JoinRefusal::ActorTaken)
     );
-    // The same device (member and actor) joining another buurt is fine.
-    enrol(s, inv_b, &m, std::slice::from_ref(&actor))?;
+    // Ids are per buurt: neither the member id nor the actor id can be registered in another
+    // buurt (by anyone: a squatter, or the same device reusing its ids); nothing is written.
+    assert_eq!(
+        s.join(&ticket(inv_b, &m, std::slice::from_ref(&actor)))?,
+        Err(JoinRefusal::MemberTaken)
+    );
+    assert_eq!(
+        s.join(&ticket(inv_b, &m, &[ActorId::random()]))?,
+        Err(JoinRefusal::MemberTaken)
+    );
+    assert_eq!(
+        s.join(&ticket(
+            inv_b,
+            &MemberId::new()?,
+            std::slice::from_ref(&actor)
+        ))?,
+        Err(JoinRefusal::ActorTaken)
+    );
+    assert!(s.members(&b)?.is_empty());
+    assert!(s.devices(&b)?.is_empty());
+    enrol(s, inv_b, &MemberId::new()?, &[ActorId::random()])?;
     // The same member re-enrolling while the first device is active: refused.
     let again = invite(s, &a, "AGAIN", Role::Resident, 2, Some(&m))?;
     assert_eq!(
@@ -326,6 +347,61 @@ pub(crate) fn actors_are_unique_per_buurt(s: &dyn Storage) -> Outcome {
     let auth = s.device_by_token(&re.token)?.unwrap();
     assert_eq!(auth.actors, vec![actor]);
     assert!(s.device_by_token(&first.token)?.unwrap().actors.is_empty());
+    Ok(())
+}
+
+/// A retryable ticket (`join_secret`): the same ticket again is answered with the same device
+/// and writes nothing (the invite's one use stays used once); the token hash with anything
+/// else, or of a revoked device, is [`JoinRefusal::SecretTaken`].
+pub(crate) fn a_retried_join_gets_its_device_again_and_uses_nothing(s: &dyn Storage) -> Outcome {
+    let a = buurt(s, "Alpha")?;
+    let inv = invite(s, &a, "ONCE", Role::Organiser, 1, None)?;
+    let actors = [ActorId::random(), ActorId::random()];
+    let mut t = ticket(inv, &MemberId::new()?, &actors);
+    t.retryable = true;
+    let first = s.join(&t)?.map_err(|r| format!("{r:?}"))?;
+    assert!(!first.retry);
+    // The retry: a new device id is proposed, the first one is answered; actors in any order.
+    let mut again = t.clone();
+    again.device = DeviceId::new()?;
+    again.actors.reverse();
+    let second = s.join(&again)?.map_err(|r| format!("{r:?}"))?;
+    assert!(second.retry);
+    assert_eq!(
+        (&second.device, &second.member, second.role),
+        (&first.device, &first.member, Role::Organiser)
+    );
+    assert_eq!(s.devices(&a)?.len(), 1);
+    assert_eq!(s.members(&a)?.len(), 1);
+    // The invite's one use went to the first attempt.
+    assert_eq!(
+        s.join(&ticket(inv, &MemberId::new()?, &[ActorId::random()]))?,
+        Err(JoinRefusal::UsedUp)
+    );
+    // A retry is honoured even once the invite has expired.
+    let mut late = t.clone();
+    late.now = NOW + 10_000;
+    assert!(s.join(&late)?.map_err(|r| format!("{r:?}"))?.retry);
+    // The same secret (token hash) with other actors, another member, another invite.
+    let mut other = t.clone();
+    other.actors = vec![actors[0].clone()];
+    assert_eq!(s.join(&other)?, Err(JoinRefusal::SecretTaken));
+    let mut other = t.clone();
+    other.member = MemberId::new()?;
+    assert_eq!(s.join(&other)?, Err(JoinRefusal::SecretTaken));
+    let inv2 = invite(s, &a, "TWICE", Role::Resident, 2, None)?;
+    let mut other = t.clone();
+    other.invite_hash = inv2;
+    assert_eq!(s.join(&other)?, Err(JoinRefusal::SecretTaken));
+    // Without `retryable` the same ticket meets the ordinary rules.
+    let mut plain = t.clone();
+    plain.retryable = false;
+    plain.token_hash = sha256(b"another token");
+    assert_eq!(s.join(&plain)?, Err(JoinRefusal::UsedUp));
+    // Revoked: the secret is dead.
+    assert!(s.revoke_device(&first.device, NOW)?);
+    assert_eq!(s.join(&t)?, Err(JoinRefusal::SecretTaken));
+    assert_eq!(s.devices(&a)?.len(), 1);
     Ok(())
 }
 

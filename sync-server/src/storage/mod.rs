@@ -137,6 +137,9 @@ pub struct JoinTicket {
     pub token_hash: [u8; 32],
     /// The device's Automerge actor ids (distinct, 1..=8).
     pub actors: Vec<ActorId>,
+    /// Whether the device sent a `join_secret`: then `token_hash` is derived from it (the same
+    /// secret gives the same token), and a retry of this same join finds the device by it.
+    pub retryable: bool,
     /// Now (ms): invites expiring at or before it are refused.
     pub now: i64,
 }
@@ -152,8 +155,10 @@ pub struct Joined {
     pub member: MemberId,
     /// The member's role (the invite's for a new member, the stored one otherwise).
     pub role: Role,
-    /// The new device.
+    /// The new device (or, for a retry, the device the first attempt enrolled).
     pub device: DeviceId,
+    /// Whether this was a retry of a join already done (nothing was written).
+    pub retry: bool,
 }
 
 /// Why a join was refused; nothing was written.
@@ -165,11 +170,15 @@ pub enum JoinRefusal {
     Expired,
     /// The invite has been used as often as it allows.
     UsedUp,
-    /// The member id belongs to someone else in this buurt, or the invite is bound to
-    /// another member.
+    /// The member id belongs to someone else in this buurt, is registered in another buurt,
+    /// or the invite is bound to another member.
     MemberTaken,
-    /// One of the actor ids is registered to another device in this buurt.
+    /// One of the actor ids is registered in another buurt, or to another device in this
+    /// buurt.
     ActorTaken,
+    /// The `join_secret` (its derived token) belongs to a device enrolled by a different join
+    /// (another invite, member or actors), or to a revoked device.
+    SecretTaken,
 }
 
 /// What the relay knows about the device behind a token.
@@ -399,14 +408,24 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Redeems an invite and enrols a device, all or nothing.
     ///
-    /// Rules, in this order: the invite must exist, not be expired (`expires_at > now`) and not
-    /// be used up; if it is bound to a member, the ticket's member must be that member. A
-    /// member id new to the buurt is registered with the ticket's display name and the invite's
-    /// role. A member id the buurt knows is accepted only with an invite bound to it (that is
-    /// how a person adds a second device); otherwise [`JoinRefusal::MemberTaken`]. Each actor
-    /// id must be unregistered in this buurt, or registered to a *revoked* device of the same
-    /// member (a re-enrolled phone keeps its actor); otherwise [`JoinRefusal::ActorTaken`].
-    /// On success the invite's use count goes up by one.
+    /// Rules, in this order: the invite must exist. If the ticket is
+    /// [`retryable`](JoinTicket::retryable) and a device already has its `token_hash`, the
+    /// join is a retry: when that device was enrolled in the invite's buurt through this same
+    /// invite, for the ticket's member, with exactly the ticket's actors, and is not revoked,
+    /// the answer is that device ([`Joined::retry`], nothing written, the invite not used
+    /// again, even if it has expired or is used up since); otherwise
+    /// [`JoinRefusal::SecretTaken`]. Then the invite must not be expired (`expires_at > now`)
+    /// nor used up; if it is bound to a member, the ticket's member must be that member. A
+    /// member id registered in another buurt is [`JoinRefusal::MemberTaken`] (ids are per
+    /// buurt: nobody can squat someone's id in a buurt they have not joined yet). A member id
+    /// new to the buurt is registered with the ticket's display name and the invite's role. A
+    /// member id the buurt knows is accepted only with an invite bound to it (that is how a
+    /// person adds a second device); otherwise [`JoinRefusal::MemberTaken`]. Each actor id must
+    /// be unregistered in every other buurt, and in this buurt unregistered or registered to a
+    /// *revoked* device of the same member (a re-enrolled phone keeps its actor); otherwise
+    /// [`JoinRefusal::ActorTaken`]. On success the invite's use count goes up by one, and the
+    /// device remembers the invite it came through. Concurrent joins are serialised, so two
+    /// identical retries enrol one device.
     ///
     /// # Errors
     ///

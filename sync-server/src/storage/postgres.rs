@@ -42,9 +42,12 @@
 //!   each of its log rows; a stored change's grants become `readers` rows in the same
 //!   transaction. `pull` leaves out rows of restricted documents unless the puller is a
 //!   coordinator or a reader (`EXISTS` on `readers`' primary key).
-//! - **Atomic joins, even concurrent ones**: `join` locks the invite row (`SELECT … FOR UPDATE
-//!   OF i`), so two joins redeeming the last use of an invite serialise and the second sees it
-//!   used up. A member id or actor id registered concurrently through another invite is caught
+//! - **Atomic joins, even concurrent ones**: every `join` first takes one transaction-scoped
+//!   advisory lock (`JOIN_LOCK`), so joins run one at a time relay-wide: the cross-buurt
+//!   checks of member and actor ids and the lookup of a retried join see every earlier join,
+//!   and two identical retries enrol one device. It also locks the invite row (`SELECT … FOR
+//!   UPDATE OF i`), so two joins redeeming the last use of an invite serialise and the second
+//!   sees it used up. A member id or actor id registered concurrently through another invite is caught
 //!   by the inserts themselves (`ON CONFLICT DO NOTHING` for members; for actors an upsert that
 //!   only takes over an actor of a *revoked* device of the same member) and the whole join
 //!   rolls back with the refusal. Deadlocks and serialisation failures (SQLSTATE 40P01, 40001)
@@ -77,7 +80,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
+use super::decode::{array, buurt_id, device_id, member, role, same_actors, to_i64, to_u64};
 use super::{
     AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
     JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
@@ -105,6 +108,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "004_photo_holders",
         include_str!("migrations/postgres/004_photo_holders.sql"),
+    ),
+    (
+        "005_identity",
+        include_str!("migrations/postgres/005_identity.sql"),
     ),
 ];
 
@@ -710,6 +717,11 @@ struct RefColumns<'a> {
 async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusal>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    // Joins are serialised relay-wide (they are rare and rate-limited): the cross-buurt checks
+    // of member and actor ids and the retry lookup then see every earlier join, and two
+    // identical retries enrol one device. Each statement below reads what committed before it.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&JOIN_LOCK])
+        .await?;
     // The invite row's lock serialises joins on one invite: the second reads the first's use.
     let invite = tx
         .prepare_cached(
@@ -728,6 +740,17 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
     let bound: Option<String> = row.try_get(4)?;
     let (expires_at, max_uses, uses): (i64, i64, i64) =
         (row.try_get(5)?, row.try_get(6)?, row.try_get(7)?);
+    if t.retryable {
+        if let Some(answer) = pg_retry(&tx, t, n, &buurt, &buurt_name).await? {
+            return match answer {
+                Ok(joined) => {
+                    tx.commit().await?;
+                    Ok(Ok(joined))
+                }
+                Err(why) => refuse(tx, why).await,
+            };
+        }
+    }
     if expires_at <= t.now {
         return refuse(tx, JoinRefusal::Expired).await;
     }
@@ -735,6 +758,16 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
         return refuse(tx, JoinRefusal::UsedUp).await;
     }
     if bound.as_deref().is_some_and(|m| m != t.member.as_str()) {
+        return refuse(tx, JoinRefusal::MemberTaken).await;
+    }
+    let elsewhere = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND buurt <> $2)")
+        .await?;
+    let taken: bool = tx
+        .query_one(&elsewhere, &[&t.member.as_str(), &n])
+        .await?
+        .try_get(0)?;
+    if taken {
         return refuse(tx, JoinRefusal::MemberTaken).await;
     }
     let existing = tx
@@ -753,6 +786,15 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
     let mut actors: Vec<Vec<u8>> = t.actors.iter().map(|a| a.to_bytes().to_vec()).collect();
     actors.sort_unstable();
     actors.dedup();
+    let elsewhere = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ANY($1) AND buurt <> $2)",
+        )
+        .await?;
+    let taken: bool = tx.query_one(&elsewhere, &[&actors, &n]).await?.try_get(0)?;
+    if taken {
+        return refuse(tx, JoinRefusal::ActorTaken).await;
+    }
     let owners = tx
         .prepare_cached(
             "SELECT d.member, d.revoked_at IS NOT NULL FROM actors a
@@ -786,16 +828,17 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
     }
     let device = tx
         .prepare_cached(
-            "INSERT INTO devices (id, buurt, member, token_hash, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING n",
+            "INSERT INTO devices (id, buurt, member, token_hash, created_at, join_invite)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING n",
         )
         .await?;
-    let params: [&(dyn ToSql + Sync); 5] = [
+    let params: [&(dyn ToSql + Sync); 6] = [
         &t.device.as_str(),
         &n,
         &t.member.as_str(),
         &t.token_hash.as_slice(),
         &t.now,
+        &t.invite_hash.as_slice(),
     ];
     let device_n: i64 = tx.query_one(&device, &params).await?.try_get(0)?;
     // An actor already registered is taken over only from a revoked device of this member.
@@ -825,10 +868,57 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
         member: t.member.clone(),
         role: member_role,
         device: t.device.clone(),
+        retry: false,
     }))
 }
 
-/// Rolls a join back and reports why it was refused.
+/// The advisory lock every join holds for its transaction (any constant: "join" in ASCII).
+const JOIN_LOCK: i64 = 0x6a6f_696e;
+
+/// A retried join: as SQLite's `sqlite_retry` (see [`Storage::join`]).
+async fn pg_retry(
+    tx: &deadpool_postgres::Transaction<'_>,
+    t: &JoinTicket,
+    n: i64,
+    buurt: &str,
+    buurt_name: &str,
+) -> Res<Option<Result<Joined, JoinRefusal>>> {
+    let st = tx
+        .prepare_cached(
+            "SELECT d.id, d.buurt, d.member, d.revoked_at IS NOT NULL, d.join_invite, m.role,
+                    ARRAY(SELECT a.actor FROM actors a WHERE a.device = d.n)
+             FROM devices d JOIN members m ON m.buurt = d.buurt AND m.id = d.member
+             WHERE d.token_hash = $1",
+        )
+        .await?;
+    let Some(row) = tx.query_opt(&st, &[&t.token_hash.as_slice()]).await? else {
+        return Ok(None);
+    };
+    let device: String = row.try_get(0)?;
+    let device_buurt: i64 = row.try_get(1)?;
+    let device_member: &str = row.try_get(2)?;
+    let revoked: bool = row.try_get(3)?;
+    let invite: Option<Vec<u8>> = row.try_get(4)?;
+    let member_role: &str = row.try_get(5)?;
+    let mut registered: Vec<Vec<u8>> = row.try_get(6)?;
+    let same = device_buurt == n
+        && !revoked
+        && device_member == t.member.as_str()
+        && invite.as_deref() == Some(t.invite_hash.as_slice())
+        && same_actors(&mut registered, &t.actors);
+    if !same {
+        return Ok(Some(Err(JoinRefusal::SecretTaken)));
+    }
+    Ok(Some(Ok(Joined {
+        buurt: buurt_id(buurt.to_owned())?,
+        buurt_name: buurt_name.to_owned(),
+        member: t.member.clone(),
+        role: role(member_role)?,
+        device: device_id(device)?,
+        retry: true,
+    })))
+}
+
 /// One attempt of [`Storage::start_upload`]: the device's row is locked (`FOR NO KEY UPDATE`,
 /// which the foreign-key checks of its other writes do not wait for) before its bytes are
 /// counted, so a parallel start of the same device counts only after this one committed.
@@ -881,6 +971,7 @@ async fn start_upload_once(
     Ok(Ok(()))
 }
 
+/// Rolls a join back and reports why it was refused.
 async fn refuse(
     tx: deadpool_postgres::Transaction<'_>,
     why: JoinRefusal,
@@ -1590,6 +1681,7 @@ mod tests {
             device: DeviceId::new().unwrap(),
             token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
             actors: vec![actor.clone()],
+            retryable: false,
             now: NOW,
         }
     }
@@ -1796,6 +1888,43 @@ mod tests {
         );
         assert_eq!(s.members(&b)?.len(), 2);
         assert_eq!(s.devices(&b)?.len(), 2);
+        Ok(())
+    }
+
+    /// Ids are unique across buurten even when joins to different buurten race; identical
+    /// retries racing enrol one device.
+    #[test]
+    fn concurrent_joins_across_buurten_and_retries_enrol_once() -> TestResult {
+        let s = PostgresStorage::open(&pg_harness::fresh_database()?, 8)?;
+        let buurten: Vec<_> = (0..4).map(|_| buurt(&s)).collect::<Result<_, _>>()?;
+        let invites: Vec<_> = buurten
+            .iter()
+            .map(|b| invite(&s, b, 1))
+            .collect::<Result<_, _>>()?;
+        let actor = ActorId::random();
+        let outcomes = race(4, |i| {
+            s.join(&ticket(invites[i], &MemberId::new().unwrap(), &actor))
+                .unwrap()
+        });
+        assert_eq!(
+            outcomes.iter().filter(|o| o.is_ok()).count(),
+            1,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| o.is_ok() || *o == Err(JoinRefusal::ActorTaken))
+        );
+        let b = buurt(&s)?;
+        let once = invite(&s, &b, 1)?;
+        let mut t = ticket(once, &MemberId::new()?, &ActorId::random());
+        t.retryable = true;
+        let outcomes = race(4, |_| s.join(&t).unwrap());
+        let joined: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
+        assert!(joined.iter().all(|j| j.device == joined[0].device));
+        assert_eq!(joined.iter().filter(|j| !j.retry).count(), 1);
+        assert_eq!(s.devices(&b)?.len(), 1);
         Ok(())
     }
 

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "004_photo_holders",
         include_str!("migrations/004_photo_holders.sql"),
     ),
+    ("005_identity", include_str!("migrations/005_identity.sql")),
 ];
 
 /// The schema version this code writes.

@@ -15,7 +15,7 @@ use automerge::ActorId;
 use noaber_core::{MemberId, Role};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
-use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
+use super::decode::{array, buurt_id, device_id, member, role, same_actors, to_i64, to_u64};
 use super::schema;
 use super::{
     AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
@@ -199,6 +199,60 @@ impl SqliteStorage {
     }
 }
 
+/// A retried join ([`JoinTicket::retryable`]): the device that already has the ticket's token
+/// hash, if any. `Some(Ok)` when it is this very join done before (the answer again, nothing
+/// written), `Some(Err(SecretTaken))` when the secret belongs to another join or a revoked
+/// device, `None` when no device has it (a first attempt).
+fn sqlite_retry(
+    tx: &rusqlite::Transaction<'_>,
+    t: &JoinTicket,
+    n: i64,
+    buurt: &str,
+    buurt_name: &str,
+) -> StorageResult<Option<Result<Joined, JoinRefusal>>> {
+    let found = tx
+        .prepare_cached(
+            "SELECT d.n, d.id, d.buurt, d.member, d.revoked_at IS NOT NULL, d.join_invite, m.role
+             FROM devices d JOIN members m ON m.buurt = d.buurt AND m.id = d.member
+             WHERE d.token_hash = ?1",
+        )?
+        .query_row([t.token_hash.as_slice()], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, Option<Vec<u8>>>(5)?,
+                r.get::<_, String>(6)?,
+            ))
+        })
+        .optional()?;
+    let Some((device_n, device, device_buurt, member, revoked, invite, member_role)) = found else {
+        return Ok(None);
+    };
+    let mut registered: Vec<Vec<u8>> = tx
+        .prepare_cached("SELECT actor FROM actors WHERE device = ?1")?
+        .query_map([device_n], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let same = device_buurt == n
+        && !revoked
+        && member == t.member.as_str()
+        && invite.as_deref() == Some(t.invite_hash.as_slice())
+        && same_actors(&mut registered, &t.actors);
+    if !same {
+        return Ok(Some(Err(JoinRefusal::SecretTaken)));
+    }
+    Ok(Some(Ok(Joined {
+        buurt: buurt_id(buurt.to_owned())?,
+        buurt_name: buurt_name.to_owned(),
+        member: t.member.clone(),
+        role: role(&member_role)?,
+        device: device_id(device)?,
+        retry: true,
+    })))
+}
+
 impl Storage for SqliteStorage {
     fn ping(&self) -> StorageResult<()> {
         self.read(|tx| {
@@ -306,6 +360,8 @@ impl Storage for SqliteStorage {
     }
 
     fn join(&self, t: &JoinTicket) -> StorageResult<Result<Joined, JoinRefusal>> {
+        // One writer connection: joins are serialised, so the checks below see every earlier
+        // join and two identical retries enrol one device.
         self.write(|tx| {
             let invite = tx
                 .prepare_cached(
@@ -330,6 +386,11 @@ impl Storage for SqliteStorage {
             else {
                 return Ok(Err(JoinRefusal::UnknownInvite));
             };
+            if t.retryable {
+                if let Some(answer) = sqlite_retry(tx, t, n, &buurt, &buurt_name)? {
+                    return Ok(answer);
+                }
+            }
             if expires_at <= t.now {
                 return Ok(Err(JoinRefusal::Expired));
             }
@@ -337,6 +398,12 @@ impl Storage for SqliteStorage {
                 return Ok(Err(JoinRefusal::UsedUp));
             }
             if bound.as_deref().is_some_and(|m| m != t.member.as_str()) {
+                return Ok(Err(JoinRefusal::MemberTaken));
+            }
+            let elsewhere: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = ?1 AND buurt <> ?2)")?
+                .query_row(params![t.member.as_str(), n], |r| r.get(0))?;
+            if elsewhere {
                 return Ok(Err(JoinRefusal::MemberTaken));
             }
             let existing: Option<String> = tx
@@ -350,11 +417,19 @@ impl Storage for SqliteStorage {
                 None => role(&invite_role)?,
             };
             {
+                let mut elsewhere = tx.prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ?1 AND buurt <> ?2)",
+                )?;
                 let mut owner = tx.prepare_cached(
                     "SELECT d.member, d.revoked_at FROM actors a JOIN devices d ON d.n = a.device
                      WHERE a.buurt = ?1 AND a.actor = ?2",
                 )?;
                 for actor in &t.actors {
+                    let taken: bool =
+                        elsewhere.query_row(params![actor.to_bytes(), n], |r| r.get(0))?;
+                    if taken {
+                        return Ok(Err(JoinRefusal::ActorTaken));
+                    }
                     let row: Option<(String, Option<i64>)> = owner
                         .query_row(params![n, actor.to_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()?;
@@ -379,15 +454,16 @@ impl Storage for SqliteStorage {
                 ])?;
             }
             tx.prepare_cached(
-                "INSERT INTO devices (id, buurt, member, token_hash, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO devices (id, buurt, member, token_hash, created_at, join_invite)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 t.device.as_str(),
                 n,
                 t.member.as_str(),
                 t.token_hash.as_slice(),
-                t.now
+                t.now,
+                t.invite_hash.as_slice()
             ])?;
             let device_n = tx.last_insert_rowid();
             {
@@ -407,6 +483,7 @@ impl Storage for SqliteStorage {
                 member: t.member.clone(),
                 role: member_role,
                 device: t.device.clone(),
+                retry: false,
             }))
         })
     }

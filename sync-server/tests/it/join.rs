@@ -17,6 +17,7 @@ fn request(invite: &str, member: &MemberId, actor: &str) -> JoinRequest {
         display_name: "Ans".into(),
         member: member.to_string(),
         actors: vec![actor.into()],
+        join_secret: None,
     }
 }
 

@@ -39,6 +39,8 @@ impl TestRelay {
         let mut config = Config::with_data(dir.path());
         config.join_burst = 10_000;
         config.join_per_minute = 10_000;
+        config.join_per_invite_burst = 10_000;
+        config.join_per_invite_per_minute = 10_000;
         tweak(&mut config);
         Self::start_in(dir, config).await
     }
@@ -195,6 +197,7 @@ impl Device {
                 display_name: name.into(),
                 member: id.member.to_string(),
                 actors: vec![id.actor.clone()],
+                join_secret: None,
             })
             .await?
             .map_err(|(s, e)| format!("join failed: {s} {e:?}"))?;

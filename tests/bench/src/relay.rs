@@ -48,6 +48,7 @@ impl LoadDevice {
             display_name: "bewoner".into(),
             member: id.member.to_string(),
             actors: vec![id.actor.clone()],
+            join_secret: None,
         };
         let resp = http
             .post(format!("{url}/v1/join"))

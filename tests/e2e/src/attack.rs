@@ -42,6 +42,7 @@ impl Attacker {
                 display_name: "Mallory".into(),
                 member: id.member.to_string(),
                 actors: vec![id.actor.clone()],
+                join_secret: None,
             })
             .send()
             .await?

@@ -187,3 +187,46 @@ async fn a_response_cut_in_the_middle_loses_nothing() -> TestResult {
     drop(relay);
     Ok(())
 }
+
+/// Issue 11, finding 8: the relay enrols the device but its answer is cut. The device's retry
+/// sends the ids and `join_secret` it stored before the first attempt, and gets its device and
+/// token back, although the invite admits one join; the device then syncs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_whose_answer_is_cut_is_retried() -> TestResult {
+    let relay = noaber_e2e::InProcessRelay::start().await?;
+    let (buurt, _) = relay.buurt("De Linde", noaber_core::Role::Organiser)?;
+    let code = noaber_relay::admin::create_invite(
+        &**relay.relay.storage(),
+        &buurt,
+        &noaber_relay::admin::InviteOptions {
+            role: noaber_core::Role::Resident,
+            expires: "1d".into(),
+            uses: 1,
+            member: None,
+        },
+        noaber_e2e::now_ms(),
+    )?
+    .code;
+    let proxy = Proxy::start(relay.url.trim_start_matches("http://").parse()?).await?;
+    let mut d = Device::new()?;
+    proxy.cut_next_response_after(20);
+    let cut = d.client.join(&d.store, &proxy.url(), &code, "Ans").await;
+    assert!(cut.is_err(), "the cut surfaces as an error");
+    assert!(d.store.buurten()?.is_empty());
+    assert_eq!(relay.relay.storage().devices(&buurt)?.len(), 1, "enrolled");
+    let b = d.client.join(&d.store, &proxy.url(), &code, "Ans").await?;
+    d.buurt = b.id;
+    assert_eq!(
+        relay.relay.storage().devices(&buurt)?.len(),
+        1,
+        "the same device"
+    );
+    assert_eq!(
+        b.device,
+        relay.relay.storage().devices(&buurt)?[0].device.to_string()
+    );
+    d.store
+        .create_help(&NewHelp::ask("groceries", "Na de herhaalde aanmelding"))?;
+    assert_eq!(d.sync().await?.accepted, 1);
+    Ok(())
+}
