@@ -134,8 +134,10 @@ impl NoaberStore {
             .collect())
     }
 
-    /// How many local changes wait for a relay's acknowledgement (over every buurt, and
-    /// those made before joining one).
+    /// How many local changes wait to be synced (over every buurt, and those made before
+    /// joining one): not yet acknowledged and not refused for good. A change the relay refused
+    /// for now (`unavailable`, `missing_dependencies`) still waits; see each buurt's
+    /// `SyncStatus.rejected` for what was refused for good.
     ///
     /// # Errors
     ///

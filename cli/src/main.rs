@@ -526,6 +526,12 @@ fn describe_report(buurt: &str, r: &noaber_core::sync::http::SyncReport) -> Stri
             rej.entity, rej.code, rej.reason
         ));
     }
+    if r.retrying > 0 {
+        s.push_str(&format!(
+            "\n  {} change(s) the relay cannot take yet: still waiting, sent again shortly",
+            r.retrying
+        ));
+    }
     s
 }
 
@@ -857,9 +863,19 @@ fn run_command(store: &Store, out: &Out, command: Command) -> Result<(), Error> 
         Command::Readers { id } => out.view(&store.readers(&entity(&id)?)?),
         Command::Outbox => {
             let n = store.pending_count()?;
-            out.print(&serde_json::json!({ "pending": n }), || {
-                format!("{n} change(s) waiting to sync")
-            })
+            let refused = store.refused_count()?;
+            out.print(
+                &serde_json::json!({ "pending": n, "refused": refused }),
+                || {
+                    let mut line = format!("{n} change(s) waiting to sync");
+                    if refused > 0 {
+                        line.push_str(&format!(
+                            "; {refused} refused by the relay (see `noaber status`)"
+                        ));
+                    }
+                    line
+                },
+            )
         }
         Command::Join {
             url,

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::ids::MemberId;
 use crate::model::Role;
 use crate::store::{Store, set_setting};
+use crate::sync::engine;
 use crate::sync::wire::JoinResponse;
 
 /// A buurt this device has joined.
@@ -400,19 +401,24 @@ impl Store {
 
 /// Sync bookkeeping the engine needs; SQL stays in `store`.
 impl Store {
-    /// Up to `limit` un-acknowledged, un-rejected local changes of documents in `buurt`.
+    /// Up to `limit` un-acknowledged, un-rejected local changes of documents in `buurt`, except
+    /// those of a document with a change held back for a retry until later (`retry_at`): the
+    /// later ones depend on it and would only be refused for its absence.
     pub(crate) fn pending_for_buurt(
         &self,
         buurt: &str,
         limit: usize,
     ) -> Result<Vec<crate::store::OutgoingChange>> {
+        let now = self.now_ms();
         self.with_conn(|conn, _| {
             let mut stmt = conn.prepare_cached(
                 "SELECT o.seq, o.doc_id, o.hash, o.bytes FROM outbox o JOIN documents d ON d.id = o.doc_id
                  WHERE o.acked_at IS NULL AND o.rejected_code IS NULL AND d.buurt = ?1
+                   AND NOT EXISTS (SELECT 1 FROM outbox h WHERE h.doc_id = o.doc_id
+                        AND h.acked_at IS NULL AND h.rejected_code IS NULL AND h.retry_at > ?3)
                  ORDER BY o.seq LIMIT ?2",
             )?;
-            let rows = stmt.query_map(params![buurt, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            let rows = stmt.query_map(params![buurt, i64::try_from(limit).unwrap_or(i64::MAX), now], |r| {
                 Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, Vec<u8>>(3)?))
             })?;
             let mut out = Vec::new();
@@ -426,6 +432,20 @@ impl Store {
                 });
             }
             Ok(out)
+        })
+    }
+
+    /// The earliest time (ms, the store's clock) a change of `buurt` held back for a retry may
+    /// be pushed again; `None` when none is held.
+    pub(crate) fn next_retry_at(&self, buurt: &str) -> Result<Option<i64>> {
+        self.with_conn(|conn, _| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT min(o.retry_at) FROM outbox o JOIN documents d ON d.id = o.doc_id
+                     WHERE o.acked_at IS NULL AND o.rejected_code IS NULL
+                       AND o.retry_at IS NOT NULL AND d.buurt = ?1",
+                )?
+                .query_row([buurt], |r| r.get(0))?)
         })
     }
 
@@ -462,34 +482,61 @@ impl Store {
         })
     }
 
-    /// Records a round's outcome: acks, rejections, and the new cursor, in one transaction.
+    /// Records a round's outcome in one transaction: acks, refusals for good (`rejected`),
+    /// refusals that may pass (`retry`: counted, the change held back for
+    /// [`engine::retry_wait_ms`] after its `n`th such refusal, or refused for good when
+    /// [`engine::gives_up`]), and the new cursor. Returns the seqs of the `retry` changes
+    /// refused for good now.
     pub(crate) fn record_round(
         &self,
         buurt: &str,
         acked: &[i64],
         rejected: &[(i64, String, String)],
+        retry: &[(i64, String, String)],
         cursor: i64,
-    ) -> Result<()> {
+    ) -> Result<Vec<i64>> {
         let now = self.now_ms();
         self.with_tx(|tx| {
             let mut ack = tx.prepare_cached(
-                "UPDATE outbox SET acked_at = ?2, bytes = NULL WHERE seq = ?1 AND acked_at IS NULL",
+                "UPDATE outbox SET acked_at = ?2, bytes = NULL, retry_at = NULL
+                 WHERE seq = ?1 AND acked_at IS NULL",
             )?;
             for seq in acked {
                 ack.execute(params![seq, now])?;
             }
             let mut rej = tx.prepare_cached(
-                "UPDATE outbox SET rejected_code = ?2, rejected_reason = ?3 WHERE seq = ?1 AND acked_at IS NULL",
+                "UPDATE outbox SET rejected_code = ?2, rejected_reason = ?3, retry_at = NULL
+                 WHERE seq = ?1 AND acked_at IS NULL",
             )?;
             for (seq, code, reason) in rejected {
                 rej.execute(params![seq, code, reason])?;
+            }
+            let mut count = tx.prepare_cached(
+                "UPDATE outbox SET retries = retries + 1
+                 WHERE seq = ?1 AND acked_at IS NULL AND rejected_code IS NULL RETURNING retries",
+            )?;
+            let mut hold = tx.prepare_cached("UPDATE outbox SET retry_at = ?2 WHERE seq = ?1")?;
+            let mut given_up = Vec::new();
+            for (seq, code, reason) in retry {
+                let Some(n) = count
+                    .query_row([seq], |r| r.get::<_, i64>(0))
+                    .optional()?
+                else {
+                    continue;
+                };
+                if engine::gives_up(code, n) {
+                    rej.execute(params![seq, code, reason])?;
+                    given_up.push(*seq);
+                } else {
+                    hold.execute(params![seq, now.saturating_add(engine::retry_wait_ms(n))])?;
+                }
             }
             tx.prepare_cached(
                 "UPDATE buurten SET cursor = max(cursor, ?2), head = max(head, ?2), last_sync_at = ?3,
                      last_error = NULL, last_error_at = NULL, failures = 0 WHERE id = ?1",
             )?
             .execute(params![buurt, cursor, now])?;
-            Ok(())
+            Ok(given_up)
         })
     }
 

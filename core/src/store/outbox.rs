@@ -78,15 +78,33 @@ impl Store {
         })
     }
 
-    /// How many local changes wait for an acknowledgement.
+    /// How many local changes wait to be synced: not acknowledged and not refused for good
+    /// (a change the relay refused for now, `unavailable` or `missing_dependencies`, still
+    /// waits; see [`crate::sync::engine`]). The same count as the buurten's
+    /// [`crate::sync::engine::SyncStatus::pending`] together, plus changes of documents not in
+    /// any buurt yet.
     ///
     /// # Errors
     ///
     /// Storage errors.
     pub fn pending_count(&self) -> Result<u64> {
+        self.outbox_count("acked_at IS NULL AND rejected_code IS NULL")
+    }
+
+    /// How many local changes the relay refused for good (never pushed again; each buurt's
+    /// [`crate::sync::engine::SyncStatus::rejected`] lists the latest).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn refused_count(&self) -> Result<u64> {
+        self.outbox_count("rejected_code IS NOT NULL")
+    }
+
+    fn outbox_count(&self, filter: &'static str) -> Result<u64> {
         self.with_conn(|conn, _| {
             let n: i64 = conn
-                .prepare_cached("SELECT count(*) FROM outbox WHERE acked_at IS NULL")?
+                .prepare_cached(&format!("SELECT count(*) FROM outbox WHERE {filter}"))?
                 .query_row([], |r| r.get(0))?;
             Ok(u64::try_from(n).unwrap_or(0))
         })

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "005_identity_per_buurt",
         include_str!("migrations/005_identity_per_buurt.sql"),
     ),
+    (
+        "006_outbox_retries",
+        include_str!("migrations/006_outbox_retries.sql"),
+    ),
 ];
 
 /// The schema version this code writes.

@@ -13,6 +13,21 @@
 //!   re-applied changes are duplicates (ignored).
 //! - A response that contradicts its request (a version, an index out of range, a cursor that
 //!   goes backwards or beyond what was pulled) is refused as a whole: nothing is acked.
+//!
+//! A refused change is one of two things ([`retryable`]):
+//! - **Refused for good** (`bad_change`, `not_allowed`, `bad_time`, …): it is never pushed
+//!   again, and since every later local change of its document depends on it, the document
+//!   falls back to the relay's version (reset, then fetched by the repair path); those later
+//!   changes are refused as `superseded`. The UI shows each refusal ([`SyncStatus::rejected`]).
+//! - **Refused for now** (`unavailable`: the relay could not load the document;
+//!   `missing_dependencies`: the relay lacks a change this one depends on, as when another
+//!   relay on the same database has it and this one has not caught up): the change stays in the
+//!   outbox, still pending, and is held back — with every later change of its document — for
+//!   [`retry_wait_ms`] (2 s, 4 s, 8 s, … up to 5 min) before it is pushed again. An
+//!   `unavailable` change is retried for as long as it takes. A change refused
+//!   `missing_dependencies` [`MAX_DEPENDENCY_RETRIES`] times is refused for good: whatever it
+//!   depends on is not coming, and the document is repaired as above rather than staying forked
+//!   with every later change refused too.
 
 use std::time::Duration;
 
@@ -24,6 +39,28 @@ use crate::sync::wire::{self, PROTOCOL_VERSION, PushChange, SyncRequest, SyncRes
 
 /// Most changes pushed per round.
 pub const PUSH_PER_ROUND: usize = 500;
+
+/// How often a change may be refused `missing_dependencies` before it counts as refused for
+/// good (see the module docs); with [`retry_wait_ms`] about 30 s after the first refusal.
+pub const MAX_DEPENDENCY_RETRIES: i64 = 5;
+
+/// Whether a refusal with this `code` may pass by itself, so the change is pushed again.
+pub fn retryable(code: &str) -> bool {
+    matches!(code, "missing_dependencies" | "unavailable")
+}
+
+/// Whether a change refused for now (`code`, [`retryable`]) for the `refusals`th time is
+/// refused for good.
+pub fn gives_up(code: &str, refusals: i64) -> bool {
+    code == "missing_dependencies" && refusals >= MAX_DEPENDENCY_RETRIES
+}
+
+/// How long a change refused for now is held back after its `refusals`th such refusal, in
+/// milliseconds: 2 s doubling, at most 5 minutes.
+pub fn retry_wait_ms(refusals: i64) -> i64 {
+    let exp = u32::try_from(refusals.clamp(1, 20)).unwrap_or(1);
+    2_000_i64.saturating_mul(1 << (exp - 1)).min(300_000)
+}
 
 /// One prepared round: the request to send, and what it pushed.
 #[derive(Debug, Clone)]
@@ -56,8 +93,10 @@ pub struct RoundOutcome {
     pub pushed: usize,
     /// Of those, accepted (durable at the relay).
     pub accepted: usize,
-    /// Of those, refused.
+    /// Of those, refused for good.
     pub rejected: Vec<RejectedChange>,
+    /// Of those, refused for now ([`retryable`]): still pending, pushed again later.
+    pub retrying: Vec<RejectedChange>,
     /// Changes pulled.
     pub pulled: usize,
     /// What applying them did.
@@ -75,7 +114,8 @@ pub struct SyncStatus {
     pub buurt: String,
     /// Local changes waiting for an acknowledgement.
     pub pending: i64,
-    /// Local changes the relay refused (they are not retried).
+    /// Local changes the relay refused for good (they are not retried; refusals for now stay
+    /// in `pending`).
     pub rejected: Vec<RejectedChange>,
     /// When the last sync completed.
     pub last_sync_at: Option<i64>,
@@ -201,7 +241,8 @@ impl Store {
         };
         let mut acked = Vec::new();
         let mut rejected = Vec::new();
-        let mut rejected_out = Vec::new();
+        let mut retry = Vec::new();
+        let mut refusals = Vec::new();
         for ((seq, outcome), push) in round.seqs.iter().zip(&refused).zip(&round.request.push) {
             match outcome {
                 None => acked.push(*seq),
@@ -210,18 +251,39 @@ impl Store {
                         .map(|e| e.to_string())
                         .unwrap_or_default();
                     tracing::warn!(entity = %entity, code = %code, "relay refused a local change");
-                    rejected.push((*seq, code.clone(), reason.clone()));
-                    rejected_out.push(RejectedChange {
-                        entity,
-                        code: code.clone(),
-                        reason: reason.clone(),
-                    });
+                    let item = (*seq, code.clone(), reason.clone());
+                    if retryable(code) {
+                        retry.push(item);
+                    } else {
+                        rejected.push(item);
+                    }
+                    refusals.push((
+                        *seq,
+                        RejectedChange {
+                            entity,
+                            code: code.clone(),
+                            reason: reason.clone(),
+                        },
+                    ));
                 }
             }
         }
         let new_cursor =
             i64::try_from(resp.cursor).map_err(|_| bad("cursor out of range".into()))?;
-        self.record_round(&round.buurt, &acked, &rejected, new_cursor)?;
+        let given_up = self.record_round(&round.buurt, &acked, &rejected, &retry, new_cursor)?;
+        // Refused for good: by its code, given up now, or refused for now in a document that
+        // falls back to the relay's version below (it depends on what was refused for good and
+        // becomes `superseded`).
+        let for_good: std::collections::BTreeSet<String> = refusals
+            .iter()
+            .filter(|(seq, r)| !retryable(&r.code) || given_up.contains(seq))
+            .map(|(_, r)| r.entity.clone())
+            .collect();
+        let (rejected_out, retrying_out): (Vec<_>, Vec<_>) = refusals
+            .into_iter()
+            .partition(|(_, r)| for_good.contains(&r.entity));
+        let rejected_out: Vec<RejectedChange> = rejected_out.into_iter().map(|(_, r)| r).collect();
+        let retrying_out: Vec<RejectedChange> = retrying_out.into_iter().map(|(_, r)| r).collect();
         if let Some(head) = resp.head {
             self.record_head(&round.buurt, i64::try_from(head).unwrap_or(i64::MAX))?;
         }
@@ -237,10 +299,8 @@ impl Store {
         // it): fall back to the relay's version of that document (repaired after the round).
         let mut reset = std::collections::BTreeSet::new();
         for r in &rejected_out {
-            if !matches!(r.code.as_str(), "missing_dependencies" | "unavailable") {
-                if let Ok(entity) = crate::EntityId::parse(&r.entity) {
-                    reset.insert(entity);
-                }
+            if let Ok(entity) = crate::EntityId::parse(&r.entity) {
+                reset.insert(entity);
             }
         }
         for entity in &reset {
@@ -252,6 +312,7 @@ impl Store {
             pushed: round.seqs.len(),
             accepted: acked.len(),
             rejected: rejected_out,
+            retrying: retrying_out,
             pulled: resp.pull.len(),
             applied,
             cursor: if widened { 0 } else { resp.cursor },
@@ -271,6 +332,20 @@ impl Store {
             .map(|b| f64::from(b[0]) / 255.0)
             .unwrap_or(0.5);
         Ok(backoff(u32::try_from(failures).unwrap_or(u32::MAX), jitter))
+    }
+
+    /// How long until a change of `buurt` refused for now may be pushed again (zero when it
+    /// may already); `None` when no change is held back. A transport that keeps running (a
+    /// live connection, a scheduled background sync) syncs again then.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn sync_retry_in(&self, buurt: &str) -> Result<Option<Duration>> {
+        let now = self.now_ms();
+        Ok(self
+            .next_retry_at(buurt)?
+            .map(|at| Duration::from_millis(u64::try_from(at.saturating_sub(now)).unwrap_or(0))))
     }
 
     /// Notes the relay's head, as a live connection reported it.
@@ -340,7 +415,11 @@ mod tests {
     use crate::sync::wire::{JoinResponse, PullChange, Rejected};
 
     fn joined(buurt: &str) -> Result<Store> {
-        let s = Store::open_in_memory(Arc::new(ManualClock::new(1_790_000_000_000)))?;
+        joined_with(buurt, Arc::new(ManualClock::new(1_790_000_000_000)))
+    }
+
+    fn joined_with(buurt: &str, clock: Arc<ManualClock>) -> Result<Store> {
+        let s = Store::open_in_memory(clock)?;
         let me = s.identity().member;
         s.join_buurt(
             "http://127.0.0.1:1",
@@ -432,6 +511,193 @@ mod tests {
         assert_eq!(b.list(&Default::default())?.items.len(), 1);
         assert_eq!(b.buurt(B)?.cursor, 2);
         Ok(())
+    }
+
+    /// An answer to `round` refusing the pushed changes at `refused` with `code` and accepting
+    /// the others; nothing pulled.
+    fn refusing(round: &Round, refused: &[usize], code: &str) -> SyncResponse {
+        SyncResponse {
+            v: 1,
+            rejected: refused
+                .iter()
+                .map(|&i| Rejected {
+                    i: u32::try_from(i).unwrap_or(u32::MAX),
+                    code: code.into(),
+                    reason: "r".into(),
+                })
+                .collect(),
+            pull: vec![],
+            cursor: round.request.cursor,
+            more: false,
+            head: None,
+            role: None,
+        }
+    }
+
+    /// The documents of `round`'s pushed changes, in order.
+    fn docs(round: &Round) -> Vec<Vec<u8>> {
+        round.request.push.iter().map(|p| p.doc.clone()).collect()
+    }
+
+    /// `unavailable` and (a few times) `missing_dependencies` are refusals for now: the change
+    /// stays pending, held back with every later change of its document while other documents
+    /// go on, and is pushed again after the wait, then accepted. Status and outbox agree.
+    #[test]
+    fn a_refusal_for_now_is_retried_after_a_wait() -> Result<()> {
+        let clock = Arc::new(ManualClock::new(1_790_000_000_000));
+        let a = joined_with(B, clock.clone())?;
+        let held = a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        a.create_help(&NewHelp::ask("groceries", "Twee"))?;
+        let round = a.sync_prepare(B)?;
+        let held_doc = round.request.push[0].doc.clone();
+        let other_doc = round.request.push[1].doc.clone();
+        let out = a.sync_finish(&round, &refusing(&round, &[0], "unavailable"))?;
+        assert_eq!(
+            (out.accepted, out.rejected.len(), out.retrying.len()),
+            (1, 0, 1)
+        );
+        assert_eq!(out.retrying[0].code, "unavailable");
+        assert!(!out.again);
+        let status = a.sync_status(B)?;
+        assert_eq!((status.pending, status.rejected.len()), (1, 0));
+        assert_eq!((a.pending_count()?, a.refused_count()?), (1, 0));
+
+        // Held back: a later change of the same document waits with it; another document's
+        // change goes.
+        a.edit_help(&held, None, Some("Met de auto"))?;
+        let other = a.create_help(&NewHelp::ask("groceries", "Drie"))?;
+        let round = a.sync_prepare(B)?;
+        assert_eq!(docs(&round), [wire::doc_bytes(&other)]);
+        assert_ne!(other_doc, held_doc);
+        a.sync_finish(&round, &refusing(&round, &[], ""))?;
+        assert_eq!(a.sync_status(B)?.pending, 2);
+
+        // After the wait (2 s for a first refusal) both go, in order; refused again for now
+        // (`missing_dependencies` this time), then the wait doubles.
+        assert_eq!(
+            a.sync_retry_in(B)?,
+            Some(Duration::from_millis(retry_wait_ms(1).unsigned_abs()))
+        );
+        clock.advance(retry_wait_ms(1) - 1);
+        assert!(a.sync_prepare(B)?.request.push.is_empty(), "still held");
+        assert_eq!(a.sync_retry_in(B)?, Some(Duration::from_millis(1)));
+        clock.advance(1);
+        let round = a.sync_prepare(B)?;
+        assert_eq!(docs(&round), [held_doc.clone(), held_doc.clone()]);
+        let out = a.sync_finish(&round, &refusing(&round, &[0, 1], "missing_dependencies"))?;
+        assert_eq!((out.rejected.len(), out.retrying.len()), (0, 2));
+        clock.advance(retry_wait_ms(1));
+        assert!(
+            a.sync_prepare(B)?.request.push.is_empty(),
+            "the second wait is longer"
+        );
+        clock.advance(retry_wait_ms(2) - retry_wait_ms(1));
+        let round = a.sync_prepare(B)?;
+        assert_eq!(round.request.push.len(), 2);
+        let out = a.sync_finish(&round, &refusing(&round, &[], ""))?;
+        assert_eq!((out.accepted, out.rejected.len()), (2, 0));
+        assert_eq!(a.sync_status(B)?.pending, 0);
+        assert_eq!(a.sync_retry_in(B)?, None);
+        assert_eq!((a.pending_count()?, a.refused_count()?), (0, 0));
+        Ok(())
+    }
+
+    /// A change refused `missing_dependencies` over and over is refused for good: the
+    /// document is reset to the relay's version (repaired after the round) and its later
+    /// changes are `superseded`, instead of every later change being refused for ever. An
+    /// `unavailable` change is never given up.
+    #[test]
+    fn a_dependency_that_never_comes_is_given_up_and_the_document_repaired() -> Result<()> {
+        let clock = Arc::new(ManualClock::new(1_790_000_000_000));
+        let a = joined_with(B, clock.clone())?;
+        let id = a.create_help(&NewHelp::ask("groceries", "Een"))?;
+        a.edit_help(&id, None, Some("Later"))?;
+        let lasting = a.create_help(&NewHelp::ask("groceries", "Twee"))?;
+        for n in 1..=MAX_DEPENDENCY_RETRIES + 3 {
+            let round = a.sync_prepare(B)?;
+            let mut codes = Vec::new();
+            for (i, p) in round.request.push.iter().enumerate() {
+                let code = if wire::doc_id(&p.doc)? == id {
+                    "missing_dependencies"
+                } else {
+                    "unavailable"
+                };
+                codes.push((i, code));
+            }
+            let resp = SyncResponse {
+                rejected: codes
+                    .iter()
+                    .map(|&(i, code)| Rejected {
+                        i: u32::try_from(i).unwrap_or(u32::MAX),
+                        code: code.into(),
+                        reason: "r".into(),
+                    })
+                    .collect(),
+                ..refusing(&round, &[], "")
+            };
+            let out = a.sync_finish(&round, &resp)?;
+            if n < MAX_DEPENDENCY_RETRIES {
+                assert_eq!(
+                    (out.rejected.len(), out.retrying.len()),
+                    (0, 3),
+                    "round {n}"
+                );
+            } else if n == MAX_DEPENDENCY_RETRIES {
+                assert_eq!(
+                    (out.rejected.len(), out.retrying.len()),
+                    (2, 1),
+                    "round {n}"
+                );
+                assert!(
+                    out.rejected
+                        .iter()
+                        .all(|r| r.code == "missing_dependencies")
+                );
+            } else {
+                assert_eq!(
+                    (out.rejected.len(), out.retrying.len()),
+                    (0, 1),
+                    "round {n}"
+                );
+                assert_eq!(
+                    round.request.push.len(),
+                    1,
+                    "only the unavailable one is pushed"
+                );
+            }
+            clock.advance(retry_wait_ms(n));
+        }
+        // The given-up document waits for the relay's version; the other is still pending.
+        let repair: Vec<_> = a
+            .needing_repair(B, 10)?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        assert_eq!(repair, [id]);
+        let status = a.sync_status(B)?;
+        assert_eq!(status.pending, 1);
+        assert_eq!(status.rejected.len(), 2);
+        assert_eq!((a.pending_count()?, a.refused_count()?), (1, 2));
+        assert!(a.help(&lasting).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn retry_waits_double_up_to_five_minutes() {
+        assert_eq!(retry_wait_ms(1), 2_000);
+        assert_eq!(retry_wait_ms(2), 4_000);
+        assert_eq!(retry_wait_ms(8), 256_000);
+        assert_eq!(retry_wait_ms(9), 300_000);
+        assert_eq!(retry_wait_ms(i64::MAX), 300_000);
+        assert_eq!(retry_wait_ms(0), 2_000);
+        assert!(retryable("unavailable") && retryable("missing_dependencies"));
+        assert!(!retryable("bad_time") && !retryable("superseded"));
+        assert!(!gives_up("unavailable", i64::MAX));
+        assert!(!gives_up(
+            "missing_dependencies",
+            MAX_DEPENDENCY_RETRIES - 1
+        ));
+        assert!(gives_up("missing_dependencies", MAX_DEPENDENCY_RETRIES));
     }
 
     #[test]

@@ -25,8 +25,11 @@ pub struct SyncReport {
     pub rounds: usize,
     /// Local changes pushed and accepted.
     pub accepted: usize,
-    /// Local changes refused (entity, code, reason).
+    /// Local changes refused for good (entity, code, reason).
     pub rejected: Vec<crate::sync::engine::RejectedChange>,
+    /// Refusals for now (`unavailable`, `missing_dependencies`): the changes stay pending and
+    /// are pushed again after a wait ([`crate::sync::engine::retry_wait_ms`]).
+    pub retrying: usize,
     /// Changes pulled.
     pub pulled: usize,
     /// Of those, new to this device.
@@ -213,6 +216,7 @@ impl Client {
             report.rounds += 1;
             report.accepted += out.accepted;
             report.rejected.extend(out.rejected);
+            report.retrying += out.retrying.len();
             report.pulled += out.pulled;
             report.applied += out.applied.applied;
             report.cursor = out.cursor;
@@ -356,8 +360,24 @@ impl Client {
                 },
             };
             loop {
+                // A change refused for now goes again when its wait is over, also when nothing
+                // else happens in the buurt (at least a second apart, whatever the answer).
+                let retry = store
+                    .sync_retry_in(buurt)?
+                    .map(|d| d.max(Duration::from_secs(1)));
+                let retry_due = async {
+                    match retry {
+                        Some(d) => tokio::time::sleep(d).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 let msg = tokio::select! {
                     () = &mut stop => return Ok(()),
+                    () = retry_due => {
+                        let r = self.sync(store, buurt).await;
+                        on_sync(&r);
+                        continue;
+                    }
                     () = committed.notified() => {
                         // Pulls applied by our own syncs wake us too; only a waiting local
                         // change is worth a round trip.
