@@ -36,6 +36,11 @@
 //! back, so a shard's lock is held for microseconds, never across a validation: another buurt
 //! sharing the shard does not wait. If a commit fails,
 //! every document it touched is dropped from the cache (it holds changes the disk does not).
+//! Several relays may share one PostgreSQL database, so a cached copy can lack what another
+//! relay committed: a change depending on something the copy lacks but the buurt's log holds
+//! has its document rebuilt from the log before it is validated (`stale`), and `/v1/missing`
+//! rebuilds a copy that lacks any of the document's committed changes. A change is thus never
+//! refused for the cache's sake.
 
 use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
@@ -168,6 +173,27 @@ pub(crate) fn checkout(
         .map_err(|e| Error::Other(format!("document `{}` does not load: {e}", hex(doc))))
 }
 
+/// Whether `change` depends on a change the buurt's log holds but the cached copy `current`
+/// does not: another relay sharing the database committed it after this copy was loaded. One
+/// lookup per dependency the copy lacks, so the common case (every dependency known) costs
+/// nothing.
+fn stale(
+    storage: &dyn crate::storage::Storage,
+    buurt: &BuurtId,
+    current: Option<&mut AutoCommit>,
+    change: &Change,
+) -> Result<bool> {
+    let Some(d) = current else {
+        return Ok(false);
+    };
+    for dep in change.deps() {
+        if d.get_change_meta_by_hash(dep).is_none() && storage.has_change(buurt, &dep.0)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// A change hash as storage returns it.
 type Hash32 = [u8; 32];
 
@@ -275,16 +301,36 @@ fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) ->
             out.rejected.push(rejected(i, "wrong_buurt", reason));
             continue;
         }
-        let mut current = match checkout(relay, &device.buurt, &doc, None) {
-            Ok(current) => current,
+        let load = || match checkout(relay, &device.buurt, &doc, None) {
+            Ok(current) => Ok(Ok(current)),
             Err(e @ Error::Other(_)) => {
                 tracing::error!(error = %e, "a stored document does not load");
                 let reason = "the relay cannot load this document now";
-                out.rejected.push(rejected(i, "unavailable", reason));
+                Ok(Err(rejected(i, "unavailable", reason)))
+            }
+            Err(e) => Err(e),
+        };
+        let mut current = match load()? {
+            Ok(current) => current,
+            Err(r) => {
+                out.rejected.push(r);
                 continue;
             }
-            Err(e) => return Err(e),
         };
+        // Another relay on the same database may have committed changes the cached copy
+        // lacks. A dependency missing from the copy but present in the buurt's log means the
+        // copy is stale: it is rebuilt from the committed log (taken out of the cache above,
+        // so `checkout` loads it), and the change is validated against that.
+        if stale(storage, &device.buurt, current.as_mut(), &change)? {
+            drop(current.take());
+            current = match load()? {
+                Ok(current) => current,
+                Err(r) => {
+                    out.rejected.push(r);
+                    continue;
+                }
+            };
+        }
         let put_back = |d: Option<AutoCommit>| {
             if let Some(d) = d {
                 relay.docs(&device.buurt).put(doc, d);

@@ -126,6 +126,19 @@ pub(crate) async fn missing(
             else {
                 return Ok(None);
             };
+            // A cached copy that lacks a committed change (another relay on the same database
+            // wrote it) is rebuilt from the log: the answer is computed from what is committed.
+            if rows
+                .iter()
+                .any(|(h, _)| state.get_change_meta_by_hash(&ChangeHash(*h)).is_none())
+            {
+                drop(state);
+                let Some(fresh) = ingest::checkout(r, &device.buurt, &doc, Some(rows.clone()))?
+                else {
+                    return Ok(None);
+                };
+                state = fresh;
+            }
             let answer = answer_missing(&mut state, &device, &heads, rows);
             r.docs(&device.buurt).put(doc, state);
             Ok(answer)

@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use noaber_core::Role;
+use noaber_core::sync::wire;
+use noaber_relay::repair::{MissingRequest, MissingResponse};
 use noaber_relay::storage::DB_FILE;
 use serde_json::Value;
 
@@ -193,5 +195,63 @@ async fn the_binary_serves_and_administers_postgres_without_printing_the_passwor
     );
     // The relay used PostgreSQL, not the data directory.
     assert!(!data.path().join(DB_FILE).exists());
+    Ok(())
+}
+
+/// Two relays on one database (issue 12): relay 1 holds a request in its validation cache;
+/// a neighbour comments through relay 2; the requester pulls that comment through relay 1 and
+/// answers it. Relay 1 must validate the answer against the committed log, not its cached copy
+/// (which lacks relay 2's comment the answer depends on): accepted, and everyone converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_validates_against_what_another_relay_committed() -> TestResult {
+    let conn = pg_harness::fresh_database()?;
+    let (c1, c2) = (conn.clone(), conn);
+    let r1 = TestRelay::start_with(move |c| c.postgres = Some(c1)).await?;
+    let r2 = TestRelay::start_with(move |c| c.postgres = Some(c2)).await?;
+    let (buurt, org) = r1.buurt("Alpha")?;
+    let mut a = Device::join(&r1, &org, "Ans", Role::Organiser).await?;
+    let code = r1.invite(&buurt, Role::Resident, 5)?;
+    let mut b = Device::join(&r2, &code, "Bert", Role::Resident).await?;
+
+    let id = ask(&a, "Boodschappen")?;
+    a.sync_all(&r1).await?;
+    b.sync_all(&r2).await?;
+    for round in 0..3 {
+        b.store.add_comment(&id, &format!("ik kan ({round})"))?;
+        b.sync_all(&r2).await?;
+        a.sync_all(&r1).await?;
+        a.store.add_comment(&id, &format!("dank je ({round})"))?;
+        let resp = a.sync(&r1).await?;
+        assert!(
+            resp.rejected.is_empty(),
+            "round {round}: {:?}",
+            resp.rejected
+        );
+        b.sync_all(&r2).await?;
+    }
+    a.sync_all(&r1).await?;
+    assert_eq!(a.store.comments(&id)?.len(), 6);
+    assert_eq!(a.store.comments(&id)?, b.store.comments(&id)?);
+    assert_eq!(a.store.help(&id)?, b.store.help(&id)?);
+
+    // `/v1/missing` through relay 1 answers from what is committed too, also what relay 2
+    // accepted after relay 1 cached the document.
+    b.store.add_comment(&id, "tot dinsdag")?;
+    b.sync_all(&r2).await?;
+    let resp = r1
+        .http
+        .post(r1.url("/v1/missing"))
+        .bearer_auth(a.token())
+        .header("content-type", wire::CBOR)
+        .body(wire::to_cbor(&MissingRequest {
+            v: 1,
+            doc: wire::doc_bytes(&id),
+            heads: vec![],
+        })?)
+        .send()
+        .await?;
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    let answer: MissingResponse = wire::from_cbor(&resp.bytes().await?)?;
+    assert_eq!((answer.changes.len(), answer.more), (8, false));
     Ok(())
 }
