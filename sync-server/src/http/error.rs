@@ -71,6 +71,10 @@ pub enum ApiError {
 /// `Retry-After` of a `503 live_full`, in seconds.
 const LIVE_RETRY_SECS: u64 = 60;
 
+/// The `Retry-After` (seconds) of a `503 unavailable`: the database is away for a restart or
+/// a failover, which takes seconds; clients back off further on repeats.
+const UNAVAILABLE_RETRY_SECS: u64 = 5;
+
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         use ApiError::*;
@@ -151,7 +155,7 @@ impl ApiError {
             Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                "the store does not answer".into(),
+                format!("the relay's database does not answer; nothing was done, retry in {UNAVAILABLE_RETRY_SECS} s"),
             ),
             Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -191,6 +195,12 @@ impl IntoResponse for ApiError {
             ApiError::LiveFull => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(LIVE_RETRY_SECS));
             }
+            ApiError::Unavailable => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(UNAVAILABLE_RETRY_SECS),
+                );
+            }
             ApiError::RequestTimeout(_) => {
                 // The rest of the body may still be on its way: do not read it as a request.
                 headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -208,6 +218,10 @@ impl From<Error> for ApiError {
                 ApiError::BadRequest(format!("invalid `{field}`: {reason}"))
             }
             Error::NotFound { what, id } => ApiError::NotFound(format!("no {what} with id `{id}`")),
+            Error::Storage(crate::storage::StorageError::Unavailable(why)) => {
+                tracing::warn!(error = %why, "storage unavailable");
+                ApiError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal

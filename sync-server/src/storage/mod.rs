@@ -55,6 +55,11 @@ pub enum StorageError {
     /// The backend (database, disk) failed; the message is for logs, not for clients.
     #[error("storage backend: {0}")]
     Backend(String),
+    /// The database cannot be reached right now (PostgreSQL down, restarting, or refusing
+    /// connections): nothing was done, and the same request may succeed later. Answered
+    /// `503 unavailable` with `Retry-After`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// The database was written by a newer relay; refusing is safer than damaging it.
     #[error(
         "the database has schema version {found}, this relay understands up to {supported}; update the relay"

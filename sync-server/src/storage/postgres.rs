@@ -167,11 +167,33 @@ fn pg_error(e: &tokio_postgres::Error) -> StorageError {
     }
 }
 
+/// Whether `e` says the server went away or cannot take connections, rather than that a
+/// statement failed: the connection closed or broke, or SQLSTATE class 08 (connection
+/// exception) or 57P (the server is shutting down, crashed or starting up).
+fn is_outage(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(code) => {
+            let c = code.code();
+            c.starts_with("08") || c.starts_with("57P")
+        }
+        // No server answer at all: the socket failed (refused, reset, timed out).
+        None => e.as_db_error().is_none() && std::error::Error::source(e).is_some(),
+    }
+}
+
 impl From<Fail> for StorageError {
     fn from(f: Fail) -> Self {
         match f {
-            Fail::Pg(e) | Fail::Pool(PoolError::Backend(e)) => pg_error(&e),
-            Fail::Pool(PoolError::Timeout(_)) => StorageError::Backend(format!(
+            // A connection the pool could not make or recycle: the database is away.
+            Fail::Pool(PoolError::Backend(e)) => {
+                StorageError::Unavailable(pg_error(&e).to_string())
+            }
+            Fail::Pg(e) if is_outage(&e) => StorageError::Unavailable(pg_error(&e).to_string()),
+            Fail::Pg(e) => pg_error(&e),
+            Fail::Pool(PoolError::Timeout(_)) => StorageError::Unavailable(format!(
                 "postgres: no connection within {}s",
                 TIMEOUT.as_secs()
             )),

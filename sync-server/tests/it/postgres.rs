@@ -255,3 +255,66 @@ async fn a_relay_validates_against_what_another_relay_committed() -> TestResult 
     assert_eq!((answer.changes.len(), answer.more), (8, false));
     Ok(())
 }
+
+/// PostgreSQL away (issue 12): while the relay's database refuses connections, sync answers
+/// `503 unavailable` with `Retry-After` and `/readyz` fails; nothing is acknowledged. When the
+/// database is back the relay recovers by itself and the same push is accepted once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_postgres_is_away_sync_is_unavailable_and_then_recovers() -> TestResult {
+    let conn = pg_harness::fresh_database()?;
+    let db = conn
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname="))
+        .ok_or("no dbname")?
+        .to_owned();
+    let relay = TestRelay::start_with(move |c| c.postgres = Some(conn)).await?;
+    let (buurt, org) = relay.buurt("Alpha")?;
+    let mut a = Device::join(&relay, &org, "Ans", Role::Organiser).await?;
+    ask(&a, "Boodschappen")?;
+    a.sync_all(&relay).await?;
+
+    let cluster = pg_harness::shared()?;
+    cluster.execute(
+        "postgres",
+        &format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
+        ),
+    )?;
+    ask(&a, "Lift")?;
+    let (_, push) = a.pending()?;
+    let body = wire::to_cbor(&wire::SyncRequest {
+        v: 1,
+        cursor: a.cursor,
+        push,
+        max: None,
+    })?;
+    for _ in 0..2 {
+        let resp = relay
+            .http
+            .post(relay.url("/v1/sync"))
+            .bearer_auth(a.token())
+            .header("content-type", wire::CBOR)
+            .body(body.clone())
+            .send()
+            .await?;
+        assert_eq!(resp.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key("retry-after"));
+        let text = resp.text().await?;
+        assert!(text.contains("\"unavailable\""), "{text}");
+    }
+    let ready = relay.http.get(relay.url("/readyz")).send().await?;
+    assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+
+    cluster.execute(
+        "postgres",
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
+    )?;
+    let ready = relay.http.get(relay.url("/readyz")).send().await?;
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let resp = a.sync(&relay).await?;
+    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+    a.sync_all(&relay).await?;
+    assert_eq!(relay.storage().head(&buurt)?, 2);
+    Ok(())
+}
