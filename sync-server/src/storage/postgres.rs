@@ -154,16 +154,17 @@ impl From<StorageError> for Fail {
 
 /// A backend error without PostgreSQL's `DETAIL`, which can quote row values.
 fn pg_error(e: &tokio_postgres::Error) -> StorageError {
+    StorageError::Backend(pg_message(e))
+}
+
+/// The message of [`pg_error`].
+fn pg_message(e: &tokio_postgres::Error) -> String {
     if let Some(db) = e.as_db_error() {
-        return StorageError::Backend(format!(
-            "postgres: {} (sqlstate {})",
-            db.message(),
-            db.code().code()
-        ));
+        return format!("postgres: {} (sqlstate {})", db.message(), db.code().code());
     }
     match std::error::Error::source(e) {
-        Some(cause) => StorageError::Backend(format!("postgres: {e}: {cause}")),
-        None => StorageError::Backend(format!("postgres: {e}")),
+        Some(cause) => format!("postgres: {e}: {cause}"),
+        None => format!("postgres: {e}"),
     }
 }
 
@@ -188,10 +189,8 @@ impl From<Fail> for StorageError {
     fn from(f: Fail) -> Self {
         match f {
             // A connection the pool could not make or recycle: the database is away.
-            Fail::Pool(PoolError::Backend(e)) => {
-                StorageError::Unavailable(pg_error(&e).to_string())
-            }
-            Fail::Pg(e) if is_outage(&e) => StorageError::Unavailable(pg_error(&e).to_string()),
+            Fail::Pool(PoolError::Backend(e)) => StorageError::Unavailable(pg_message(&e)),
+            Fail::Pg(e) if is_outage(&e) => StorageError::Unavailable(pg_message(&e)),
             Fail::Pg(e) => pg_error(&e),
             Fail::Pool(PoolError::Timeout(_)) => StorageError::Unavailable(format!(
                 "postgres: no connection within {}s",
@@ -2132,7 +2131,8 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.starts_with("storage backend: postgres"), "{err}");
+        // Unreachable is "for now": the relay answers 503 and recovers when it is back.
+        assert!(err.starts_with("storage unavailable: postgres"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let err = PostgresStorage::open("host=/x password='s3cret", 1)
             .unwrap_err()
