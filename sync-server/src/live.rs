@@ -25,6 +25,11 @@
 //! as its new connection replaces one of its own. Every live socket is also a connection in
 //! `transport`'s counts.
 //!
+//! Heads come from this relay's group-commit writer and, where several relays share one
+//! PostgreSQL database, from the others' commits through the storage's listener
+//! ([`crate::storage::Storage::watch_heads`], `LISTEN/NOTIFY`): a device may be live on any
+//! relay of a deployment and hear of every commit.
+//!
 //! On every ping the device's token is checked again, so a revoked device is disconnected
 //! within one ping interval. Heads travel through a `tokio::sync::watch` per buurt rather than
 //! a broadcast channel: only the latest head matters, a slow socket skips intermediate values
@@ -98,6 +103,12 @@ impl Heads {
                 });
             }
         }
+    }
+}
+
+impl crate::storage::HeadSink for Heads {
+    fn moved(&self, buurt: &BuurtId, head: u64) {
+        self.publish(buurt, head);
     }
 }
 

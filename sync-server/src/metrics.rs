@@ -23,6 +23,7 @@
 //! | `relay_blob_bytes_served_total` | counter | (photo bytes answered to fetches) |
 //! | `relay_blob_uploads_completed_total` | counter | |
 //! | `relay_blob_uploads_rejected_total` | counter | `code` (`hash_mismatch`, `photo_rejected`) |
+//! | `relay_postgres_listening` | gauge | (1 while listening for other relays' commits on PostgreSQL) |
 
 use std::sync::OnceLock;
 
@@ -45,6 +46,7 @@ pub(crate) const BLOB_BYTES_UPLOADED: &str = "relay_blob_bytes_uploaded_total";
 pub(crate) const BLOB_BYTES_SERVED: &str = "relay_blob_bytes_served_total";
 pub(crate) const BLOB_UPLOADS_COMPLETED: &str = "relay_blob_uploads_completed_total";
 pub(crate) const BLOB_UPLOADS_REJECTED: &str = "relay_blob_uploads_rejected_total";
+pub(crate) const PG_LISTENING: &str = "relay_postgres_listening";
 
 const SECONDS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -95,6 +97,10 @@ fn describe() {
         "duration of one durable commit (fsync)"
     );
     describe_gauge!(LIVE, "open live (WebSocket) connections");
+    describe_gauge!(
+        PG_LISTENING,
+        "1 while the relay listens for other relays' commits on PostgreSQL, else 0"
+    );
     describe_counter!(
         LIVE_REFUSED,
         "live connections refused, by the cap that was full"

@@ -112,6 +112,11 @@ impl Relay {
         crate::metrics::handle();
         let heads = Arc::new(Heads::default());
         let committer = Committer::start(Arc::clone(&storage), Arc::clone(&heads))?;
+        // Several relays on one database: their commits reach this relay's live connections
+        // too (PostgreSQL's LISTEN/NOTIFY; nothing to do for SQLite, which one relay opens).
+        if storage.watch_heads(Arc::clone(&heads) as Arc<dyn crate::storage::HeadSink>) {
+            tracing::debug!("listening for other relays' commits");
+        }
         let (shutdown, _) = watch::channel(false);
         Ok(Relay {
             inner: Arc::new(Inner {

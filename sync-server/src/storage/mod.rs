@@ -373,8 +373,27 @@ pub struct LogPage {
     pub more: bool,
 }
 
+/// Where a storage that several relays share reports the heads any of them moved
+/// ([`Storage::watch_heads`]): the relay's live connections.
+pub trait HeadSink: Send + Sync + 'static {
+    /// `buurt`'s log now reaches at least `head`. Called again with the same or an older head
+    /// at times (a reconnect reads every head afresh); the sink keeps only the highest.
+    fn moved(&self, buurt: &BuurtId, head: u64);
+}
+
 /// The relay's durable state. See the module docs for the contracts every implementation keeps.
 pub trait Storage: Send + Sync + 'static {
+    /// Starts telling `sink` about heads moved by commits of *other* relays on the same
+    /// database (this relay's own commits reach its live connections directly). Returns
+    /// whether it does: `false` for a store only one relay opens (SQLite), which is the
+    /// default. A storage that returns `true` keeps doing so across database restarts, and
+    /// after each reconnect reports every buurt's head once, so a commit made while it was
+    /// not listening is not missed.
+    fn watch_heads(&self, sink: std::sync::Arc<dyn HeadSink>) -> bool {
+        let _ = sink;
+        false
+    }
+
     /// Checks that the store answers (readiness).
     ///
     /// # Errors

@@ -52,6 +52,11 @@
 //!   only takes over an actor of a *revoked* device of the same member) and the whole join
 //!   rolls back with the refusal. Deadlocks and serialisation failures (SQLSTATE 40P01, 40001)
 //!   are retried a few times; they roll back completely, so a retry is safe.
+//! - **Heads announced across relays** ([`Storage::watch_heads`]): the statement that moves
+//!   the heads also runs `pg_notify('noaber_heads', '<buurt> <head>')` for each buurt it
+//!   moved, in the same transaction: PostgreSQL delivers the notification only on commit, in
+//!   commit order, to every session listening. Each relay listens on one connection of its own
+//!   (see `listen`), re-reading every head after each (re)connect.
 //! - **Errors carry no secrets**: a backend error is reported as PostgreSQL's message and
 //!   SQLSTATE only, never its `DETAIL` (which can quote row values). The connection string is
 //!   never logged or printed.
@@ -70,7 +75,7 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use automerge::ActorId;
@@ -82,9 +87,9 @@ use tokio_postgres::{IsolationLevel, NoTls};
 
 use super::decode::{array, buurt_id, device_id, member, role, same_actors, to_i64, to_u64};
 use super::{
-    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
-    JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
-    StorageResult, UploadRow, audience_code,
+    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, HeadSink,
+    JoinRefusal, JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage,
+    StorageError, StorageResult, UploadRow, audience_code,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -245,6 +250,8 @@ fn not_found(what: &'static str, id: &str) -> Fail {
 /// The relay's PostgreSQL storage. See the module docs for how it keeps the trait's contracts.
 pub struct PostgresStorage {
     pool: Pool,
+    /// How to connect (for the listener's own connection, see [`Storage::watch_heads`]).
+    config: tokio_postgres::Config,
     /// `Some` until dropped; see [`Drop`].
     runtime: Option<tokio::runtime::Runtime>,
 }
@@ -303,7 +310,7 @@ impl PostgresStorage {
             pg.connect_timeout(TIMEOUT);
         }
         let manager = Manager::from_config(
-            pg,
+            pg.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -327,6 +334,7 @@ impl PostgresStorage {
             })?;
         Ok(PostgresStorage {
             pool,
+            config: pg,
             runtime: Some(runtime),
         })
     }
@@ -690,14 +698,20 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
         head_n.push(*n);
         head_v.push(to_i64(*head, "head")?);
     }
+    // Every buurt whose head moved is announced to the other relays (see `listen`); PostgreSQL
+    // delivers a notification only when, and only if, its transaction commits.
     let set_heads = tx
         .prepare_cached(
-            "UPDATE buurten b SET head = u.head
-             FROM unnest($1::bigint[], $2::bigint[]) AS u(n, head)
-             WHERE b.n = u.n AND b.head <> u.head",
+            "WITH moved AS (
+                 UPDATE buurten b SET head = u.head
+                 FROM unnest($1::bigint[], $2::bigint[]) AS u(n, head)
+                 WHERE b.n = u.n AND b.head <> u.head
+                 RETURNING b.id, b.head)
+             SELECT pg_notify($3, id || ' ' || head) FROM moved",
         )
         .await?;
-    tx.execute(&set_heads, &[&head_n, &head_v]).await?;
+    tx.query(&set_heads, &[&head_n, &head_v, &HEADS_CHANNEL])
+        .await?;
     tx.commit().await?;
 
     Ok(plan
@@ -1001,7 +1015,147 @@ async fn refuse(
     Ok(Err(why))
 }
 
+/// The channel commits announce moved heads on; each payload is `"<buurt id> <head>"`.
+const HEADS_CHANNEL: &str = "noaber_heads";
+/// The head listener's first pause before it reconnects, doubled after each failure up to
+/// [`LISTEN_WAIT_MAX`].
+const LISTEN_WAIT: Duration = Duration::from_millis(250);
+const LISTEN_WAIT_MAX: Duration = Duration::from_secs(30);
+/// How often the head listener checks that its connection still answers (a silently dead
+/// TCP connection would otherwise leave it deaf until the kernel gives up, many minutes).
+const LISTEN_PING: Duration = Duration::from_secs(30);
+
+/// Cross-relay live fan-out, run by [`Storage::watch_heads`] on the storage's runtime for
+/// the storage's life. On a connection of its own (not the pool's: a pooled connection is
+/// handed to others and `LISTEN` is per session) it runs `LISTEN noaber_heads`, then reads
+/// every buurt's head once (a commit made while it was not listening is not missed), then
+/// passes on each notification. `append` sends one per buurt whose head a commit moved, in
+/// the commit's transaction, so a head is announced only once it is committed and visible.
+/// A lost connection (the database restarted, the network failed, a ping unanswered within
+/// [`TIMEOUT`]) is logged and reopened after a pause that doubles from [`LISTEN_WAIT`] to
+/// [`LISTEN_WAIT_MAX`]; `relay_postgres_listening` says whether it is listening.
+async fn listen(config: tokio_postgres::Config, sink: Arc<dyn HeadSink>) {
+    let mut wait = LISTEN_WAIT;
+    loop {
+        let why = listen_once(&config, &*sink, &mut wait).await;
+        metrics::gauge!(crate::metrics::PG_LISTENING).set(0.0);
+        tracing::warn!(
+            error = %why,
+            retry_in_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+            "postgres: not listening for other relays' commits; reconnecting"
+        );
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(LISTEN_WAIT_MAX);
+    }
+}
+
+/// One connection's worth of [`listen`]; returns why it ended. Resets `wait` once listening.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    sink: &dyn HeadSink,
+    wait: &mut Duration,
+) -> String {
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(c) => c,
+        Err(e) => return pg_message(&e),
+    };
+    // The connection is driven by a task of its own, which hands notifications over; it ends
+    // with the connection, or when this function returns (the guard aborts it).
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Result<String, String>>();
+    let driver = tokio::spawn(async move {
+        loop {
+            let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+            let sent = match message {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                    tx.send(Ok(n.payload().to_owned()))
+                }
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => {
+                    let _ = tx.send(Err(pg_message(&e)));
+                    return;
+                }
+                None => {
+                    let _ = tx.send(Err("the connection closed".into()));
+                    return;
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    let _driver = AbortOnDrop(driver);
+    if let Err(e) = client
+        .batch_execute(&format!("LISTEN {HEADS_CHANNEL}"))
+        .await
+    {
+        return pg_message(&e);
+    }
+    match client.query("SELECT id, head FROM buurten", &[]).await {
+        Ok(rows) => {
+            for row in rows {
+                if let (Ok(id), Ok(head)) = (row.try_get::<_, &str>(0), row.try_get::<_, i64>(1)) {
+                    deliver(sink, id, head);
+                }
+            }
+        }
+        Err(e) => return pg_message(&e),
+    }
+    metrics::gauge!(crate::metrics::PG_LISTENING).set(1.0);
+    tracing::info!("postgres: listening for other relays' commits");
+    *wait = LISTEN_WAIT;
+    let mut ping = tokio::time::interval(LISTEN_PING);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            message = rx.recv() => match message {
+                Some(Ok(payload)) => match payload.split_once(' ') {
+                    Some((id, head)) => match head.parse::<i64>() {
+                        Ok(head) => deliver(sink, id, head),
+                        Err(_) => tracing::warn!("postgres: a head notification without a head"),
+                    },
+                    None => tracing::warn!("postgres: a head notification of another shape"),
+                },
+                Some(Err(why)) => return why,
+                None => return "the connection's driver stopped".into(),
+            },
+            _ = ping.tick() => match tokio::time::timeout(TIMEOUT, client.simple_query("SELECT 1")).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return pg_message(&e),
+                Err(_) => return format!("no answer to a ping within {} s", TIMEOUT.as_secs()),
+            },
+        }
+    }
+}
+
+/// Passes a buurt's head to the sink; ids and heads that do not parse are skipped (logged
+/// without their value: the channel is the relays' own, so this is a bug or a stranger).
+fn deliver(sink: &dyn HeadSink, id: &str, head: i64) {
+    match (BuurtId::parse(id), u64::try_from(head)) {
+        (Ok(buurt), Ok(head)) => sink.moved(&buurt, head),
+        _ => tracing::warn!("postgres: a head notification that does not parse"),
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 impl Storage for PostgresStorage {
+    fn watch_heads(&self, sink: Arc<dyn HeadSink>) -> bool {
+        let Some(runtime) = self.runtime.as_ref() else {
+            return false;
+        };
+        runtime.spawn(listen(self.config.clone(), sink));
+        true
+    }
+
     fn ping(&self) -> StorageResult<()> {
         self.run(|pool| async move {
             let client = pool.get().await?;

@@ -12,12 +12,12 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support::{Device, TestRelay, TestResult, ask};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A safety net against hangs, never a synchronisation: each step waits for a message.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-async fn connect(relay: &TestRelay, token: &str) -> Result<Socket, tungstenite::Error> {
+pub(crate) async fn connect(relay: &TestRelay, token: &str) -> Result<Socket, tungstenite::Error> {
     let url = relay.url.replace("http://", "ws://") + "/v1/live";
     let mut req = url.into_client_request()?;
     let value = format!("Bearer {token}").parse().map_err(|_| {
@@ -30,7 +30,7 @@ async fn connect(relay: &TestRelay, token: &str) -> Result<Socket, tungstenite::
 }
 
 /// The next `{"head": N}` or close frame, skipping pings.
-async fn next(ws: &mut Socket) -> TestResult<Result<u64, Option<u16>>> {
+pub(crate) async fn next(ws: &mut Socket) -> TestResult<Result<u64, Option<u16>>> {
     loop {
         let msg = tokio::time::timeout(PATIENCE, ws.next()).await?;
         match msg {

@@ -205,9 +205,7 @@ async fn the_binary_serves_and_administers_postgres_without_printing_the_passwor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_validates_against_what_another_relay_committed() -> TestResult {
     let conn = pg_harness::fresh_database()?;
-    let (c1, c2) = (conn.clone(), conn);
-    let r1 = TestRelay::start_with(move |c| c.postgres = Some(c1)).await?;
-    let r2 = TestRelay::start_with(move |c| c.postgres = Some(c2)).await?;
+    let (r1, r2) = two_relays(&conn).await?;
     let (buurt, org) = r1.buurt("Alpha")?;
     let mut a = Device::join(&r1, &org, "Ans", Role::Organiser).await?;
     let code = r1.invite(&buurt, Role::Resident, 5)?;
@@ -262,11 +260,7 @@ async fn a_relay_validates_against_what_another_relay_committed() -> TestResult 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_postgres_is_away_sync_is_unavailable_and_then_recovers() -> TestResult {
     let conn = pg_harness::fresh_database()?;
-    let db = conn
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("dbname="))
-        .ok_or("no dbname")?
-        .to_owned();
+    let db = db_name(&conn)?;
     let relay = TestRelay::start_with(move |c| c.postgres = Some(conn)).await?;
     let (buurt, org) = relay.buurt("Alpha")?;
     let mut a = Device::join(&relay, &org, "Ans", Role::Organiser).await?;
@@ -274,13 +268,7 @@ async fn while_postgres_is_away_sync_is_unavailable_and_then_recovers() -> TestR
     a.sync_all(&relay).await?;
 
     let cluster = pg_harness::shared()?;
-    cluster.execute(
-        "postgres",
-        &format!(
-            "ALTER DATABASE {db} ALLOW_CONNECTIONS false;
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
-        ),
-    )?;
+    shut_out(cluster, &db)?;
     ask(&a, "Lift")?;
     let (_, push) = a.pending()?;
     let body = wire::to_cbor(&wire::SyncRequest {
@@ -306,10 +294,7 @@ async fn while_postgres_is_away_sync_is_unavailable_and_then_recovers() -> TestR
     let ready = relay.http.get(relay.url("/readyz")).send().await?;
     assert_eq!(ready.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
 
-    cluster.execute(
-        "postgres",
-        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
-    )?;
+    let_in(cluster, &db)?;
     let ready = relay.http.get(relay.url("/readyz")).send().await?;
     assert_eq!(ready.status(), reqwest::StatusCode::OK);
     let resp = a.sync(&relay).await?;
@@ -317,4 +302,105 @@ async fn while_postgres_is_away_sync_is_unavailable_and_then_recovers() -> TestR
     a.sync_all(&relay).await?;
     assert_eq!(relay.storage().head(&buurt)?, 2);
     Ok(())
+}
+
+/// Live across relays (issue 12): a device live on relay 2 is told when a device on relay 1
+/// pushes (PostgreSQL `LISTEN/NOTIFY`), and still after the database dropped every connection
+/// and refused new ones for a while (the listener reconnects by itself and catches up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_wakes_devices_on_another_relay_also_after_the_database_went_away() -> TestResult {
+    let conn = pg_harness::fresh_database()?;
+    let db = db_name(&conn)?;
+    let (r1, r2) = two_relays(&conn).await?;
+    let (buurt, org) = r1.buurt("Alpha")?;
+    let mut a = Device::join(&r1, &org, "Ans", Role::Organiser).await?;
+    let code = r1.invite(&buurt, Role::Resident, 5)?;
+    let b = Device::join(&r2, &code, "Bert", Role::Resident).await?;
+
+    let mut ws = crate::live::connect(&r2, b.token()).await?;
+    assert_eq!(crate::live::next(&mut ws).await?, Ok(0));
+    ask(&a, "Boodschappen")?;
+    a.sync_all(&r1).await?;
+    assert_eq!(head_at_least(&mut ws, 1).await?, 1);
+    ask(&a, "Lift")?;
+    ask(&a, "Koffie")?;
+    a.sync_all(&r1).await?;
+    assert_eq!(head_at_least(&mut ws, 3).await?, 3);
+
+    // Notifications of another shape on the channel are skipped; the listener carries on.
+    let cluster = pg_harness::shared()?;
+    cluster.execute(
+        &db,
+        &format!(
+            "NOTIFY noaber_heads, 'garbage'; NOTIFY noaber_heads, 'x 7';
+             NOTIFY noaber_heads, '{} -1'; NOTIFY noaber_heads, '';",
+            buurt.as_str()
+        ),
+    )?;
+    ask(&a, "Fiets")?;
+    a.sync_all(&r1).await?;
+    assert_eq!(head_at_least(&mut ws, 4).await?, 4);
+
+    // The database drops every connection (the listeners' too) and refuses new ones for a
+    // while; then a commit through relay 1 reaches the socket on relay 2 again.
+    shut_out(cluster, &db)?;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let_in(cluster, &db)?;
+    ask(&a, "Trap vegen")?;
+    a.sync_all(&r1).await?;
+    assert_eq!(head_at_least(&mut ws, 5).await?, 5);
+    ask(&a, "Tuin")?;
+    a.sync_all(&r1).await?;
+    assert_eq!(head_at_least(&mut ws, 6).await?, 6);
+    Ok(())
+}
+
+/// Reads heads from the socket until one reaches `want`; returns it.
+async fn head_at_least(ws: &mut crate::live::Socket, want: u64) -> TestResult<u64> {
+    loop {
+        match crate::live::next(ws).await? {
+            Ok(head) if head >= want => return Ok(head),
+            Ok(_) => {}
+            Err(close) => return Err(format!("closed: {close:?}").into()),
+        }
+    }
+}
+
+/// The database name in a harness connection string.
+fn db_name(conn: &str) -> TestResult<String> {
+    Ok(conn
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("dbname="))
+        .ok_or("no dbname")?
+        .to_owned())
+}
+
+/// Makes `db` refuse new connections and drops the ones it has: PostgreSQL gone, as far as a
+/// relay can tell, while the cluster keeps serving other tests.
+fn shut_out(cluster: &pg_harness::Cluster, db: &str) -> TestResult {
+    cluster.execute(
+        "postgres",
+        &format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}';"
+        ),
+    )?;
+    Ok(())
+}
+
+/// Undoes [`shut_out`].
+fn let_in(cluster: &pg_harness::Cluster, db: &str) -> TestResult {
+    cluster.execute(
+        "postgres",
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
+    )?;
+    Ok(())
+}
+
+/// Two relays on the database `conn`, each with its own data directory.
+async fn two_relays(conn: &str) -> TestResult<(TestRelay, TestRelay)> {
+    let (c1, c2) = (conn.to_owned(), conn.to_owned());
+    let r1 = TestRelay::start_with(move |c| c.postgres = Some(c1)).await?;
+    let r2 = TestRelay::start_with(move |c| c.postgres = Some(c2)).await?;
+    Ok((r1, r2))
 }
