@@ -132,10 +132,20 @@ fn run(rx: &mpsc::Receiver<Job>, append: Append<'_>, heads: &Heads) {
             Err(e) => {
                 tracing::error!(error = %e, requests = batches.len(), "group commit failed");
                 for reply in replies {
-                    let _ = reply.send(Err(StorageError::Backend(e.to_string())));
+                    let _ = reply.send(Err(same_error(&e)));
                 }
             }
         }
+    }
+}
+
+/// A copy of `e` for each request of a failed group commit, of the same kind where it matters
+/// to the answer: an unreachable database stays `Unavailable` (`503`, retried by the device),
+/// anything else is a backend failure (`500`).
+fn same_error(e: &StorageError) -> StorageError {
+    match e {
+        StorageError::Unavailable(why) => StorageError::Unavailable(why.clone()),
+        other => StorageError::Backend(other.to_string()),
     }
 }
 

@@ -10,7 +10,8 @@
 //! trusted_proxies = ["127.0.0.1"]   # behind nginx on the same machine
 //! # Optional: keep the relay's state in PostgreSQL instead of SQLite in `data`.
 //! # postgres = "host=/run/postgresql user=noaber dbname=noaber"
-//! # Photos (kept in `data/blobs/` even with `postgres`): per device, bytes stored and sent.
+//! # Photos (in `data/blobs/`, or in the database with `postgres`): per device, bytes stored
+//! # and sent.
 //! blob_quota_bytes = 500000000
 //! blob_rate_bytes_per_minute = 20000000
 //! # Prometheus `/metrics`, on its own address (unset: not served).
@@ -70,8 +71,9 @@ pub struct Config {
     /// memory does not grow with the documents stored: a small document costs ~17 KB).
     pub doc_cache: usize,
     /// A PostgreSQL connection string (`host=/run/postgresql user=noaber dbname=noaber` or a
-    /// `postgres://` URL). When set, the relay keeps its state there and `data` holds only
-    /// the photos' bytes.
+    /// `postgres://` URL). When set, the relay keeps its state there, the photos' bytes
+    /// included, so several relays can share it; `data` then holds nothing they must share
+    /// (photo files of an older relay found in `data/blobs/` are imported at start).
     pub postgres: Option<String>,
     /// Most connections to PostgreSQL the relay holds at once.
     pub postgres_pool: usize,

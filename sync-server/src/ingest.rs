@@ -226,7 +226,30 @@ pub const MAX_CREATED_BEHIND_MS: i64 = 90 * 24 * 60 * 60 * 1000;
 /// Steps 1–6 for one request, in its buurt's turn ([`Relay::heavy`]). Documents are taken out
 /// of the cache for their validation and put back when accepted; a shard's lock is held only
 /// to take or put one, never across a validation.
+/// [`stage_into`], and if it fails halfway, the cached copies it already moved are dropped:
+/// they hold changes that will not be committed, and a copy holding a change the log lacks
+/// would answer that change's next push as a duplicate — acknowledged, never stored.
 fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) -> Result<Staged> {
+    let mut moved = Vec::new();
+    let staged = stage_into(relay, device, push, now, &mut moved);
+    if staged.is_err() {
+        let mut cache = relay.docs(&device.buurt);
+        for d in &moved {
+            cache.evict(d);
+        }
+    }
+    staged
+}
+
+/// Validates `push` against the relay's copies, applying what is accepted to them (each copy
+/// it moves is listed in `moved`), and stages the accepted changes for one commit.
+fn stage_into(
+    relay: &Relay,
+    device: &DeviceAuth,
+    push: Vec<PushChange>,
+    now: i64,
+    moved: &mut Vec<[u8; 16]>,
+) -> Result<Staged> {
     let storage = relay.inner.storage.as_ref();
     let pusher = validate::Pusher {
         member: device.member.clone(),
@@ -373,6 +396,7 @@ fn stage(relay: &Relay, device: &DeviceAuth, push: Vec<PushChange>, now: i64) ->
         } = match verdict {
             Ok(access) => {
                 put_back(Some(d));
+                moved.push(doc);
                 access
             }
             Err(r) => {
@@ -479,16 +503,22 @@ pub(crate) async fn push(
     } = staged;
     let mut accepted = duplicates;
     if let Some((rx, docs)) = receiver {
-        let outcome = match rx.await {
+        // Waited for in a task of its own: when the request is dropped meanwhile (its client
+        // went away), a failed commit must still drop the copies holding its changes.
+        let (r, b) = (relay.clone(), buurt.clone());
+        let (committed, docs) = tokio::spawn(async move {
+            let committed = rx.await;
+            if !matches!(committed, Ok(Ok(_))) {
+                evict(&r, &b, &docs).await;
+            }
+            (committed, docs)
+        })
+        .await
+        .map_err(|_| Error::Other("the commit wait ended early".into()))?;
+        let outcome = match committed {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => {
-                evict(relay, &buurt, &docs).await;
-                return Err(Error::from(e).into());
-            }
-            Err(_) => {
-                evict(relay, &buurt, &docs).await;
-                return Err(Error::Other("the commit thread is gone".into()).into());
-            }
+            Ok(Err(e)) => return Err(Error::from(e).into()),
+            Err(_) => return Err(Error::Other("the commit thread is gone".into()).into()),
         };
         let mut raced = Vec::new();
         for ((appended, i), doc) in outcome.appended.iter().zip(&index).zip(&docs) {

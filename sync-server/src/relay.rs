@@ -51,7 +51,7 @@ pub(crate) struct Inner {
     pub(crate) joins: RateLimiter,
     /// Join attempts per invite code (keyed by the code's hash), from any address.
     pub(crate) invite_joins: RateLimiter<[u8; 32]>,
-    /// Photo bytes (`<data>/blobs`).
+    /// Photo bytes (`<data>/blobs`, or the PostgreSQL database).
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// Photo bytes each device may still send this minute.
     pub(crate) blob_rate: ByteRate,
@@ -78,13 +78,27 @@ impl Relay {
     ///
     /// [`Error::InvalidInput`] for a configuration out of range; [`Error::Storage`] when the
     /// database cannot be opened or migrated; [`Error::Io`] if the writer thread cannot start.
+    ///
+    /// On PostgreSQL the photos' bytes are in the database too ([`crate::blob::PgBlobStore`]),
+    /// so every relay sharing it serves every photo; photo files a relay on PostgreSQL kept in
+    /// `<data>/blobs/` before are imported at start (and left in place).
     pub fn open(config: &Config) -> Result<Relay> {
         config.check()?;
-        let storage: Arc<dyn Storage> = match &config.postgres {
-            Some(conn) => Arc::new(PostgresStorage::open(conn, config.postgres_pool)?),
-            None => Arc::new(SqliteStorage::open_dir(&config.data)?),
+        let Some(conn) = &config.postgres else {
+            let storage = Arc::new(SqliteStorage::open_dir(&config.data)?);
+            return Relay::with_storage(storage, config);
         };
-        Relay::with_storage(storage, config)
+        let storage = Arc::new(PostgresStorage::open(conn, config.postgres_pool)?);
+        let blobs = crate::blob::PgBlobStore::new(Arc::clone(&storage));
+        let old_files = crate::blob::dir_in(&config.data);
+        let imported = blobs.import_files(&old_files)?;
+        if imported > 0 {
+            tracing::info!(
+                imported,
+                "photo files copied into the database; `<data>/blobs/` may be removed"
+            );
+        }
+        Relay::with_stores(storage, Arc::new(blobs), config)
     }
 
     /// A relay over any [`Storage`], keeping photos in `config.data`'s `blobs/` directory.

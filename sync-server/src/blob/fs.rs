@@ -230,137 +230,39 @@ impl BlobStore for FsBlobStore {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
+    use crate::blob::conformance::{hash_of, jpeg};
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-    /// A real, metadata-free JPEG of `len` bytes: the cleaned fixture with a longer scan.
-    fn jpeg(len: usize) -> Vec<u8> {
-        let camera = include_bytes!("../../../tests/fixtures/photos/camera.jpg");
-        let mut b = noaber_core::photo::clean(camera).unwrap().bytes;
-        b.truncate(b.len() - 2); // the end-of-image marker, put back below
-        b.extend((0..len - b.len() - 2).map(|i| (i % 251) as u8));
-        b.extend_from_slice(&[0xFF, 0xD9]);
-        b
+    /// The store on one temporary directory, reopened by each call (the directory lives as
+    /// long as the test's closure).
+    fn on_a_directory() -> impl Fn() -> Box<dyn BlobStore> {
+        let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+        move || Box::new(FsBlobStore::open(dir.path()).unwrap())
     }
 
-    fn hash_of(bytes: &[u8]) -> BlobHash {
-        BlobHash(Sha256::digest(bytes).into())
-    }
+    crate::blob::conformance::suite!(on_a_directory());
 
-    async fn read_all(s: &FsBlobStore, h: &BlobHash, start: u64, len: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut r = s.read(h, start, len).unwrap().unwrap();
-        r.read_to_end(&mut out).await.unwrap();
-        out
-    }
-
-    #[tokio::test]
-    async fn chunks_complete_into_one_content_addressed_file() -> TestResult {
+    #[test]
+    fn a_complete_photo_is_one_content_addressed_file() -> TestResult {
         let dir = tempfile::tempdir()?;
         let s = FsBlobStore::open(dir.path())?;
         let d = DeviceId::new()?;
-        let bytes = jpeg(200_000);
+        let bytes = jpeg(20_000);
         let h = hash_of(&bytes);
-        for (i, chunk) in bytes.chunks(70_000).enumerate() {
-            s.write_chunk(&d, &h, (i * 70_000) as u64, chunk)?;
-        }
-        assert_eq!(s.partial_len(&d, &h)?, 200_000);
-        assert_eq!(s.complete(&d, &h, 200_000)?, "image/jpeg");
-        assert_eq!(s.partial_len(&d, &h)?, 0);
-        assert_eq!(s.stored_len(&h)?, Some(200_000));
-        let hex = h.hex();
+        s.write_chunk(&d, &h, 0, &bytes)?;
         assert!(
             dir.path()
-                .join("sha256")
-                .join(&hex[..2])
-                .join(&hex)
+                .join("partial")
+                .join(format!("{}-{}", d.as_str(), h.hex()))
                 .is_file()
         );
-        assert_eq!(read_all(&s, &h, 0, 200_000).await, bytes);
-        assert_eq!(read_all(&s, &h, 10, 5).await, &bytes[10..15]);
-        assert_eq!(s.head(&h, 3)?, Some(vec![0xFF, 0xD8, 0xFF]));
-        Ok(())
-    }
-
-    #[test]
-    fn a_wrong_hash_or_a_non_image_is_refused_and_discarded() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let s = FsBlobStore::open(dir.path())?;
-        let d = DeviceId::new()?;
-        let bytes = jpeg(2_000);
-        let wrong = hash_of(b"something else");
-        s.write_chunk(&d, &wrong, 0, &bytes)?;
-        assert!(matches!(
-            s.complete(&d, &wrong, 2_000),
-            Err(CompleteError::HashMismatch)
-        ));
-        assert_eq!(s.partial_len(&d, &wrong)?, 0);
-        assert_eq!(s.stored_len(&wrong)?, None);
-        let text = b"just some text, no image".to_vec();
-        let h = hash_of(&text);
-        s.write_chunk(&d, &h, 0, &text)?;
-        assert!(matches!(
-            s.complete(&d, &h, text.len() as u64),
-            Err(CompleteError::Rejected(_))
-        ));
-        assert_eq!((s.partial_len(&d, &h)?, s.stored_len(&h)?), (0, None));
-        Ok(())
-    }
-
-    /// A crash mid-upload leaves the partial file and no photo under the hash. A relay
-    /// reopening the directory sees exactly that; bytes written past the acknowledged offset
-    /// are cut off when the device resumes there, and the upload completes.
-    #[test]
-    fn a_crash_halfway_leaves_the_partial_upload_never_half_a_photo() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let d = DeviceId::new()?;
-        let bytes = jpeg(30_000);
-        let h = hash_of(&bytes);
-        {
-            let s = FsBlobStore::open(dir.path())?;
-            s.write_chunk(&d, &h, 0, &bytes[..10_000])?;
-            // The second chunk reached the disk but (the crash) its offset was never recorded.
-            s.write_chunk(&d, &h, 10_000, &bytes[10_000..15_000])?;
-        }
-        let s = FsBlobStore::open(dir.path())?;
-        assert_eq!(s.stored_len(&h)?, None);
-        assert!(s.read(&h, 0, 1)?.is_none());
-        assert_eq!(s.partial_len(&d, &h)?, 15_000);
-        // Completing a short upload is an error, and publishes nothing.
-        assert!(matches!(
-            s.complete(&d, &h, 30_000),
-            Err(CompleteError::Io(_))
-        ));
-        assert_eq!(s.stored_len(&h)?, None);
-        // The device resumes from the recorded offset, 10 000.
-        s.write_chunk(&d, &h, 10_000, &bytes[10_000..30_000])?;
-        assert!(s.write_chunk(&d, &h, 40_000, b"x").is_err());
-        assert_eq!(s.complete(&d, &h, 30_000)?, "image/jpeg");
-        assert_eq!(s.stored_len(&h)?, Some(30_000));
-        Ok(())
-    }
-
-    #[test]
-    fn old_partial_uploads_are_discarded() -> TestResult {
-        let dir = tempfile::tempdir()?;
-        let s = FsBlobStore::open(dir.path())?;
-        let (d, h_old, h_new) = (DeviceId::new()?, hash_of(b"a"), hash_of(b"b"));
-        s.write_chunk(&d, &h_old, 0, b"old")?;
-        s.write_chunk(&d, &h_new, 0, b"new")?;
-        let week_ago = SystemTime::now() - Duration::from_secs(8 * 24 * 3600);
-        File::options()
-            .write(true)
-            .open(s.partial_path(&d, &h_old))?
-            .set_modified(week_ago)?;
-        let cutoff = SystemTime::now() - super::super::PARTIAL_TTL;
-        assert_eq!(s.discard_partials_before(cutoff)?, 1);
-        assert_eq!(
-            (s.partial_len(&d, &h_old)?, s.partial_len(&d, &h_new)?),
-            (0, 3)
-        );
+        s.complete(&d, &h, 20_000)?;
+        let hex = h.hex();
+        let file = dir.path().join("sha256").join(&hex[..2]).join(&hex);
+        assert_eq!(fs::read(file)?, bytes);
+        assert_eq!(fs::read_dir(dir.path().join("partial"))?.count(), 0);
         Ok(())
     }
 }

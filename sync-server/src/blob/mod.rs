@@ -5,21 +5,27 @@
 //! holds only a reference, the bytes arrive in chunks through `PUT /v1/uploads/{hash}`. The
 //! relay's *metadata* — upload offsets, completed photos, which documents reference which
 //! photo — lives in [`crate::storage::Storage`] with everything else; the *bytes* live here,
-//! behind a trait, so an object store can take the filesystem's place later.
+//! behind a trait.
 //!
-//! The one implementation, [`FsBlobStore`], keeps under `<data>/blobs/`:
+//! Two implementations; the relay picks the one beside its storage:
 //!
-//! - `sha256/ab/<hash>`: complete photos, content-addressed (`ab` = the hash's first two hex
-//!   digits), each written once and never changed;
-//! - `partial/<device>-<hash>`: uploads in progress, one file per device and photo.
+//! - [`FsBlobStore`] (a relay on SQLite) keeps under `<data>/blobs/`:
+//!   `sha256/ab/<hash>`, complete photos, content-addressed (`ab` = the hash's first two hex
+//!   digits), each written once and never changed; `partial/<device>-<hash>`, uploads in
+//!   progress, one file per device and photo.
+//! - [`PgBlobStore`] (a relay on PostgreSQL) keeps the same as rows of the shared database,
+//!   so every relay of a deployment serves every photo and a device's chunks may reach
+//!   different relays.
 //!
-//! Its contract, which the upload endpoint relies on:
+//! Their contract, which the upload endpoint relies on:
 //!
-//! - a chunk is on disk (written and `fsync`ed) before [`BlobStore::write_chunk`] returns;
+//! - a chunk is durable (`fsync`ed, or committed) before [`BlobStore::write_chunk`] returns;
 //! - a complete photo appears under its hash only whole and verified: [`BlobStore::complete`]
-//!   hashes the partial file (streaming), checks the image, flushes it, renames it into place
-//!   and flushes the directory. A crash at any point leaves the partial upload or the whole
-//!   photo, never a part of a photo under its hash.
+//!   hashes the partial upload, checks the image and publishes it atomically (a rename, or
+//!   one transaction). A crash at any point leaves the partial upload or the whole photo,
+//!   never a part of a photo under its hash;
+//! - a storage that cannot be reached fails with an [`io::Error`] holding
+//!   [`crate::storage::StorageError::Unavailable`], answered `503 unavailable`.
 
 use std::io;
 use std::path::Path;
@@ -27,10 +33,14 @@ use std::time::SystemTime;
 
 use crate::ids::DeviceId;
 
+#[cfg(test)]
+mod conformance;
 mod fs;
+mod pg;
 pub mod rate;
 
 pub use fs::FsBlobStore;
+pub use pg::{PgBlobStore, READ_PIECE};
 
 /// Largest photo, in bytes (the same bound as a report's photo reference).
 pub const MAX_PHOTO_BYTES: u64 = noaber_core::model::report::MAX_PHOTO_BYTES;

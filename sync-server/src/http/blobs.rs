@@ -398,16 +398,26 @@ pub(crate) async fn fetch(
         Span::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
         Span::Outside => return Err(ApiError::RangeNotSatisfiable(size)),
     };
+    // Recorded but its bytes not here (a file store lost them, or another relay's data
+    // directory holds them): `404`, as for a photo never uploaded — not `500`, since nothing
+    // failed that the device could retry into success.
+    let absent = || {
+        tracing::warn!("a recorded photo's bytes are not in the blob store");
+        ApiError::NotFound("no photo with this hash".into())
+    };
     let body = if method == Method::HEAD {
+        let here = relay
+            .blocking(move |r| Ok(r.inner.blobs.stored_len(&hash)?.is_some()))
+            .await?;
+        if !here {
+            return Err(absent());
+        }
         Body::empty()
     } else {
         let reader = relay
             .blocking(move |r| Ok(r.inner.blobs.read(&hash, start, len)?))
             .await?
-            .ok_or_else(|| {
-                tracing::error!("a recorded photo has no file");
-                ApiError::Internal
-            })?;
+            .ok_or_else(absent)?;
         metrics::counter!(crate::metrics::BLOB_BYTES_SERVED).increment(len);
         Body::from_stream(ReaderStream::new(reader))
     };

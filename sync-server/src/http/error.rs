@@ -222,12 +222,24 @@ impl From<Error> for ApiError {
                 tracing::warn!(error = %why, "storage unavailable");
                 ApiError::Unavailable
             }
+            // The photo store on PostgreSQL reports an outage inside an I/O error.
+            Error::Io(e) if unavailable(&e) => {
+                tracing::warn!(error = %e, "photo storage unavailable");
+                ApiError::Unavailable
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::Internal
             }
         }
     }
+}
+
+/// Whether an I/O error is an unreachable database ([`crate::blob::BlobStore`]'s contract).
+fn unavailable(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::storage::StorageError>())
+        .is_some_and(|s| matches!(s, crate::storage::StorageError::Unavailable(_)))
 }
 
 /// The response for a panic inside a handler (`CatchPanicLayer`): 500 `internal`.

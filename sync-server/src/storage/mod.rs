@@ -40,7 +40,7 @@ mod conformance;
 mod decode;
 #[cfg(test)]
 pub(crate) mod pg_harness;
-mod postgres;
+pub(crate) mod postgres;
 mod schema;
 mod sqlite;
 pub use sqlite::DB_FILE;

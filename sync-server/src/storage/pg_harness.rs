@@ -72,9 +72,14 @@ rm -rf "$dir"
 /// A running throwaway cluster.
 pub struct Cluster {
     dir: PathBuf,
+    bin: PathBuf,
+    root: bool,
     /// The server's process.
     server_pid: Mutex<Option<u32>>,
     supervisor: Mutex<Option<(Child, ChildStdin)>>,
+    /// Servers [`Cluster::restart`] started (reaped on drop; the supervisor stops the one
+    /// running, whose pid is in `postmaster.pid`).
+    restarted: Mutex<Vec<Child>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -185,6 +190,44 @@ fn as_owner(root: bool, program: &Path) -> Command {
     }
 }
 
+/// The processes whose parent is `pid` (from `/proc`).
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat")).is_ok_and(|stat| {
+                // `PID (comm) STATE PPID …`: fields after the last `)`.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(pid)
+            })
+        })
+        .collect()
+}
+
+/// Whether `pid` runs (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']))
+    })
+}
+
+/// Sends `SIGname` to `pids` (with `kill`: the servers may run as another user, and root may
+/// signal them).
+fn signal(name: &str, pids: &[u32]) -> Result<(), HarnessError> {
+    Command::new("kill")
+        .arg(format!("-{name}"))
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| fail(format!("cannot run kill: {e}")))?;
+    Ok(())
+}
+
 fn run_async<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T, HarnessError> {
     // Its own thread and runtime: callers may be async tests, where blocking on a runtime of
     // our own would panic.
@@ -223,8 +266,11 @@ impl Cluster {
             .keep();
         let cluster = Cluster {
             dir: dir.clone(),
+            bin: bin.clone(),
+            root,
             server_pid: Mutex::new(None),
             supervisor: Mutex::new(None),
+            restarted: Mutex::new(Vec::new()),
         };
         if root {
             let status = Command::new("chown")
@@ -255,14 +301,7 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             )));
         }
-        let mut server = as_owner(root, &bin.join("postgres"));
-        server
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(&dir)
-            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"]);
+        let server = cluster.server_command();
         let mut supervisor = Command::new("sh");
         supervisor
             .arg("-c")
@@ -296,6 +335,106 @@ impl Cluster {
         *cluster.server_pid.lock().unwrap() = Some(pid);
         cluster.wait_ready()?;
         Ok(cluster)
+    }
+
+    /// `postgres` on this cluster's data directory.
+    fn server_command(&self) -> Command {
+        let mut server = as_owner(self.root, &self.bin.join("postgres"));
+        server
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-k")
+            .arg(&self.dir)
+            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
+            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"]);
+        server
+    }
+
+    /// The running server's pid (`None` after [`Cluster::crash`] or [`Cluster::stop`]).
+    pub fn server_pid(&self) -> Option<u32> {
+        *self.server_pid.lock().unwrap()
+    }
+
+    /// Kills the server with `SIGKILL`, the postmaster and every backend, as a crash or an
+    /// OOM kill would, and waits until they are gone. The next [`Cluster::restart`] runs crash
+    /// recovery. (`fsync=off` loses nothing here: the kernel keeps what was written.)
+    ///
+    /// # Errors
+    ///
+    /// When `kill` cannot be run.
+    pub fn crash(&self) -> Result<(), HarnessError> {
+        let Some(pid) = self.server_pid.lock().unwrap().take() else {
+            return Ok(());
+        };
+        // The postmaster first, so it cannot start new backends; then its children, which
+        // would otherwise keep the shared memory that a new postmaster refuses to share.
+        let mut victims = vec![pid];
+        victims.extend(children_of(pid));
+        signal("KILL", &victims)?;
+        self.wait_gone(&victims);
+        Ok(())
+    }
+
+    /// Stops the server as an operator would (`SIGINT`, PostgreSQL's fast shutdown: open
+    /// transactions roll back, clients are disconnected) and waits until it is gone.
+    ///
+    /// # Errors
+    ///
+    /// When `kill` cannot be run.
+    pub fn stop(&self) -> Result<(), HarnessError> {
+        let Some(pid) = self.server_pid.lock().unwrap().take() else {
+            return Ok(());
+        };
+        let mut procs = vec![pid];
+        procs.extend(children_of(pid));
+        signal("INT", &[pid])?;
+        self.wait_gone(&procs);
+        Ok(())
+    }
+
+    fn wait_gone(&self, pids: &[u32]) {
+        // Reaps a restarted server of ours (a zombie otherwise keeps its /proc entry).
+        for child in self.restarted.lock().unwrap().iter_mut() {
+            if pids.contains(&child.id()) {
+                let _ = child.wait();
+            }
+        }
+        for _ in 0..READY_TRIES {
+            if pids.iter().all(|p| !alive(*p)) {
+                return;
+            }
+            std::thread::sleep(READY_POLL);
+        }
+    }
+
+    /// Starts the server again on the same data directory (after [`Cluster::crash`] or
+    /// [`Cluster::stop`]) and waits until it accepts connections.
+    ///
+    /// # Errors
+    ///
+    /// When the server does not come up.
+    pub fn restart(&self) -> Result<(), HarnessError> {
+        if self.server_pid().is_some() {
+            return Ok(());
+        }
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.dir.join("server.log"))
+            .map_err(|e| fail(format!("cannot open the server log: {e}")))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| fail(format!("cannot open the server log: {e}")))?;
+        let child = self
+            .server_command()
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| fail(format!("cannot start postgres: {e}")))?;
+        *self.server_pid.lock().unwrap() = Some(child.id());
+        self.restarted.lock().unwrap().push(child);
+        self.wait_ready()
     }
 
     /// The directory holding the socket (the `host` of a connection string).
@@ -398,6 +537,13 @@ impl Drop for Cluster {
             let _ = stdin.flush();
             drop(stdin);
             let _ = child.wait();
+            let restarted = self
+                .restarted
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for server in restarted.iter_mut() {
+                let _ = server.wait();
+            }
         } else {
             let _ = std::fs::remove_dir_all(&self.dir);
         }

@@ -118,6 +118,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "005_identity",
         include_str!("migrations/postgres/005_identity.sql"),
     ),
+    (
+        "006_photo_bytes",
+        include_str!("migrations/postgres/006_photo_bytes.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
@@ -133,7 +137,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const RETRIES: usize = 3;
 
 /// What goes wrong inside the async code, turned into a [`StorageError`] in one place.
-enum Fail {
+pub(crate) enum Fail {
     Pg(tokio_postgres::Error),
     Pool(PoolError),
     Storage(StorageError),
@@ -185,8 +189,12 @@ fn is_outage(e: &tokio_postgres::Error) -> bool {
             let c = code.code();
             c.starts_with("08") || c.starts_with("57P")
         }
-        // No server answer at all: the socket failed (refused, reset, timed out).
-        None => e.as_db_error().is_none() && std::error::Error::source(e).is_some(),
+        // No server answer at all: the socket failed (refused, reset, timed out). Not a
+        // parameter that did not serialise or a column that did not decode: those are bugs.
+        None => {
+            e.as_db_error().is_none()
+                && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        }
     }
 }
 
@@ -207,7 +215,7 @@ impl From<Fail> for StorageError {
     }
 }
 
-type Res<T> = Result<T, Fail>;
+pub(crate) type Res<T> = Result<T, Fail>;
 
 fn is_transient(f: &Fail) -> bool {
     let code = match f {
@@ -340,8 +348,9 @@ impl PostgresStorage {
     }
 
     /// Runs the future `f` makes on the storage's runtime and waits for its result (see the
-    /// module docs for why this is sound from any thread).
-    fn run<T, F, Fut>(&self, f: F) -> StorageResult<T>
+    /// module docs for why this is sound from any thread). The photo store,
+    /// [`crate::blob::PgBlobStore`], runs its queries through this too.
+    pub(crate) fn run<T, F, Fut>(&self, f: F) -> StorageResult<T>
     where
         T: Send + 'static,
         F: FnOnce(Pool) -> Fut,
@@ -351,16 +360,42 @@ impl PostgresStorage {
             .runtime
             .as_ref()
             .ok_or_else(|| StorageError::Backend("postgres: the storage is closed".into()))?;
-        let (tx, rx) = mpsc::sync_channel(1);
-        let fut = f(self.pool.clone());
-        runtime.spawn(async move {
-            // The receiver waits until this sends; it is gone only if the caller is.
-            let _ = tx.send(fut.await);
-        });
-        rx.recv()
-            .map_err(|_| StorageError::Backend("postgres: the query task ended early".into()))?
-            .map_err(StorageError::from)
+        run_on(runtime.handle(), f(self.pool.clone()))
     }
+
+    /// Spawns `fut` on the storage's runtime (a streamed photo read); `false` once closed.
+    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) -> bool {
+        match self.runtime.as_ref() {
+            Some(rt) => {
+                rt.spawn(fut);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A handle on the pool (for futures [`PostgresStorage::spawn`] runs).
+    pub(crate) fn pool(&self) -> Pool {
+        self.pool.clone()
+    }
+}
+
+/// Runs `fut` on the storage's runtime and waits for its result on a plain channel (see the
+/// module docs for why this is sound from any thread). Once the storage is dropped its runtime
+/// is shut down: the future is dropped unrun and this answers that the storage is closed.
+fn run_on<T, Fut>(runtime: &tokio::runtime::Handle, fut: Fut) -> StorageResult<T>
+where
+    T: Send + 'static,
+    Fut: Future<Output = Res<T>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::sync_channel(1);
+    runtime.spawn(async move {
+        // The receiver waits until this sends; it is gone only if the caller is.
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .map_err(|_| StorageError::Backend("postgres: the storage is closed".into()))?
+        .map_err(StorageError::from)
 }
 
 /// Brings the schema to version `target` (at most [`SCHEMA_VERSION`]; tests pass less) in one

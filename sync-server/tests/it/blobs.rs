@@ -657,3 +657,41 @@ async fn a_photo_published_but_not_recorded_is_recovered() -> TestResult {
     relay.stop().await?;
     Ok(())
 }
+
+/// A photo recorded as uploaded whose file is gone (a disk lost, a data directory not shared
+/// between relays): `404 not_found` on `GET` and `HEAD`, never `500` — the device cannot fix
+/// it by retrying, and the report itself stays readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_photo_whose_file_is_gone_is_not_found() -> TestResult {
+    let relay = TestRelay::start().await?;
+    let (_, org) = relay.buurt("Alpha")?;
+    let mut a = Device::join(&relay, &org, "Ans", Role::Organiser).await?;
+    let bytes = jpeg(30_000, 17);
+    let hash = upload(&relay, a.token(), &bytes, MIB).await?;
+    report_with(&relay, &mut a, &bytes, Audience::Buurt).await?;
+    assert_eq!(
+        fetch(&relay, Some(a.token()), &hash, None).await?.status(),
+        StatusCode::OK
+    );
+    let file = relay
+        .dir
+        .path()
+        .join("blobs/sha256")
+        .join(&hash[..2])
+        .join(&hash);
+    std::fs::remove_file(file)?;
+    let resp = fetch(&relay, Some(a.token()), &hash, None).await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await?, "not_found");
+    let resp = fetch(&relay, Some(a.token()), &hash, Some("bytes=0-9")).await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let resp = relay
+        .http
+        .head(relay.url(&format!("/v1/blobs/{hash}")))
+        .bearer_auth(a.token())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    relay.stop().await?;
+    Ok(())
+}

@@ -16,5 +16,6 @@ mod live;
 mod pg_harness;
 mod postgres;
 mod security;
+mod storage_faults;
 mod support;
 mod sync;

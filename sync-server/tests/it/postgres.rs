@@ -404,3 +404,84 @@ async fn two_relays(conn: &str) -> TestResult<(TestRelay, TestRelay)> {
     let r2 = TestRelay::start_with(move |c| c.postgres = Some(c2)).await?;
     Ok((r1, r2))
 }
+
+/// Photos across relays (issue 12): each relay has its own data directory, yet a photo whose
+/// chunks went to one relay and then the other is complete on both and fetched through both;
+/// none of it is a file. While the database is away the photo endpoints answer `503
+/// unavailable` with `Retry-After`; a photo recorded but whose bytes are gone is `404`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_reach_every_relay_and_their_chunks_may_alternate() -> TestResult {
+    use crate::blobs::{error_code, fetch, jpeg, put, put_json, report_with, sha, status};
+    let conn = pg_harness::fresh_database()?;
+    let db = db_name(&conn)?;
+    let (r1, r2) = two_relays(&conn).await?;
+    let (buurt, org) = r1.buurt("Alpha")?;
+    let mut a = Device::join(&r1, &org, "Ans", Role::Organiser).await?;
+    let code = r1.invite(&buurt, Role::Resident, 5)?;
+    let mut b = Device::join(&r2, &code, "Bert", Role::Resident).await?;
+
+    let bytes = jpeg(250_000, 7);
+    let hash = sha(&bytes);
+    let mut at = 0;
+    for (i, part) in bytes.chunks(60_000).enumerate() {
+        let relay = if i % 2 == 0 { &r1 } else { &r2 };
+        assert_eq!(status(relay, a.token(), &hash).await?, (at as u64, false));
+        let (s, v) = put_json(relay, a.token(), &hash, at, bytes.len(), part).await?;
+        at += part.len();
+        assert!(s.is_success(), "chunk {i}: {v}");
+        assert_eq!(v["offset"].as_u64(), Some(at as u64), "chunk {i}");
+    }
+    for relay in [&r1, &r2] {
+        assert_eq!(status(relay, a.token(), &hash).await?, (250_000, true));
+    }
+    report_with(&r1, &mut a, &bytes, noaber_core::Audience::Buurt).await?;
+    b.sync_all(&r2).await?;
+    for relay in [&r2, &r1] {
+        let resp = fetch(relay, Some(b.token()), &hash, None).await?;
+        assert_eq!(resp.status(), reqwest::StatusCode::OK);
+        assert_eq!(resp.bytes().await?.as_ref(), bytes.as_slice());
+        let resp = fetch(relay, Some(b.token()), &hash, Some("bytes=59990-60009")).await?;
+        assert_eq!(resp.status(), reqwest::StatusCode::PARTIAL_CONTENT);
+        assert_eq!(resp.bytes().await?.as_ref(), &bytes[59_990..60_010]);
+        assert!(
+            !relay.dir.path().join("blobs").exists(),
+            "no photo files beside a relay on PostgreSQL"
+        );
+    }
+
+    // The database away: unavailable, to be retried — not an internal error, not a 404.
+    let cluster = pg_harness::shared()?;
+    let other = jpeg(5_000, 8);
+    shut_out(cluster, &db)?;
+    let answers = [
+        fetch(&r2, Some(b.token()), &hash, None).await?,
+        put(&r1, Some(a.token()), &sha(&other), 0, other.len(), &other).await?,
+        r2.http
+            .get(r2.url(&format!("/v1/uploads/{hash}")))
+            .bearer_auth(a.token())
+            .send()
+            .await?,
+    ];
+    for resp in answers {
+        assert_eq!(resp.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key("retry-after"));
+        assert_eq!(error_code(resp).await?, "unavailable");
+    }
+    let_in(cluster, &db)?;
+    let resp = fetch(&r2, Some(b.token()), &hash, None).await?;
+    assert_eq!(resp.bytes().await?.as_ref(), bytes.as_slice());
+
+    // Recorded, but its bytes gone (an operator's mistake): `404`, on `GET` and `HEAD` alike.
+    cluster.execute(&db, "DELETE FROM blob_file_chunks; DELETE FROM blob_files;")?;
+    let resp = fetch(&r1, Some(b.token()), &hash, None).await?;
+    assert_eq!(resp.status(), reqwest::StatusCode::NOT_FOUND);
+    assert_eq!(error_code(resp).await?, "not_found");
+    let resp = r1
+        .http
+        .head(r1.url(&format!("/v1/blobs/{hash}")))
+        .bearer_auth(b.token())
+        .send()
+        .await?;
+    assert_eq!(resp.status(), reqwest::StatusCode::NOT_FOUND);
+    Ok(())
+}

@@ -47,6 +47,22 @@ impl TestRelay {
 
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestResult<Self> {
         let relay = Relay::open(&config)?;
+        Self::serve(relay, dir).await
+    }
+
+    /// A relay over `storage` (photos in `dir`), with the generous join limits of [`start`].
+    pub async fn start_over(
+        storage: Arc<dyn noaber_relay::storage::Storage>,
+        dir: tempfile::TempDir,
+    ) -> TestResult<Self> {
+        let mut config = Config::with_data(dir.path());
+        config.join_burst = 10_000;
+        config.join_per_minute = 10_000;
+        let relay = Relay::with_storage(storage, &config)?;
+        Self::serve(relay, dir).await
+    }
+
+    async fn serve(relay: Relay, dir: tempfile::TempDir) -> TestResult<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();

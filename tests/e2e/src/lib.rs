@@ -232,9 +232,25 @@ impl RelayProcess {
     /// `ulimit -v` does; Linux only): an allocation over it fails and aborts the relay, so a
     /// relay that survives never needed more.
     pub fn start_capped(data: &Path, address_space: Option<u64>) -> TestResult<RelayProcess> {
+        RelayProcess::start_with(data, address_space, &[])
+    }
+
+    /// A relay keeping its state (photos included) in the PostgreSQL database `conn` names;
+    /// `data` is its own directory. Several of them on one database are one deployment.
+    pub fn start_on_postgres(data: &Path, conn: &str) -> TestResult<RelayProcess> {
+        RelayProcess::start_with(data, None, &[("NOABER_RELAY_POSTGRES", conn)])
+    }
+
+    /// [`RelayProcess::start_capped`] with more `NOABER_RELAY_*` settings in its environment.
+    pub fn start_with(
+        data: &Path,
+        address_space: Option<u64>,
+        env: &[(&str, &str)],
+    ) -> TestResult<RelayProcess> {
         let mut child = Command::new(relay_binary())
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .envs(env.iter().copied())
             .env("NOABER_RELAY_JOIN_PER_MINUTE", "10000")
             .env("NOABER_RELAY_JOIN_BURST", "10000")
             .env("RUST_LOG", "info")
@@ -298,6 +314,12 @@ impl RelayProcess {
         let status = self.child.try_wait().ok()??;
         let log: Vec<String> = self.log.lock().unwrap().iter().cloned().collect();
         Some(format!("{status}; its log ended:\n{}", log.join("\n")))
+    }
+
+    /// The last lines of its log (for a failing test's message).
+    pub fn log_tail(&self) -> String {
+        let log: Vec<String> = self.log.lock().unwrap().iter().cloned().collect();
+        log.join("\n")
     }
 
     /// SIGKILL: no shutdown, no flushing.
