@@ -101,8 +101,11 @@ pub struct SyncReport {
     pub rounds: u64,
     /// Local changes pushed and accepted (durable at the relay).
     pub accepted: u64,
-    /// Local changes the relay refused.
+    /// Local changes the relay refused for good.
     pub rejected: Vec<RejectedChange>,
+    /// Local changes refused for now (`unavailable`, `missing_dependencies`): still pending,
+    /// pushed again by a later sync after a doubling wait; nothing to show the user yet.
+    pub retrying: u64,
     /// Changes pulled.
     pub pulled: u64,
     /// Of those, new to this device.
@@ -119,6 +122,7 @@ impl From<http::SyncReport> for SyncReport {
             rounds: count(r.rounds),
             accepted: count(r.accepted),
             rejected: r.rejected.into_iter().map(RejectedChange::from).collect(),
+            retrying: count(r.retrying),
             pulled: count(r.pulled),
             applied: count(r.applied),
             cursor: r.cursor,

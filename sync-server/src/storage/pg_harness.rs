@@ -9,7 +9,10 @@
 //!   that says how to install them (`scripts/test-all.sh` does), never a silent pass.
 //! - **No ports**: the server listens only on a Unix socket in its own temporary directory
 //!   (`listen_addresses=''`, `-k DIR`), so clusters never collide. `fsync=off`: nothing here
-//!   needs to survive a power cut.
+//!   needs to survive a power cut (a process kill loses nothing even so: the kernel keeps what
+//!   was written); [`Cluster::start_durable`] keeps `fsync` on, for benchmarks.
+//! - **Crashes on cue**: [`Cluster::crash`] (`SIGKILL` to the postmaster and every backend),
+//!   [`Cluster::stop`] (a fast shutdown) and [`Cluster::restart`] on the same data directory.
 //! - **Root** (CI): `initdb` and `postgres` refuse to run as root, so the directory is given to
 //!   the `postgres` system user and both run as that user through `setpriv`.
 //! - **Clean-up that survives a crash**: the server runs under a small `sh` supervisor whose
@@ -20,7 +23,8 @@
 //! - **Readiness** is polled by connecting, a bounded number of times at a short interval; a
 //!   server that exits early fails at once with its log.
 //!
-//! This file is compiled into the library's unit tests and, by `#[path]`, into `tests/it`.
+//! This file is compiled into the library's unit tests and, by `#[path]`, into `tests/it`, the
+//! end-to-end tests (`tests/e2e/tests/two_relays.rs`) and the benchmarks.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -74,6 +78,8 @@ pub struct Cluster {
     dir: PathBuf,
     bin: PathBuf,
     root: bool,
+    /// `fsync` and full-page writes on (a benchmark's honest durable commits).
+    durable: bool,
     /// The server's process.
     server_pid: Mutex<Option<u32>>,
     supervisor: Mutex<Option<(Child, ChildStdin)>>,
@@ -251,6 +257,20 @@ impl Cluster {
     ///
     /// When the binaries are missing, `initdb` fails or the server does not come up.
     pub fn start() -> Result<Cluster, HarnessError> {
+        Cluster::start_with(false)
+    }
+
+    /// A private cluster that flushes its commits to disk (`fsync=on`, as in production): for
+    /// benchmarks, whose durable-commit figures would otherwise flatter PostgreSQL.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cluster::start`].
+    pub fn start_durable() -> Result<Cluster, HarnessError> {
+        Cluster::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Result<Cluster, HarnessError> {
         let bin = bindir()?;
         let root = is_root();
         // /tmp keeps the socket path short and is reachable by the `postgres` user.
@@ -268,6 +288,7 @@ impl Cluster {
             dir: dir.clone(),
             bin: bin.clone(),
             root,
+            durable,
             server_pid: Mutex::new(None),
             supervisor: Mutex::new(None),
             restarted: Mutex::new(Vec::new()),
@@ -345,8 +366,10 @@ impl Cluster {
             .arg(self.dir.join("data"))
             .arg("-k")
             .arg(&self.dir)
-            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-            .args(["-c", "full_page_writes=off", "-c", "max_connections=200"]);
+            .args(["-c", "listen_addresses=", "-c", "max_connections=200"]);
+        if !self.durable {
+            server.args(["-c", "fsync=off", "-c", "full_page_writes=off"]);
+        }
         server
     }
 

@@ -15,10 +15,14 @@ use std::path::PathBuf;
 use clap::{Parser, ValueEnum};
 
 mod attack;
+mod live_idle;
 mod local;
 mod peer;
+#[path = "../../../sync-server/src/storage/pg_harness.rs"]
+mod pg_harness;
 mod proxy;
 mod relay;
+mod relay_pg;
 mod report;
 mod stats;
 mod stock;

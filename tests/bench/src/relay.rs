@@ -29,9 +29,10 @@ use crate::workload::RelayProcess;
 use crate::{BenchResult, Scale};
 
 /// A simulated device: its token, its cursor and the changes its store made offline.
-struct LoadDevice {
+pub(crate) struct LoadDevice {
     url: String,
-    token: String,
+    /// Its bearer token.
+    pub(crate) token: String,
     cursor: u64,
     changes: Vec<PushChange>,
 }
@@ -39,7 +40,12 @@ struct LoadDevice {
 impl LoadDevice {
     /// Joins with a real store's member and actor ids (raw `POST /v1/join`, keeping the
     /// token), then makes `n` help requests offline in that store.
-    async fn new(http: &reqwest::Client, url: &str, invite: &str, n: usize) -> BenchResult<Self> {
+    pub(crate) async fn new(
+        http: &reqwest::Client,
+        url: &str,
+        invite: &str,
+        n: usize,
+    ) -> BenchResult<Self> {
         let store = Store::open_in_memory(std::sync::Arc::new(noaber_core::SystemClock))?;
         let id = store.identity();
         let join = JoinRequest {
@@ -142,29 +148,7 @@ pub async fn run(scale: Scale) -> BenchResult<Report> {
     );
 
     // All at once, closed loop.
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for mut dev in devices {
-        let http = http.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut acked = 0usize;
-            while !dev.changes.is_empty() {
-                let (n, ms) = dev.round(&http, batch, page).await?;
-                acked += n;
-                latencies.push(ms);
-            }
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((acked, latencies))
-        }));
-    }
-    let mut acked = 0;
-    let mut latencies = Vec::new();
-    for t in tasks {
-        let (a, l) = t.await??;
-        acked += a;
-        latencies.extend(l);
-    }
-    let secs = started.elapsed().as_secs_f64();
+    let (acked, secs, latencies) = closed_loop(devices, &http, batch, page).await?;
     if acked != total {
         return Err(format!("{acked} of {total} changes acknowledged").into());
     }
@@ -201,6 +185,8 @@ pub async fn run(scale: Scale) -> BenchResult<Report> {
     drop(relay);
     let mut r = Report::new("relay");
     crate::attack::measure(scale, &mut r).await?;
+    crate::relay_pg::measure(scale, &mut r).await?;
+    crate::live_idle::measure(scale, &mut r).await?;
     r.add(
         "durable_changes_per_s",
         acked as f64 / secs,
@@ -238,4 +224,37 @@ pub async fn run(scale: Scale) -> BenchResult<Report> {
         buurten * per_buurt
     ));
     Ok(r)
+}
+
+/// Every device sends its next request when the last one was answered, until its changes are
+/// all acknowledged. Returns (changes acknowledged, seconds, each request's round trip in ms).
+pub(crate) async fn closed_loop(
+    devices: Vec<LoadDevice>,
+    http: &reqwest::Client,
+    batch: usize,
+    page: u32,
+) -> BenchResult<(usize, f64, Vec<f64>)> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for mut dev in devices {
+        let http = http.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut acked = 0usize;
+            while !dev.changes.is_empty() {
+                let (n, ms) = dev.round(&http, batch, page).await?;
+                acked += n;
+                latencies.push(ms);
+            }
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((acked, latencies))
+        }));
+    }
+    let mut acked = 0;
+    let mut latencies = Vec::new();
+    for t in tasks {
+        let (a, l) = t.await??;
+        acked += a;
+        latencies.extend(l);
+    }
+    Ok((acked, started.elapsed().as_secs_f64(), latencies))
 }

@@ -13,7 +13,7 @@ use noaber_core::model::task::NewTask;
 use noaber_core::{EntityId, Role, Store};
 use noaber_relay::BuurtId;
 use noaber_relay::admin::{self, InviteOptions};
-use noaber_relay::storage::SqliteStorage;
+use noaber_relay::storage::{PostgresStorage, SqliteStorage, Storage};
 
 use crate::BenchResult;
 
@@ -92,6 +92,8 @@ pub struct RelayProcess {
     pub addr: SocketAddr,
     /// Its data directory.
     pub data: PathBuf,
+    /// The PostgreSQL database it keeps its state in, if not SQLite in `data`.
+    postgres: Option<String>,
     _dir: tempfile::TempDir,
 }
 
@@ -107,6 +109,19 @@ impl RelayProcess {
         env: &[(&str, &str)],
         address_space: Option<u64>,
     ) -> BenchResult<RelayProcess> {
+        RelayProcess::start_full(env, address_space, None)
+    }
+
+    /// A relay on the PostgreSQL database `conn` names (several of them share one).
+    pub fn start_on_postgres(conn: &str, env: &[(&str, &str)]) -> BenchResult<RelayProcess> {
+        RelayProcess::start_full(env, None, Some(conn))
+    }
+
+    fn start_full(
+        env: &[(&str, &str)],
+        address_space: Option<u64>,
+        postgres: Option<&str>,
+    ) -> BenchResult<RelayProcess> {
         let dir = tempfile::tempdir()?;
         let data = dir.path().join("relay");
         let mut child = Command::new(relay_binary()?)
@@ -116,6 +131,7 @@ impl RelayProcess {
             .env("NOABER_RELAY_JOIN_BURST", "100000")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
+            .envs(postgres.map(|c| ("NOABER_RELAY_POSTGRES", c)))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
@@ -133,6 +149,7 @@ impl RelayProcess {
                     child,
                     addr,
                     data,
+                    postgres: postgres.map(str::to_owned),
                     _dir: dir,
                 });
             }
@@ -165,14 +182,17 @@ impl RelayProcess {
     /// Creates a buurt and an invite for `role` with many uses (the admin commands' code, on
     /// the same database the running relay uses).
     pub fn buurt(&self, role: Role) -> BenchResult<(BuurtId, String)> {
-        let storage = SqliteStorage::open_dir(&self.data)?;
-        let created = admin::create_buurt(&storage, "Bench", now_ms())?;
-        let code = invite(&storage, &created.buurt_id, role)?;
+        let storage: Box<dyn Storage> = match &self.postgres {
+            Some(conn) => Box::new(PostgresStorage::open(conn, 1)?),
+            None => Box::new(SqliteStorage::open_dir(&self.data)?),
+        };
+        let created = admin::create_buurt(&*storage, "Bench", now_ms())?;
+        let code = invite(&*storage, &created.buurt_id, role)?;
         Ok((created.buurt_id, code))
     }
 }
 
-fn invite(storage: &SqliteStorage, buurt: &BuurtId, role: Role) -> BenchResult<String> {
+fn invite(storage: &dyn Storage, buurt: &BuurtId, role: Role) -> BenchResult<String> {
     let inv = admin::create_invite(
         storage,
         buurt,

@@ -208,6 +208,29 @@ pub fn cap_address_space(child: &mut Child, bytes: u64) -> TestResult {
     Ok(())
 }
 
+/// Raises this process's open-file limit (soft and, where allowed — as root —, hard) to at
+/// least `want`, so it and the processes it starts can hold that many sockets; returns the soft
+/// limit in force afterwards. Linux only.
+pub fn raise_open_files(want: u64) -> TestResult<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let now = getrlimit(Resource::Nofile);
+    let hard = now.maximum.unwrap_or(u64::MAX);
+    let wanted = Rlimit {
+        current: Some(want),
+        maximum: Some(hard.max(want)),
+    };
+    if setrlimit(Resource::Nofile, wanted).is_err() {
+        // Not allowed above the hard limit: as far as it goes.
+        let capped = Rlimit {
+            current: Some(want.min(hard)),
+            maximum: now.maximum,
+        };
+        setrlimit(Resource::Nofile, capped)
+            .map_err(|e| format!("cannot raise the open-file limit: {e}"))?;
+    }
+    Ok(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
+}
+
 /// A process's peak resident memory (`VmHWM` of `/proc/PID/status`) in KiB; Linux only.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
