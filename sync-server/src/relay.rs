@@ -306,7 +306,11 @@ where
 {
     let config = relay.inner.config.clone();
     let fds = crate::transport::fd_limit();
-    let cap = crate::transport::connection_cap(config.max_connections, fds.map(|(soft, _)| soft));
+    let cap = crate::transport::connection_cap(
+        config.max_connections,
+        fds.map(|(soft, _)| soft),
+        relay.inner.blobs.open_files(),
+    );
     let addr = listener.local_addr()?;
     tracing::info!(
         %addr,

@@ -21,8 +21,9 @@
 //! clients; `X-Forwarded-For` is only a claim and cannot decide what a socket costs).
 //!
 //! The cap in all is kept below the process's open-file limit ([`connection_cap`]): every
-//! connection is one descriptor and may hold a photo file open while it streams it, and the
-//! database, its journal, the listeners and photo uploads need [`FD_RESERVE`] besides.
+//! connection is one descriptor; photo files are bounded apart (at most
+//! [`crate::blob::MAX_OPEN_PHOTO_FILES`] transfers at once, each up to two descriptors), and
+//! the database, its journal and the listeners need [`FD_RESERVE`] besides.
 //! `main` raises the soft open-file limit to the hard one first ([`raise_fd_limit`]).
 
 use std::collections::HashMap;
@@ -143,13 +144,14 @@ pub fn raise_fd_limit() -> Option<u64> {
 }
 
 /// The connection cap in force: `configured`, or less where the open-file limit `fds` leaves
-/// no room for it — each connection may need two descriptors (its socket and a photo file it
-/// streams), and [`FD_RESERVE`] stay free. At least 1.
-pub fn connection_cap(configured: usize, fds: Option<u64>) -> usize {
+/// no room for it — one descriptor per connection, once [`FD_RESERVE`] and the `files` the
+/// photo store may hold open at once ([`crate::blob::BlobStore::open_files`]) are kept free.
+/// At least 1.
+pub fn connection_cap(configured: usize, fds: Option<u64>, files: u64) -> usize {
     let Some(fds) = fds else {
         return configured;
     };
-    let room = fds.saturating_sub(FD_RESERVE) / 2;
+    let room = fds.saturating_sub(FD_RESERVE).saturating_sub(files);
     configured
         .min(usize::try_from(room).unwrap_or(usize::MAX))
         .max(1)
@@ -615,9 +617,13 @@ mod tests {
 
     #[test]
     fn the_cap_leaves_room_below_the_open_file_limit() {
-        assert_eq!(connection_cap(20_000, None), 20_000);
-        assert_eq!(connection_cap(20_000, Some(1_048_576)), 20_000);
-        assert_eq!(connection_cap(20_000, Some(1_024)), 384);
-        assert_eq!(connection_cap(20_000, Some(100)), 1);
+        assert_eq!(connection_cap(20_000, None, 1_024), 20_000);
+        assert_eq!(connection_cap(20_000, Some(1_048_576), 1_024), 20_000);
+        // A sandbox's hard limit of 20 000: 10 000 live phones and more still fit.
+        assert_eq!(connection_cap(20_000, Some(20_000), 1_024), 18_720);
+        assert_eq!(connection_cap(20_000, Some(20_000), 0), 19_744);
+        // A limit of 1 024: the file store takes an eighth (64 transfers, 128 files).
+        assert_eq!(connection_cap(20_000, Some(1_024), 128), 640);
+        assert_eq!(connection_cap(20_000, Some(100), 0), 1);
     }
 }

@@ -11,11 +11,17 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use super::{BlobHash, BlobReader, BlobStore, CompleteError, check_image};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{BlobHash, BlobReader, BlobStore, CompleteError, MAX_OPEN_PHOTO_FILES, check_image};
 use crate::ids::DeviceId;
+use crate::storage::StorageError;
 
 /// Read size while hashing a finished upload (bounded memory whatever the photo's size).
 const HASH_BUFFER: usize = 64 * 1024;
@@ -25,6 +31,25 @@ const HASH_BUFFER: usize = 64 * 1024;
 pub struct FsBlobStore {
     complete: PathBuf,
     partial: PathBuf,
+    /// One permit per transfer that may hold files open (see [`MAX_OPEN_PHOTO_FILES`]).
+    files: Arc<Semaphore>,
+    bound: usize,
+}
+
+/// A streamed read and the permit its open file holds.
+struct Permitted<R> {
+    inner: R,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Permitted<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
 }
 
 /// Flushes a directory, so a file created, renamed or removed in it survives a power cut.
@@ -47,10 +72,27 @@ impl FsBlobStore {
     ///
     /// I/O errors creating the directories.
     pub fn open(root: impl AsRef<Path>) -> io::Result<Self> {
+        // At most an eighth of the open-file limit for photo files (two per transfer), so a
+        // small limit still leaves most of its room to connections.
+        let bound = crate::transport::fd_limit().map_or(MAX_OPEN_PHOTO_FILES, |(soft, _)| {
+            usize::try_from(soft / 16).map_or(MAX_OPEN_PHOTO_FILES, |n| n.min(MAX_OPEN_PHOTO_FILES))
+        });
+        FsBlobStore::open_bounded(root, bound)
+    }
+
+    /// [`FsBlobStore::open`] running at most `transfers` transfers at once (at least 1).
+    ///
+    /// # Errors
+    ///
+    /// As [`FsBlobStore::open`].
+    pub fn open_bounded(root: impl AsRef<Path>, transfers: usize) -> io::Result<Self> {
         let root = root.as_ref();
+        let bound = transfers.max(1);
         let store = FsBlobStore {
             complete: root.join("sha256"),
             partial: root.join("partial"),
+            files: Arc::new(Semaphore::new(bound)),
+            bound,
         };
         fs::create_dir_all(&store.complete)?;
         fs::create_dir_all(&store.partial)?;
@@ -66,6 +108,15 @@ impl FsBlobStore {
         let hex = hash.hex();
         let fan = hex.get(..2).unwrap_or("00").to_owned();
         self.complete.join(fan).join(hex)
+    }
+
+    /// A transfer's permit to open files, or `unavailable` (retry) when all are taken.
+    fn permit(&self) -> io::Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.files).try_acquire_owned().map_err(|_| {
+            io::Error::other(StorageError::Unavailable(
+                "too many photo transfers at once".into(),
+            ))
+        })
     }
 
     fn remove_partial(&self, path: &Path) -> io::Result<()> {
@@ -92,6 +143,7 @@ impl BlobStore for FsBlobStore {
         offset: u64,
         bytes: &[u8],
     ) -> io::Result<()> {
+        let _permit = self.permit()?;
         let path = self.partial_path(device, hash);
         let existed = path.exists();
         let mut f = OpenOptions::new()
@@ -126,6 +178,7 @@ impl BlobStore for FsBlobStore {
         hash: &BlobHash,
         length: u64,
     ) -> Result<&'static str, CompleteError> {
+        let _permit = self.permit()?;
         let path = self.partial_path(device, hash);
         let mut f = File::open(&path)?;
         let on_disk = f.metadata()?.len();
@@ -187,6 +240,7 @@ impl BlobStore for FsBlobStore {
     }
 
     fn head(&self, hash: &BlobHash, n: usize) -> io::Result<Option<Vec<u8>>> {
+        let _permit = self.permit()?;
         let Some(f) = not_found_is_none(File::open(self.final_path(hash)))? else {
             return Ok(None);
         };
@@ -197,14 +251,24 @@ impl BlobStore for FsBlobStore {
     }
 
     fn read(&self, hash: &BlobHash, start: u64, len: u64) -> io::Result<Option<BlobReader>> {
+        // Held until the response has streamed the range (or was dropped).
+        let permit = self.permit()?;
         let Some(mut f) = not_found_is_none(File::open(self.final_path(hash)))? else {
             return Ok(None);
         };
         f.seek(SeekFrom::Start(start))?;
-        Ok(Some(Box::pin(tokio::fs::File::from_std(f).take(len))))
+        Ok(Some(Box::pin(Permitted {
+            inner: tokio::fs::File::from_std(f).take(len),
+            _permit: permit,
+        })))
+    }
+
+    fn open_files(&self) -> u64 {
+        2 * self.bound as u64
     }
 
     fn discard_partials_before(&self, before: SystemTime) -> io::Result<usize> {
+        let _permit = self.permit()?;
         let mut removed = 0;
         for entry in fs::read_dir(&self.partial)? {
             let entry = entry?;
@@ -243,6 +307,41 @@ mod tests {
     }
 
     crate::blob::conformance::suite!(on_a_directory());
+
+    fn is_unavailable(e: &io::Error) -> bool {
+        e.get_ref()
+            .and_then(|i| i.downcast_ref::<StorageError>())
+            .is_some_and(|s| matches!(s, StorageError::Unavailable(_)))
+    }
+
+    /// A store holds at most its bound of transfers' files open: one more is `unavailable`
+    /// (retried by the device) until one ends — a streamed read ends when its reader is dropped.
+    #[test]
+    fn transfers_beyond_the_bound_are_unavailable_until_one_ends() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let s = FsBlobStore::open_bounded(dir.path(), 2)?;
+        assert_eq!(s.open_files(), 4);
+        let d = DeviceId::new()?;
+        let bytes = jpeg(5_000);
+        let h = hash_of(&bytes);
+        s.write_chunk(&d, &h, 0, &bytes)?;
+        s.complete(&d, &h, 5_000)?;
+        let (first, second) = (s.read(&h, 0, 10)?, s.read(&h, 0, 10)?);
+        assert!(first.is_some() && second.is_some());
+        assert!(is_unavailable(
+            &s.read(&h, 0, 10).err().ok_or("a third read")?
+        ));
+        assert!(is_unavailable(&s.head(&h, 3).unwrap_err()));
+        assert!(is_unavailable(
+            &s.write_chunk(&d, &hash_of(b"x"), 0, b"x").unwrap_err()
+        ));
+        // Metadata needs no file: still answered.
+        assert_eq!(s.stored_len(&h)?, Some(5_000));
+        drop(first);
+        assert_eq!(s.head(&h, 3)?, Some(vec![0xFF, 0xD8, 0xFF]));
+        assert!(s.read(&h, 0, 10)?.is_some());
+        Ok(())
+    }
 
     #[test]
     fn a_complete_photo_is_one_content_addressed_file() -> TestResult {

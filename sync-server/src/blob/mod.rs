@@ -48,6 +48,13 @@ pub const MAX_PHOTO_BYTES: u64 = noaber_core::model::report::MAX_PHOTO_BYTES;
 /// Largest chunk one `PUT /v1/uploads/{hash}` carries (1 MiB).
 pub const MAX_CHUNK_BYTES: usize = 1024 * 1024;
 
+/// Photo transfers a file store runs at once (each holds at most two descriptors: the photo
+/// and, while flushing, its directory), fewer under an open-file limit below 8 192 (an eighth
+/// of the limit goes to photo files). One more is answered `503 unavailable`, to be retried;
+/// the relay counts these descriptors below its open-file limit, so they never take the room
+/// of a connection (`crate::transport::connection_cap`).
+pub const MAX_OPEN_PHOTO_FILES: usize = 512;
+
 /// Partial uploads untouched this long are discarded (7 days).
 pub const PARTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 60 * 60);
 
@@ -172,6 +179,11 @@ pub trait BlobStore: Send + Sync + 'static {
     ///
     /// I/O errors.
     fn read(&self, hash: &BlobHash, start: u64, len: u64) -> io::Result<Option<BlobReader>>;
+
+    /// The most file descriptors this store holds open at once (0: it opens none).
+    fn open_files(&self) -> u64 {
+        0
+    }
 
     /// Removes partial uploads last written before `before`; returns how many.
     ///
