@@ -41,7 +41,15 @@ struct Readers {
 
 impl From<rusqlite::Error> for StorageError {
     fn from(e: rusqlite::Error) -> Self {
-        StorageError::Backend(format!("sqlite: {e}"))
+        match e.sqlite_error_code() {
+            // Another process (a backup, an admin command) held the database's lock for longer
+            // than the busy timeout: nothing was done, and the same request may succeed later
+            // (`503 unavailable` with `Retry-After`, not `500`).
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StorageError::Unavailable(format!("sqlite: {e}"))
+            }
+            _ => StorageError::Backend(format!("sqlite: {e}")),
+        }
     }
 }
 
@@ -1102,6 +1110,36 @@ fn upsert_upload(
 #[cfg(test)]
 mod tests {
     super::super::conformance::suite!(super::SqliteStorage::open_dir);
+
+    /// A database another process keeps locked past the busy timeout is `Unavailable` (the
+    /// relay answers `503` and the device retries), not a backend failure (`500`); other
+    /// errors stay backend failures.
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn a_busy_database_is_unavailable_for_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.sqlite3");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (n INTEGER); BEGIN EXCLUSIVE")
+            .unwrap();
+        let other = rusqlite::Connection::open(&path).unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let busy = other.execute("INSERT INTO t VALUES (1)", []).unwrap_err();
+        assert!(matches!(
+            super::StorageError::from(busy),
+            super::StorageError::Unavailable(_)
+        ));
+        holder.execute_batch("COMMIT").unwrap();
+        other.execute("INSERT INTO t VALUES (1)", []).unwrap();
+        let broken = other
+            .execute("INSERT INTO no_such_table VALUES (1)", [])
+            .unwrap_err();
+        assert!(matches!(
+            super::StorageError::from(broken),
+            super::StorageError::Backend(_)
+        ));
+    }
 
     /// The queries on every pushed change and every pull use the index that makes them
     /// O(result), never a walk of a buurt's whole log (`doc_changes` once did: a relay with a
