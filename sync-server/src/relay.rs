@@ -81,7 +81,7 @@ impl Relay {
     ///
     /// On PostgreSQL the photos' bytes are in the database too ([`crate::blob::PgBlobStore`]),
     /// so every relay sharing it serves every photo; photo files a relay on PostgreSQL kept in
-    /// `<data>/blobs/` before are imported at start (and left in place).
+    /// `<data>/blobs/` before are imported at start (and set aside in `blobs/sha256.imported/`).
     pub fn open(config: &Config) -> Result<Relay> {
         config.check()?;
         let Some(conn) = &config.postgres else {
@@ -95,7 +95,7 @@ impl Relay {
         if imported > 0 {
             tracing::info!(
                 imported,
-                "photo files copied into the database; `<data>/blobs/` may be removed"
+                "photo files copied into the database; `<data>/blobs/sha256.imported/` may be removed"
             );
         }
         Relay::with_stores(storage, Arc::new(blobs), config)

@@ -194,6 +194,8 @@ pub(crate) fn old_partial_uploads_are_discarded_new_ones_kept(open: Open) -> Out
     let s = open();
     let (d, h_old, h_new) = (DeviceId::new()?, hash_of(b"a"), hash_of(b"b"));
     s.write_chunk(&d, &h_old, 0, b"old")?;
+    // Not a wait for anything: the stores date uploads by the wall clock, so the cut-off must
+    // fall strictly between the two writes.
     std::thread::sleep(Duration::from_millis(30));
     let cutoff = SystemTime::now();
     std::thread::sleep(Duration::from_millis(30));

@@ -308,11 +308,7 @@ mod tests {
 
     crate::blob::conformance::suite!(on_a_directory());
 
-    fn is_unavailable(e: &io::Error) -> bool {
-        e.get_ref()
-            .and_then(|i| i.downcast_ref::<StorageError>())
-            .is_some_and(|s| matches!(s, StorageError::Unavailable(_)))
-    }
+    use crate::blob::is_unavailable;
 
     /// A store holds at most its bound of transfers' files open: one more is `unavailable`
     /// (retried by the device) until one ends — a streamed read ends when its reader is dropped.

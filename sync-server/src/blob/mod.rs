@@ -193,6 +193,15 @@ pub trait BlobStore: Send + Sync + 'static {
     fn discard_partials_before(&self, before: SystemTime) -> io::Result<usize>;
 }
 
+/// Whether a [`BlobStore`] error says the storage cannot serve right now (an unreachable
+/// database, every photo transfer taken): an [`io::Error`] holding
+/// [`crate::storage::StorageError::Unavailable`], answered `503 unavailable`.
+pub fn is_unavailable(e: &io::Error) -> bool {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<crate::storage::StorageError>())
+        .is_some_and(|s| matches!(s, crate::storage::StorageError::Unavailable(_)))
+}
+
 /// The relay's image check on a whole photo (defence in depth: devices strip metadata before
 /// they upload, but an old or modified client must not leak a home's GPS position): the media
 /// type of a JPEG, PNG or WebP that carries no metadata (an orientation-only EXIF block is

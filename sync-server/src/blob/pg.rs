@@ -126,7 +126,9 @@ impl PgBlobStore {
     /// Copies the complete photos of a file store in `root` (`<data>/blobs`, where a relay on
     /// PostgreSQL kept them before migration 006) into the database, each in one transaction,
     /// skipping those already here. A file whose bytes do not hash to its name is skipped and
-    /// logged. The files are left in place. Returns how many photos were imported.
+    /// logged. Once every file was read, `sha256/` is renamed `sha256.imported/` (kept, for the
+    /// operator to remove), so later starts do not read it again. Returns how many photos were
+    /// imported.
     ///
     /// # Errors
     ///
@@ -163,6 +165,7 @@ impl PgBlobStore {
                 }
             }
         }
+        std::fs::rename(&complete, root.join("sha256.imported"))?;
         Ok(imported)
     }
 
@@ -545,11 +548,7 @@ mod tests {
 
     crate::blob::conformance::suite!(on_a_database());
 
-    fn is_unavailable(e: &io::Error) -> bool {
-        e.get_ref()
-            .and_then(|i| i.downcast_ref::<StorageError>())
-            .is_some_and(|s| matches!(s, StorageError::Unavailable(_)))
-    }
+    use crate::blob::is_unavailable;
 
     /// Two relays on one database: chunks alternate between them, either completes, both
     /// serve the photo.
@@ -618,6 +617,14 @@ mod tests {
             DEFAULT_POOL_SIZE,
         )?));
         assert_eq!(pg.import_files(dir.path())?, 2);
+        // Set aside, not deleted: the next start reads nothing.
+        assert!(!dir.path().join("sha256").exists());
+        let kept = dir
+            .path()
+            .join("sha256.imported")
+            .join(&hex[..2])
+            .join(&hex);
+        assert_eq!(std::fs::read(kept)?, b"rot");
         assert_eq!(pg.import_files(dir.path())?, 0, "imported once");
         assert_eq!(pg.stored_len(&hash_of(&q))?, Some(1_500_000));
         assert_eq!(pg.stored_len(&hash_of(&r))?, None);

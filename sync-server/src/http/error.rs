@@ -223,7 +223,7 @@ impl From<Error> for ApiError {
                 ApiError::Unavailable
             }
             // The photo store on PostgreSQL reports an outage inside an I/O error.
-            Error::Io(e) if unavailable(&e) => {
+            Error::Io(e) if crate::blob::is_unavailable(&e) => {
                 tracing::warn!(error = %e, "photo storage unavailable");
                 ApiError::Unavailable
             }
@@ -233,13 +233,6 @@ impl From<Error> for ApiError {
             }
         }
     }
-}
-
-/// Whether an I/O error is an unreachable database ([`crate::blob::BlobStore`]'s contract).
-fn unavailable(e: &std::io::Error) -> bool {
-    e.get_ref()
-        .and_then(|inner| inner.downcast_ref::<crate::storage::StorageError>())
-        .is_some_and(|s| matches!(s, crate::storage::StorageError::Unavailable(_)))
 }
 
 /// The response for a panic inside a handler (`CatchPanicLayer`): 500 `internal`.

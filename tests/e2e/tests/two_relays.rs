@@ -17,6 +17,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::Duration;
 
 use noaber_core::model::help::NewHelp;
@@ -158,6 +160,29 @@ fn items(d: &Device) -> TestResult<usize> {
         })?
         .items
         .len())
+}
+
+/// Indexes of a busy device's counters: syncs that succeeded, syncs answered `unavailable`.
+const OK: usize = 0;
+const UNAVAILABLE: usize = 1;
+
+/// Waits until `cond` holds for every device's counters (given with the device's index), or
+/// fails after 30 s naming `what`.
+async fn until(
+    counts: &[Arc<[AtomicUsize; 2]>],
+    what: &str,
+    cond: impl Fn(usize, &[AtomicUsize; 2]) -> bool,
+) -> TestResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if counts.iter().enumerate().all(|(i, c)| cond(i, c)) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("a busy device never saw {what}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Syncs every device until none has anything pending and all hold the same projections
@@ -307,32 +332,41 @@ async fn live_crosses_relays_and_a_stopped_database_is_survived_under_load() -> 
         "woken through the other relay"
     );
 
-    // Load: the busy devices create and sync in a loop until told to stop.
-    let running = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // Load: the busy devices create and sync in a loop until told to stop, counting their
+    // successes and their `unavailable` answers as they go.
+    let running = Arc::new(AtomicBool::new(true));
     let mut load = Vec::new();
+    let mut counts: Vec<Arc<[AtomicUsize; 2]>> = Vec::new();
     for (n, d) in busy.iter().enumerate() {
         let (d, running) = (d.clone(), running.clone());
+        let count = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        counts.push(count.clone());
         load.push(tokio::spawn(async move {
-            let (mut ok, mut unavailable, mut other) = (0usize, 0usize, Vec::new());
+            let mut other = Vec::new();
             let mut i = 0;
-            while running.load(std::sync::atomic::Ordering::SeqCst) {
+            while running.load(SeqCst) {
                 d.store
                     .create_help(&NewHelp::ask("odd_jobs", &format!("Klus {n}-{i}")))
                     .unwrap();
                 i += 1;
                 match d.client.sync(&d.store, &d.buurt).await {
-                    Ok(_) => ok += 1,
+                    Ok(_) => count[OK].fetch_add(1, SeqCst),
                     Err(noaber_core::Error::Relay {
                         status: 503, code, ..
-                    }) if code == "unavailable" => unavailable += 1,
-                    Err(e) => other.push(e.to_string()),
-                }
+                    }) if code == "unavailable" => count[UNAVAILABLE].fetch_add(1, SeqCst),
+                    Err(e) => {
+                        other.push(e.to_string());
+                        0
+                    }
+                };
+                // Pacing only: a device syncing without pause would be a benchmark.
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            (ok, unavailable, other)
+            other
         }));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every busy device synced once before the database goes.
+    until(&counts, "a first sync", |_, c| c[OK].load(SeqCst) > 0).await?;
     dep.cluster.stop()?;
     // While it is away: syncs are refused as unavailable, readiness fails on both relays.
     let http = reqwest::Client::new();
@@ -362,8 +396,13 @@ async fn live_crosses_relays_and_a_stopped_database_is_survived_under_load() -> 
         other => panic!("a sync without a database answered {other:?}"),
     }
     assert_eq!(writer.store.sync_status(&writer.buurt)?.pending, 1);
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Every busy device was refused as unavailable (and nothing else) while it was away.
+    until(&counts, "an `unavailable`", |_, c| {
+        c[UNAVAILABLE].load(SeqCst) > 0
+    })
+    .await?;
     dep.cluster.restart()?;
+    let synced_before: Vec<usize> = counts.iter().map(|c| c[OK].load(SeqCst)).collect();
 
     // Back: the writer's change goes through by itself, without a relay restart.
     let mut synced = false;
@@ -376,20 +415,20 @@ async fn live_crosses_relays_and_a_stopped_database_is_survived_under_load() -> 
     }
     assert!(synced, "the relay recovered by itself");
     assert_eq!(writer.store.sync_status(&writer.buurt)?.pending, 0);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    running.store(false, std::sync::atomic::Ordering::SeqCst);
-    let mut unavailable_seen = 0;
+    // And every busy device syncs again, without a relay restart.
+    until(&counts, "a sync after the restart", |i, c| {
+        c[OK].load(SeqCst) > synced_before[i]
+    })
+    .await?;
+    running.store(false, SeqCst);
     for task in load {
-        let (ok, unavailable, other) = task.await?;
-        assert!(ok > 0, "the busy device synced at all");
+        let other = task.await?;
         assert!(
             other.is_empty(),
             "only `unavailable` while away: {other:?}{}",
             dep.logs()
         );
-        unavailable_seen += unavailable;
     }
-    assert!(unavailable_seen > 0, "the outage was seen under load");
     // The live reader catches up (woken by whichever push came last).
     while reader.store.help(&during).is_err() {
         heard(&mut pulled_rx).await?;
