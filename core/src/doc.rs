@@ -38,7 +38,7 @@ use automerge::{
 
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId, new_entry_id};
-use crate::model::{Ctx, Kind, Role};
+use crate::kind::{Ctx, Kind, Role};
 
 /// The schema version this code writes. Readers accept this version and older ones.
 pub const SCHEMA_VERSION: i64 = 1;

@@ -11,16 +11,19 @@
 //! `noaber-core` knows nothing about HTTP, uniffi or a UI. Time comes from an injected
 //! [`Clock`].
 
-pub mod audience;
 pub mod clock;
 pub(crate) mod doc;
 pub mod error;
 #[cfg(any(test, feature = "forge"))]
 pub mod forge;
 pub mod ids;
+pub mod kind;
+pub mod limits;
 pub mod model;
+pub use model::audience;
 pub mod names;
 pub mod photo;
+pub mod retry;
 pub mod store;
 pub mod sync;
 pub mod validate;

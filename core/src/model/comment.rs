@@ -18,9 +18,8 @@ use automerge::{AutoCommit, ObjType, ROOT, ReadDoc, ValueRef, transaction::Trans
 
 use crate::doc;
 use crate::error::{Error, Result};
-use crate::ids::{EntityId, MemberId, new_entry_id};
+use crate::ids::{MemberId, new_entry_id};
 use crate::model::{CommentRow, Ctx};
-use crate::store::Store;
 
 /// Longest comment, in characters.
 pub const MAX_COMMENT: usize = 5_000;
@@ -105,38 +104,4 @@ pub(crate) fn withdraw(d: &mut AutoCommit, ctx: &Ctx, comment: &str) -> Result<(
     let c = own(d, ctx, comment)?;
     doc::put(d, &c, "withdrawn", true)?;
     Ok(())
-}
-
-impl Store {
-    /// Adds a comment by the local member to any entity; returns the comment id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an unknown entity; [`Error::InvalidInput`] for an empty or
-    /// over-long body.
-    pub fn add_comment(&self, entity: &EntityId, body: &str) -> Result<String> {
-        let kind = self.kind_of(entity)?;
-        self.update_entity(entity, kind, |d, ctx| add(d, ctx, body))
-    }
-
-    /// Edits the local member's own comment.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`]; [`Error::NotAllowed`] for someone else's comment;
-    /// [`Error::InvalidTransition`] for a withdrawn one.
-    pub fn edit_comment(&self, entity: &EntityId, comment: &str, body: &str) -> Result<()> {
-        let kind = self.kind_of(entity)?;
-        self.update_entity(entity, kind, |d, ctx| edit(d, ctx, comment, body))
-    }
-
-    /// Withdraws the local member's own comment.
-    ///
-    /// # Errors
-    ///
-    /// As [`Store::edit_comment`].
-    pub fn withdraw_comment(&self, entity: &EntityId, comment: &str) -> Result<()> {
-        let kind = self.kind_of(entity)?;
-        self.update_entity(entity, kind, |d, ctx| withdraw(d, ctx, comment))
-    }
 }

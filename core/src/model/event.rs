@@ -78,7 +78,6 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, allowed, require};
-use crate::store::Store;
 
 /// Allowed capacities (number of confirmed places).
 pub const CAPACITY: std::ops::RangeInclusive<i64> = 1..=100_000;
@@ -899,7 +898,7 @@ fn require_manager(ctx: &Ctx, what: &str) -> Result<()> {
     }
 }
 
-fn edit(doc: &mut AutoCommit, ctx: &Ctx, e: &EventEdit) -> Result<()> {
+pub(crate) fn edit(doc: &mut AutoCommit, ctx: &Ctx, e: &EventEdit) -> Result<()> {
     let v = derive(doc)?;
     if !v.may_edit(ctx) {
         return Err(Error::not_allowed(
@@ -960,7 +959,7 @@ fn edit(doc: &mut AutoCommit, ctx: &Ctx, e: &EventEdit) -> Result<()> {
     Ok(())
 }
 
-fn rsvp(doc: &mut AutoCommit, ctx: &Ctx, answer: Rsvp) -> Result<Attendance> {
+pub(crate) fn rsvp(doc: &mut AutoCommit, ctx: &Ctx, answer: Rsvp) -> Result<Attendance> {
     let v = derive(doc)?;
     refuse_if_cancelled(&v, "answer")?;
     if v.rsvp_of(&ctx.member) == Some(answer) {
@@ -1003,7 +1002,7 @@ fn add_role(doc: &mut AutoCommit, ctx: &Ctx, name: &str, description: &str) -> R
     doc::append_entry(doc, ctx, "add_role", &fields)
 }
 
-fn add_shift(
+pub(crate) fn add_shift(
     doc: &mut AutoCommit,
     ctx: &Ctx,
     role: &str,
@@ -1033,7 +1032,7 @@ fn add_shift(
     doc::append_entry(doc, ctx, "add_shift", &fields)
 }
 
-fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<ShiftSlot> {
+pub(crate) fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<ShiftSlot> {
     let v = derive(doc)?;
     let s = v
         .shift(shift)
@@ -1049,7 +1048,7 @@ fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<ShiftSlot> {
         .ok_or_else(|| Error::Other("sign-up not found after writing it; this is a bug".into()))
 }
 
-fn withdraw(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<()> {
+pub(crate) fn withdraw(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<()> {
     let v = derive(doc)?;
     let s = v
         .shift(shift)
@@ -1062,7 +1061,7 @@ fn withdraw(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<()> {
     Ok(())
 }
 
-fn cancel(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()> {
+pub(crate) fn cancel(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()> {
     require_manager(ctx, "cancel an event")?;
     let v = derive(doc)?;
     refuse_if_cancelled(&v, "cancel")?;
@@ -1071,116 +1070,14 @@ fn cancel(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()> {
     Ok(())
 }
 
-impl Store {
-    /// Creates an event organised by the local member; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless the local member is an organiser or staff;
-    /// [`Error::InvalidInput`] naming the field for an empty or over-long title or place, an
-    /// over-long description, a time out of range, an end before the start, a bad point or a
-    /// capacity outside `1..=100000`; storage errors.
-    pub fn create_event(&self, new: &NewEvent) -> Result<EntityId> {
-        self.create_entity(Kind::Event, |doc, id, ctx| create(doc, id, ctx, new))
-    }
-
-    /// The derived view of one event (loads its document).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
-    pub fn event(&self, id: &EntityId) -> Result<EventView> {
-        self.read_entity(id, Kind::Event, derive)
-    }
-
-    /// Edits an event's title, description, place, point, times or capacity. Text merges
-    /// character by character; the other fields are last-writer-wins, and a capacity change
-    /// re-derives the waitlist.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless the local member is an organiser, staff or the creator;
-    /// [`Error::InvalidTransition`] for a cancelled event; [`Error::InvalidInput`] as for
-    /// [`Store::create_event`] (nothing is written if any field is invalid).
-    pub fn edit_event(&self, id: &EntityId, e: &EventEdit) -> Result<()> {
-        self.update_entity(id, Kind::Event, |doc, ctx| edit(doc, ctx, e))
-    }
-
-    /// Records the local member's answer (always their own) and returns where they now stand
-    /// on this device. Repeating the current answer writes nothing and keeps one's place.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] for a cancelled event; storage errors.
-    pub fn rsvp_event(&self, id: &EntityId, answer: Rsvp) -> Result<Attendance> {
-        self.update_entity(id, Kind::Event, |doc, ctx| rsvp(doc, ctx, answer))
-    }
-
-    /// Adds a volunteer role; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] for a
-    /// cancelled event; [`Error::InvalidInput`] for an empty or over-long name, an over-long
-    /// description, or more than [`MAX_ROLES`] roles.
-    pub fn add_event_role(&self, id: &EntityId, name: &str, description: &str) -> Result<String> {
-        self.update_entity(id, Kind::Event, |doc, ctx| {
-            add_role(doc, ctx, name, description)
-        })
-    }
-
-    /// Adds a shift of a role, needing `needed` volunteers; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] for a
-    /// cancelled event; [`Error::NotFound`] for an unknown role; [`Error::InvalidInput`] for
-    /// times out of range or reversed, `needed` outside `1..=1000`, or more than
-    /// [`MAX_SHIFTS`] shifts.
-    pub fn add_event_shift(
-        &self,
-        id: &EntityId,
-        role: &str,
-        starts_at: i64,
-        ends_at: i64,
-        needed: i64,
-    ) -> Result<String> {
-        self.update_entity(id, Kind::Event, |doc, ctx| {
-            add_shift(doc, ctx, role, (starts_at, ends_at), needed)
-        })
-    }
-
-    /// Signs the local member up for a shift; returns whether they are on it or a reserve (on
-    /// this device). Signing up again writes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an unknown shift; [`Error::InvalidTransition`] for a cancelled
-    /// event; storage errors.
-    pub fn signup_shift(&self, id: &EntityId, shift: &str) -> Result<ShiftSlot> {
-        self.update_entity(id, Kind::Event, |doc, ctx| signup(doc, ctx, shift))
-    }
-
-    /// Withdraws the local member from a shift (the first reserve moves up).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an unknown shift or when not signed up;
-    /// [`Error::InvalidTransition`] for a cancelled event; storage errors.
-    pub fn withdraw_shift(&self, id: &EntityId, shift: &str) -> Result<()> {
-        self.update_entity(id, Kind::Event, |doc, ctx| withdraw(doc, ctx, shift))
-    }
-
-    /// Cancels the event; answers and sign-ups are frozen and everyone going or volunteering
-    /// is told.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] when
-    /// already cancelled; [`Error::InvalidInput`] for an over-long reason.
-    pub fn cancel_event(&self, id: &EntityId, reason: &str) -> Result<()> {
-        self.update_entity(id, Kind::Event, |doc, ctx| cancel(doc, ctx, reason))
-    }
+/// The operation behind `Store::add_event_role` (its docs state the rule and the errors).
+pub(crate) fn add_event_role(
+    doc: &mut AutoCommit,
+    ctx: &Ctx,
+    name: &str,
+    description: &str,
+) -> Result<String> {
+    add_role(doc, ctx, name, description)
 }
 
 #[cfg(test)]
@@ -1191,6 +1088,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::Role;
+    use crate::store::Store;
     use crate::store::query::ListQuery;
 
     const T0: i64 = 1_750_000_000_000;

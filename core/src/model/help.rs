@@ -42,7 +42,6 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, require};
-use crate::store::Store;
 
 /// Categories of help.
 pub const CATEGORIES: &[&str] = &[
@@ -466,7 +465,7 @@ pub(crate) fn project(v: &HelpView) -> Projection {
     }
 }
 
-fn refuse(v: &HelpView, action: &'static str, now: i64) -> Error {
+pub(crate) fn refuse(v: &HelpView, action: &'static str, now: i64) -> Error {
     let status = if v.is_expired(now) {
         "expired".to_owned()
     } else {
@@ -479,207 +478,139 @@ fn refuse(v: &HelpView, action: &'static str, now: i64) -> Error {
     }
 }
 
-impl Store {
-    /// Creates a help request (or offer) by the local member; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the field for an empty title, unknown category, urgency or
-    /// precision, over-long text or a window that ends before it starts; storage errors.
-    pub fn create_help(&self, new: &NewHelp) -> Result<EntityId> {
-        self.create_entity(Kind::Help, |doc, id, ctx| create(doc, id, ctx, new))
+/// The operation behind `Store::edit_help` (its docs state the rule and the errors).
+pub(crate) fn edit_help(
+    doc: &mut AutoCommit,
+    ctx: &Ctx,
+    title: Option<&str>,
+    body: Option<&str>,
+) -> Result<()> {
+    let v = derive(doc)?;
+    if !v.may_manage(ctx) {
+        return Err(Error::not_allowed(
+            "only the requester or an organiser may edit a help request",
+        ));
     }
+    if let Some(t) = title {
+        let t = doc::require_text("title", t, MAX_TITLE)?;
+        doc::set_text(doc, &ROOT, "title", &t)?;
+    }
+    if let Some(b) = body {
+        doc::check_len("body", b, MAX_BODY)?;
+        doc::set_text(doc, &ROOT, "body", b.trim())?;
+    }
+    Ok(())
+}
 
-    /// The derived view of one help request (loads its document).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
-    pub fn help(&self, id: &EntityId) -> Result<HelpView> {
-        self.read_entity(id, Kind::Help, derive)
+/// The operation behind `Store::respond_help` (its docs state the rule and the errors).
+pub(crate) fn respond_help(doc: &mut AutoCommit, ctx: &Ctx, message: &str) -> Result<()> {
+    let v = derive(doc)?;
+    if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) || v.is_expired(ctx.now) {
+        return Err(refuse(&v, "respond to", ctx.now));
     }
+    if ctx.member == v.requester {
+        return Err(Error::not_allowed("you cannot respond to your own request"));
+    }
+    doc::check_len("message", message, MAX_MESSAGE)?;
+    doc::append_entry(doc, ctx, "respond", &[("message", message.trim().into())])?;
+    Ok(())
+}
 
-    /// Edits the title and/or body; concurrent edits merge character by character.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless the local member is the requester or an organiser;
-    /// [`Error::InvalidInput`] for empty titles or over-long text.
-    pub fn edit_help(&self, id: &EntityId, title: Option<&str>, body: Option<&str>) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if !v.may_manage(ctx) {
-                return Err(Error::not_allowed(
-                    "only the requester or an organiser may edit a help request",
-                ));
-            }
-            if let Some(t) = title {
-                let t = doc::require_text("title", t, MAX_TITLE)?;
-                doc::set_text(doc, &ROOT, "title", &t)?;
-            }
-            if let Some(b) = body {
-                doc::check_len("body", b, MAX_BODY)?;
-                doc::set_text(doc, &ROOT, "body", b.trim())?;
-            }
-            Ok(())
-        })
+/// The operation behind `Store::withdraw_help_response` (its docs state the rule and the errors).
+pub(crate) fn withdraw_help_response(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(doc)?;
+    if !v.responses.iter().any(|r| r.member == ctx.member) {
+        return Err(Error::not_found("response", ctx.member.as_str()));
     }
+    doc::append_entry(doc, ctx, "withdraw", &[])?;
+    Ok(())
+}
 
-    /// The local member says "I can help" (or updates their message).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] when the request is done, cancelled or expired;
-    /// [`Error::NotAllowed`] for the requester themself.
-    pub fn respond_help(&self, id: &EntityId, message: &str) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) || v.is_expired(ctx.now)
-            {
-                return Err(refuse(&v, "respond to", ctx.now));
-            }
-            if ctx.member == v.requester {
-                return Err(Error::not_allowed("you cannot respond to your own request"));
-            }
-            doc::check_len("message", message, MAX_MESSAGE)?;
-            doc::append_entry(doc, ctx, "respond", &[("message", message.trim().into())])?;
-            Ok(())
-        })
+/// The operation behind `Store::match_help` (its docs state the rule and the errors).
+pub(crate) fn match_help(doc: &mut AutoCommit, ctx: &Ctx, helper: &MemberId) -> Result<()> {
+    let v = derive(doc)?;
+    if !v.may_manage(ctx) {
+        return Err(Error::not_allowed(
+            "only the requester or an organiser may match a helper",
+        ));
     }
+    if v.status != HelpStatus::Open || v.is_expired(ctx.now) {
+        return Err(refuse(&v, "match", ctx.now));
+    }
+    if !v.responses.iter().any(|r| &r.member == helper) {
+        return Err(Error::invalid(
+            "helper",
+            format!("`{helper}` has not responded"),
+        ));
+    }
+    doc::append_entry(doc, ctx, "match", &[("helper", helper.as_str().into())])?;
+    Ok(())
+}
 
-    /// The local member withdraws their response (un-matching themself if they were matched).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] when the local member has no active response.
-    pub fn withdraw_help_response(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if !v.responses.iter().any(|r| r.member == ctx.member) {
-                return Err(Error::not_found("response", ctx.member.as_str()));
-            }
-            doc::append_entry(doc, ctx, "withdraw", &[])?;
-            Ok(())
-        })
+/// The operation behind `Store::unmatch_help` (its docs state the rule and the errors).
+pub(crate) fn unmatch_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(doc)?;
+    let Some(match_id) = v
+        .match_id
+        .clone()
+        .filter(|_| v.status == HelpStatus::Matched)
+    else {
+        return Err(refuse(&v, "unmatch", ctx.now));
+    };
+    if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
+        return Err(Error::not_allowed(
+            "only the requester, an organiser or the helper may unmatch",
+        ));
     }
+    doc::append_entry(doc, ctx, "unmatch", &[("match", match_id.into())])?;
+    Ok(())
+}
 
-    /// Matches a responder as the helper (the requester, or an organiser).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] unless the request
-    /// is open; [`Error::InvalidInput`] when `helper` has no active response.
-    pub fn match_help(&self, id: &EntityId, helper: &MemberId) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if !v.may_manage(ctx) {
-                return Err(Error::not_allowed(
-                    "only the requester or an organiser may match a helper",
-                ));
-            }
-            if v.status != HelpStatus::Open || v.is_expired(ctx.now) {
-                return Err(refuse(&v, "match", ctx.now));
-            }
-            if !v.responses.iter().any(|r| &r.member == helper) {
-                return Err(Error::invalid(
-                    "helper",
-                    format!("`{helper}` has not responded"),
-                ));
-            }
-            doc::append_entry(doc, ctx, "match", &[("helper", helper.as_str().into())])?;
-            Ok(())
-        })
+/// The operation behind `Store::complete_help` (its docs state the rule and the errors).
+pub(crate) fn complete_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(doc)?;
+    if v.status != HelpStatus::Matched {
+        return Err(refuse(&v, "complete", ctx.now));
     }
+    if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
+        return Err(Error::not_allowed(
+            "only the requester, the helper or an organiser may mark it done",
+        ));
+    }
+    doc::append_entry(doc, ctx, "done", &[])?;
+    Ok(())
+}
 
-    /// Undoes the standing match (the requester, an organiser, or the helper stepping back).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] unless matched; [`Error::NotAllowed`] for others.
-    pub fn unmatch_help(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            let Some(match_id) = v
-                .match_id
-                .clone()
-                .filter(|_| v.status == HelpStatus::Matched)
-            else {
-                return Err(refuse(&v, "unmatch", ctx.now));
-            };
-            if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed(
-                    "only the requester, an organiser or the helper may unmatch",
-                ));
-            }
-            doc::append_entry(doc, ctx, "unmatch", &[("match", match_id.into())])?;
-            Ok(())
-        })
+/// The operation behind `Store::cancel_help` (its docs state the rule and the errors).
+pub(crate) fn cancel_help(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()> {
+    let v = derive(doc)?;
+    if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) {
+        return Err(refuse(&v, "cancel", ctx.now));
     }
+    if !v.may_manage(ctx) {
+        return Err(Error::not_allowed(
+            "only the requester or an organiser may cancel",
+        ));
+    }
+    doc::check_len("reason", reason, MAX_MESSAGE)?;
+    doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
+    Ok(())
+}
 
-    /// Marks a matched request done (the requester, the helper or an organiser).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] unless matched (e.g. cancelled); [`Error::NotAllowed`].
-    pub fn complete_help(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if v.status != HelpStatus::Matched {
-                return Err(refuse(&v, "complete", ctx.now));
-            }
-            if !(v.may_manage(ctx) || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed(
-                    "only the requester, the helper or an organiser may mark it done",
-                ));
-            }
-            doc::append_entry(doc, ctx, "done", &[])?;
-            Ok(())
-        })
+/// The operation behind `Store::thank_help` (its docs state the rule and the errors).
+pub(crate) fn thank_help(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<()> {
+    let v = derive(doc)?;
+    if v.status != HelpStatus::Done {
+        return Err(refuse(&v, "thank", ctx.now));
     }
-
-    /// Cancels an open or matched request (the requester or an organiser).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] when done or already cancelled; [`Error::NotAllowed`].
-    pub fn cancel_help(&self, id: &EntityId, reason: &str) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if !matches!(v.status, HelpStatus::Open | HelpStatus::Matched) {
-                return Err(refuse(&v, "cancel", ctx.now));
-            }
-            if !v.may_manage(ctx) {
-                return Err(Error::not_allowed(
-                    "only the requester or an organiser may cancel",
-                ));
-            }
-            doc::check_len("reason", reason, MAX_MESSAGE)?;
-            doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
-            Ok(())
-        })
+    if !(ctx.member == v.requester || v.helper.as_ref() == Some(&ctx.member)) {
+        return Err(Error::not_allowed(
+            "only the requester and the helper leave thanks",
+        ));
     }
-
-    /// Leaves thanks or feedback after done (the requester or the helper).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] unless done; [`Error::NotAllowed`] for others.
-    pub fn thank_help(&self, id: &EntityId, text: &str) -> Result<()> {
-        self.update_entity(id, Kind::Help, |doc, ctx| {
-            let v = derive(doc)?;
-            if v.status != HelpStatus::Done {
-                return Err(refuse(&v, "thank", ctx.now));
-            }
-            if !(ctx.member == v.requester || v.helper.as_ref() == Some(&ctx.member)) {
-                return Err(Error::not_allowed(
-                    "only the requester and the helper leave thanks",
-                ));
-            }
-            let text = doc::require_text("text", text, MAX_MESSAGE)?;
-            doc::append_entry(doc, ctx, "thanks", &[("text", text.into())])?;
-            Ok(())
-        })
-    }
+    let text = doc::require_text("text", text, MAX_MESSAGE)?;
+    doc::append_entry(doc, ctx, "thanks", &[("text", text.into())])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -690,6 +621,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::Role;
+    use crate::store::Store;
 
     const T0: i64 = 1_790_000_000_000;
 

@@ -39,8 +39,6 @@ use crate::doc::{self, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Ctx, Kind, KindRow, Participant, Projection};
-use crate::store::Store;
-use crate::store::query::{ListQuery, MAX_PAGE};
 
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = crate::names::MAX_DISPLAY_NAME;
@@ -54,7 +52,7 @@ pub const MAX_SKILLS: usize = 30;
 pub const MAX_AVAILABILITY: usize = 500;
 
 /// Pages of "my" profiles [`Store::my_profile`] looks through at most.
-const MAX_PAGES: usize = 20;
+pub(crate) const MAX_PAGES: usize = 20;
 
 /// What a new profile says.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -251,148 +249,58 @@ fn own(v: &ProfileView, ctx: &Ctx) -> Result<()> {
     }
 }
 
-impl Store {
-    /// Creates the local member's profile; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the field for an empty or over-long display name, an
-    /// over-long household, skill or availability, too many skills, or `profile` when the
-    /// local member already has one; storage errors.
-    pub fn create_profile(&self, new: &NewProfile) -> Result<EntityId> {
-        if let Some(existing) = self.my_profile()? {
-            return Err(Error::invalid(
-                "profile",
-                format!("the member already has profile `{}`", existing.id),
-            ));
-        }
-        self.create_entity(Kind::Profile, |doc, id, ctx| create(doc, id, ctx, new))
+/// The operation behind `Store::edit_profile` (its docs state the rule and the errors).
+pub(crate) fn edit_profile(doc: &mut AutoCommit, ctx: &Ctx, edit: &ProfileEdit) -> Result<()> {
+    let v = derive(doc)?;
+    own(&v, ctx)?;
+    let name = edit.display_name.as_deref().map(display_name).transpose()?;
+    let household = edit
+        .household
+        .as_deref()
+        .map(|h| household(Some(h)))
+        .transpose()?;
+    let availability = edit.availability.as_deref().map(availability).transpose()?;
+    if let Some(name) = name {
+        doc::put(doc, &ROOT, "display_name", name)?;
     }
+    if let Some(h) = household {
+        doc::put_opt(doc, &ROOT, "household", h.map(Field::Str))?;
+    }
+    if let Some(a) = availability {
+        doc::set_text(doc, &ROOT, "availability", &a)?;
+    }
+    doc::append_entry(doc, ctx, "edit", &[])?;
+    Ok(())
+}
 
-    /// The derived view of one profile (loads its document).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
-    pub fn profile(&self, id: &EntityId) -> Result<ProfileView> {
-        self.read_entity(id, Kind::Profile, derive)
+/// The operation behind `Store::add_skill` (its docs state the rule and the errors).
+pub(crate) fn add_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) -> Result<()> {
+    let v = derive(doc)?;
+    own(&v, ctx)?;
+    let s = skill(skill_name)?;
+    if v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
+        return Ok(());
     }
+    if v.skills.len() >= MAX_SKILLS {
+        return Err(Error::invalid(
+            "skills",
+            format!("the profile already lists {MAX_SKILLS} skills"),
+        ));
+    }
+    doc::append_entry(doc, ctx, "skill_add", &[("skill", s.into())])?;
+    Ok(())
+}
 
-    /// The local member's profile, if they have one: found through the projection (no
-    /// document is loaded but the one returned). With several (created offline on two
-    /// devices), the oldest.
-    ///
-    /// # Errors
-    ///
-    /// Storage errors.
-    pub fn my_profile(&self) -> Result<Option<ProfileView>> {
-        let me = self.identity().member;
-        let mut oldest: Option<(i64, String)> = None;
-        let mut after = None;
-        for _ in 0..MAX_PAGES {
-            let page = self.list(&ListQuery {
-                kind: Some(Kind::Profile),
-                mine: true,
-                limit: MAX_PAGE,
-                after: after.take(),
-                ..Default::default()
-            })?;
-            for s in page
-                .items
-                .into_iter()
-                .filter(|s| s.created_by == me.as_str())
-            {
-                let candidate = (s.created_at, s.id);
-                if oldest.as_ref().is_none_or(|o| &candidate < o) {
-                    oldest = Some(candidate);
-                }
-            }
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        match oldest {
-            Some((_, id)) => Ok(Some(self.profile(&EntityId::parse(&id)?)?)),
-            None => Ok(None),
-        }
+/// The operation behind `Store::remove_skill` (its docs state the rule and the errors).
+pub(crate) fn remove_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) -> Result<()> {
+    let v = derive(doc)?;
+    own(&v, ctx)?;
+    let s = skill(skill_name)?;
+    if !v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
+        return Err(Error::not_found("skill", s));
     }
-
-    /// Edits the display name, household and/or availability of the local member's profile.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for someone else's profile; [`Error::InvalidInput`] naming the
-    /// field for an empty or over-long name or over-long text.
-    pub fn edit_profile(&self, id: &EntityId, edit: &ProfileEdit) -> Result<()> {
-        self.update_entity(id, Kind::Profile, |doc, ctx| {
-            let v = derive(doc)?;
-            own(&v, ctx)?;
-            let name = edit.display_name.as_deref().map(display_name).transpose()?;
-            let household = edit
-                .household
-                .as_deref()
-                .map(|h| household(Some(h)))
-                .transpose()?;
-            let availability = edit.availability.as_deref().map(availability).transpose()?;
-            if let Some(name) = name {
-                doc::put(doc, &ROOT, "display_name", name)?;
-            }
-            if let Some(h) = household {
-                doc::put_opt(doc, &ROOT, "household", h.map(Field::Str))?;
-            }
-            if let Some(a) = availability {
-                doc::set_text(doc, &ROOT, "availability", &a)?;
-            }
-            doc::append_entry(doc, ctx, "edit", &[])?;
-            Ok(())
-        })
-    }
-
-    /// Adds a skill to the local member's profile (a no-op when it is already there, in any
-    /// letter case).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for someone else's profile; [`Error::InvalidInput`] for an empty
-    /// or over-long skill, or `skills` when the profile already lists [`MAX_SKILLS`].
-    pub fn add_skill(&self, id: &EntityId, skill_name: &str) -> Result<()> {
-        self.update_entity(id, Kind::Profile, |doc, ctx| {
-            let v = derive(doc)?;
-            own(&v, ctx)?;
-            let s = skill(skill_name)?;
-            if v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
-                return Ok(());
-            }
-            if v.skills.len() >= MAX_SKILLS {
-                return Err(Error::invalid(
-                    "skills",
-                    format!("the profile already lists {MAX_SKILLS} skills"),
-                ));
-            }
-            doc::append_entry(doc, ctx, "skill_add", &[("skill", s.into())])?;
-            Ok(())
-        })
-    }
-
-    /// Removes a skill (matched case-insensitively) from the local member's profile.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for someone else's profile; [`Error::NotFound`] when the profile
-    /// does not list the skill; [`Error::InvalidInput`] for an empty or over-long skill.
-    pub fn remove_skill(&self, id: &EntityId, skill_name: &str) -> Result<()> {
-        self.update_entity(id, Kind::Profile, |doc, ctx| {
-            let v = derive(doc)?;
-            own(&v, ctx)?;
-            let s = skill(skill_name)?;
-            if !v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
-                return Err(Error::not_found("skill", s));
-            }
-            doc::append_entry(doc, ctx, "skill_remove", &[("skill", s.into())])?;
-            Ok(())
-        })
-    }
+    doc::append_entry(doc, ctx, "skill_remove", &[("skill", s.into())])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -403,6 +311,8 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::Role;
+    use crate::store::Store;
+    use crate::store::query::ListQuery;
 
     const T: i64 = 1_700_000_000_000;
 

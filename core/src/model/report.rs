@@ -89,7 +89,6 @@ use crate::ids::{EntityId, MemberId};
 use crate::model::{
     Action, Ctx, Kind, KindRow, Notice, Participant, Projection, Role, allowed, require,
 };
-use crate::store::Store;
 
 /// Categories of issue.
 pub const CATEGORIES: &[&str] = &[
@@ -109,6 +108,9 @@ pub const SEVERITIES: &[&str] = &["low", "normal", "high", "urgent"];
 pub const PHOTO_MIMES: &[&str] = &["image/jpeg", "image/png", "image/webp"];
 /// Largest photo, in bytes.
 pub const MAX_PHOTO_BYTES: u64 = 15_000_000;
+
+// One limit everywhere: a photo `photo::clean` accepts can always be referenced and uploaded.
+const _: () = assert!(crate::photo::MAX_PHOTO_BYTES as u64 == MAX_PHOTO_BYTES);
 /// Largest photo width or height, in pixels.
 pub const MAX_PHOTO_SIDE: u32 = 20_000;
 /// Most photo references one report keeps.
@@ -497,7 +499,7 @@ pub(crate) fn is_sha256_hex(s: &str) -> bool {
 }
 
 /// Validates a photo reference.
-fn check_photo(p: &PhotoRef) -> Result<()> {
+pub(crate) fn check_photo(p: &PhotoRef) -> Result<()> {
     if !is_sha256_hex(&p.hash) {
         return Err(Error::invalid(
             "hash",
@@ -907,7 +909,7 @@ pub(crate) fn project(v: &ReportView) -> Projection {
     }
 }
 
-fn refuse(v: &ReportView, action: &'static str) -> Error {
+pub(crate) fn refuse(v: &ReportView, action: &'static str) -> Error {
     Error::InvalidTransition {
         kind: "report",
         action,
@@ -915,181 +917,109 @@ fn refuse(v: &ReportView, action: &'static str) -> Error {
     }
 }
 
-impl Store {
-    /// Creates an issue report by the local member at an exact point; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the field for an unknown category or severity, a point
-    /// that is not a latitude/longitude, or over-long text; storage errors.
-    pub fn create_report(&self, new: &NewReport) -> Result<EntityId> {
-        self.create_entity(Kind::Report, |doc, id, ctx| create(doc, id, ctx, new))
+/// The operation behind `Store::edit_report` (its docs state the rule and the errors).
+pub(crate) fn edit_report(doc: &mut AutoCommit, ctx: &Ctx, description: &str) -> Result<()> {
+    let v = derive(doc)?;
+    if ctx.member != v.reporter && !allowed(Action::WorkReport, ctx.role) {
+        return Err(Error::not_allowed(
+            "only the reporter, a caretaker or staff may edit a report",
+        ));
     }
+    let description = description.trim();
+    doc::check_len("description", description, MAX_DESCRIPTION)?;
+    doc::set_text(doc, &ROOT, "description", description)?;
+    doc::append_entry(doc, ctx, "edit", &[])?;
+    Ok(())
+}
 
-    /// The derived view of one report (loads its document).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
-    pub fn report(&self, id: &EntityId) -> Result<ReportView> {
-        self.read_entity(id, Kind::Report, derive)
+/// The operation behind `Store::transition_report` (its docs state the rule and the errors).
+pub(crate) fn transition_report(
+    doc: &mut AutoCommit,
+    ctx: &Ctx,
+    step: ReportTransition,
+) -> Result<()> {
+    let v = derive(doc)?;
+    let (reason, of, referred_to) = match &step {
+        ReportTransition::Reopen { reason } | ReportTransition::Reject { reason } => {
+            (Some(reason.trim()), None, None)
+        }
+        ReportTransition::Duplicate { of } => (None, Some(of.as_str()), None),
+        ReportTransition::Refer { to } => (None, None, Some(to.trim())),
+        _ => (None, None, None),
+    };
+    let attempt = Attempt {
+        by: &ctx.member,
+        role: ctx.role,
+        to: step.target(),
+        reason,
+        of,
+        referred_to,
+    };
+    match check(&v, &attempt) {
+        Ok(()) => {}
+        Err(Refusal::Redundant | Refusal::State) => return Err(refuse(&v, step.verb())),
+        Err(Refusal::Permission(why)) => return Err(Error::not_allowed(why)),
+        Err(Refusal::Input(e)) => return Err(e),
     }
+    let mut fields: Vec<(&str, Field)> = vec![("to", step.target().as_str().into())];
+    if let Some(r) = reason.filter(|r| !r.is_empty()) {
+        fields.push(("reason", r.into()));
+    }
+    if let Some(of) = of {
+        fields.push(("of", of.into()));
+    }
+    if let Some(to) = referred_to {
+        fields.push(("referred_to", to.into()));
+    }
+    doc::append_entry(doc, ctx, "transition", &fields)?;
+    Ok(())
+}
 
-    /// Replaces the description; concurrent edits merge character by character.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless the local member is the reporter or a caretaker or staff;
-    /// [`Error::InvalidInput`] for over-long text.
-    pub fn edit_report(&self, id: &EntityId, description: &str) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            let v = derive(doc)?;
-            if ctx.member != v.reporter && !allowed(Action::WorkReport, ctx.role) {
-                return Err(Error::not_allowed(
-                    "only the reporter, a caretaker or staff may edit a report",
-                ));
-            }
-            let description = description.trim();
-            doc::check_len("description", description, MAX_DESCRIPTION)?;
-            doc::set_text(doc, &ROOT, "description", description)?;
-            doc::append_entry(doc, ctx, "edit", &[])?;
-            Ok(())
-        })
+/// The operation behind `Store::me_too_report` (its docs state the rule and the errors).
+pub(crate) fn me_too_report(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(doc)?;
+    if ctx.member == v.reporter {
+        return Err(Error::not_allowed(
+            "the reporter cannot say \"me too\" to their own report",
+        ));
     }
+    if v.status == ReportStatus::Confirmed {
+        return Err(refuse(&v, "say \"me too\" to"));
+    }
+    if v.me_too.iter().any(|m| m.member == ctx.member) {
+        return Ok(());
+    }
+    doc::append_entry(doc, ctx, "me_too", &[])?;
+    Ok(())
+}
 
-    /// Takes a workflow step (see the table in [`crate::model::report`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] when the step is not possible from the current state
-    /// (including a step to the state it is already in); [`Error::NotAllowed`] when the local
-    /// member's role or relation does not allow it; [`Error::InvalidInput`] for a missing
-    /// reject reason or referral, an `of` that is the report itself, or over-long text.
-    pub fn transition_report(&self, id: &EntityId, step: ReportTransition) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            let v = derive(doc)?;
-            let (reason, of, referred_to) = match &step {
-                ReportTransition::Reopen { reason } | ReportTransition::Reject { reason } => {
-                    (Some(reason.trim()), None, None)
-                }
-                ReportTransition::Duplicate { of } => (None, Some(of.as_str()), None),
-                ReportTransition::Refer { to } => (None, None, Some(to.trim())),
-                _ => (None, None, None),
-            };
-            let attempt = Attempt {
-                by: &ctx.member,
-                role: ctx.role,
-                to: step.target(),
-                reason,
-                of,
-                referred_to,
-            };
-            match check(&v, &attempt) {
-                Ok(()) => {}
-                Err(Refusal::Redundant | Refusal::State) => return Err(refuse(&v, step.verb())),
-                Err(Refusal::Permission(why)) => return Err(Error::not_allowed(why)),
-                Err(Refusal::Input(e)) => return Err(e),
-            }
-            let mut fields: Vec<(&str, Field)> = vec![("to", step.target().as_str().into())];
-            if let Some(r) = reason.filter(|r| !r.is_empty()) {
-                fields.push(("reason", r.into()));
-            }
-            if let Some(of) = of {
-                fields.push(("of", of.into()));
-            }
-            if let Some(to) = referred_to {
-                fields.push(("referred_to", to.into()));
-            }
-            doc::append_entry(doc, ctx, "transition", &fields)?;
-            Ok(())
-        })
+/// The operation behind `Store::withdraw_me_too` (its docs state the rule and the errors).
+pub(crate) fn withdraw_me_too(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(doc)?;
+    if !v.me_too.iter().any(|m| m.member == ctx.member) {
+        return Err(Error::not_found("me_too", ctx.member.as_str()));
     }
+    doc::append_entry(doc, ctx, "me_too_withdraw", &[])?;
+    Ok(())
+}
 
-    /// The local member says "me too" (a no-op when theirs is already active).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for the reporter; [`Error::InvalidTransition`] when the report is
-    /// confirmed.
-    pub fn me_too_report(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            let v = derive(doc)?;
-            if ctx.member == v.reporter {
-                return Err(Error::not_allowed(
-                    "the reporter cannot say \"me too\" to their own report",
-                ));
-            }
-            if v.status == ReportStatus::Confirmed {
-                return Err(refuse(&v, "say \"me too\" to"));
-            }
-            if v.me_too.iter().any(|m| m.member == ctx.member) {
-                return Ok(());
-            }
-            doc::append_entry(doc, ctx, "me_too", &[])?;
-            Ok(())
-        })
-    }
+/// The operation behind `Store::set_report_responsible` (its docs state the rule and the errors).
+pub(crate) fn set_report_responsible(doc: &mut AutoCommit, ctx: &Ctx, party: &str) -> Result<()> {
+    require(ctx, Action::TriageReport)?;
+    let party = party.trim();
+    doc::check_len("party", party, MAX_PARTY)?;
+    doc::append_entry(doc, ctx, "responsible", &[("party", party.into())])?;
+    Ok(())
+}
 
-    /// The local member withdraws their "me too".
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] when the local member has no active "me too".
-    pub fn withdraw_me_too(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            let v = derive(doc)?;
-            if !v.me_too.iter().any(|m| m.member == ctx.member) {
-                return Err(Error::not_found("me_too", ctx.member.as_str()));
-            }
-            doc::append_entry(doc, ctx, "me_too_withdraw", &[])?;
-            Ok(())
-        })
-    }
-
-    /// Sets the party responsible (an empty `party` clears it). The latest setting wins.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless a caretaker, organiser or staff; [`Error::InvalidInput`]
-    /// for an over-long party.
-    pub fn set_report_responsible(&self, id: &EntityId, party: &str) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            require(ctx, Action::TriageReport)?;
-            let party = party.trim();
-            doc::check_len("party", party, MAX_PARTY)?;
-            doc::append_entry(doc, ctx, "responsible", &[("party", party.into())])?;
-            Ok(())
-        })
-    }
-
-    /// Replaces the public response; concurrent edits merge character by character.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] unless a caretaker, organiser or staff; [`Error::InvalidInput`]
-    /// for over-long text.
-    pub fn set_report_response(&self, id: &EntityId, text: &str) -> Result<()> {
-        self.update_entity(id, Kind::Report, |doc, ctx| {
-            require(ctx, Action::TriageReport)?;
-            let text = text.trim();
-            doc::check_len("response", text, MAX_RESPONSE)?;
-            doc::set_text(doc, &ROOT, "response", text)?;
-            doc::append_entry(doc, ctx, "response", &[])?;
-            Ok(())
-        })
-    }
-
-    /// Attaches a photo reference (a no-op when a photo with this hash is already attached).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming `hash`, `mime`, `size`, `width` or `height` when the
-    /// reference is malformed, or `photo` when the report already has [`MAX_PHOTOS`];
-    /// [`Error::NotAllowed`] unless the reporter, a caretaker, organiser or staff.
-    pub fn attach_photo_ref(&self, id: &EntityId, photo: &PhotoRef) -> Result<()> {
-        check_photo(photo)?;
-        self.update_entity(id, Kind::Report, |doc, ctx| attach_photo(doc, ctx, photo))
-    }
+/// The operation behind `Store::set_report_response` (its docs state the rule and the errors).
+pub(crate) fn set_report_response(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<()> {
+    require(ctx, Action::TriageReport)?;
+    let text = text.trim();
+    doc::check_len("response", text, MAX_RESPONSE)?;
+    doc::set_text(doc, &ROOT, "response", text)?;
+    doc::append_entry(doc, ctx, "response", &[])?;
+    Ok(())
 }
 
 /// Appends a `photo` entry for `photo` unless a photo with its hash is already attached (the
@@ -1135,6 +1065,7 @@ mod tests {
 
     use super::*;
     use crate::clock::ManualClock;
+    use crate::store::Store;
     use crate::store::query::ListQuery;
 
     const T: i64 = 1_700_000_000_000;

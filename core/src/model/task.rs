@@ -105,7 +105,6 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::rrule::Rule;
 use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, allowed, require};
-use crate::store::Store;
 
 /// The time zone a task uses when none is given.
 pub const DEFAULT_TZ: &str = "Europe/Amsterdam";
@@ -120,7 +119,7 @@ const MAX_TITLE: usize = 200;
 const MAX_DESCRIPTION: usize = 5_000;
 const MAX_LABEL: usize = 120;
 const MAX_ITEM: usize = 200;
-const MAX_NOTE: usize = 1_000;
+pub(crate) const MAX_NOTE: usize = 1_000;
 const MAX_HOUSEHOLD: usize = 120;
 const MAX_TZ: usize = 64;
 /// Accepted years of a date: wide enough for any real task, narrow enough to stay far from
@@ -411,7 +410,7 @@ fn default_tz() -> (String, TimeZone) {
 }
 
 /// Parses a strict `YYYY-MM-DD` date within [`YEARS`].
-fn parse_date(field: &'static str, s: &str) -> Result<Date> {
+pub(crate) fn parse_date(field: &'static str, s: &str) -> Result<Date> {
     let b = s.as_bytes();
     let shape = b.len() == 10
         && b.iter().enumerate().all(|(i, c)| {
@@ -1088,7 +1087,7 @@ pub(crate) fn project(v: &TaskView) -> Projection {
     }
 }
 
-fn refuse(v: &TaskView, action: &'static str) -> Error {
+pub(crate) fn refuse(v: &TaskView, action: &'static str) -> Error {
     Error::InvalidTransition {
         kind: "task",
         action,
@@ -1096,7 +1095,7 @@ fn refuse(v: &TaskView, action: &'static str) -> Error {
     }
 }
 
-fn refuse_because(action: &'static str, status: &str) -> Error {
+pub(crate) fn refuse_because(action: &'static str, status: &str) -> Error {
     Error::InvalidTransition {
         kind: "task",
         action,
@@ -1104,338 +1103,241 @@ fn refuse_because(action: &'static str, status: &str) -> Error {
     }
 }
 
-impl Store {
-    /// Creates an ownership task by the local member; returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] naming the field: empty or over-long `title`, over-long
-    /// `description` or `location_label`, a bad point (`lat`, `lon`), a bad `recurrence` rule or
-    /// one without occurrences, a missing or malformed `dtstart`, an unknown `tz`, a
-    /// `pledge_target` outside `1..=100`; storage errors.
-    pub fn create_task(&self, new: &NewTask) -> Result<EntityId> {
-        self.create_entity(Kind::Task, |d, id, ctx| create(d, id, ctx, new))
+/// The operation behind `Store::edit_task` (its docs state the rule and the errors).
+pub(crate) fn edit_task(d: &mut AutoCommit, ctx: &Ctx, edit: &TaskEdit) -> Result<()> {
+    let v = derive(d)?;
+    if !v.may_edit(ctx) {
+        return Err(Error::not_allowed(
+            "only the creator, a caretaker or an organiser may edit a task",
+        ));
     }
+    let title = edit
+        .title
+        .as_deref()
+        .map(|t| doc::require_text("title", t, MAX_TITLE))
+        .transpose()?;
+    if let Some(desc) = &edit.description {
+        doc::check_len("description", desc, MAX_DESCRIPTION)?;
+    }
+    if let Some(label) = &edit.location_label {
+        doc::check_len("location_label", label, MAX_LABEL)?;
+    }
+    let point = match edit.point {
+        Some(Some((lat, lon))) => Some(check_point(Some(lat), Some(lon))?),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let schedule = edit
+        .schedule
+        .as_ref()
+        .map(|s| check_schedule(s.rrule.as_deref(), s.dtstart.as_deref(), s.tz.as_deref()))
+        .transpose()?;
+    if let Some(t) = title {
+        doc::set_text(d, &ROOT, "title", &t)?;
+    }
+    if let Some(desc) = &edit.description {
+        doc::set_text(d, &ROOT, "description", desc.trim())?;
+    }
+    if let Some(label) = &edit.location_label {
+        doc::put(d, &ROOT, "location_label", label.trim())?;
+    }
+    if let Some(point) = point {
+        doc::put_opt(d, &ROOT, "lat", point.map(|(lat, _)| Field::F64(lat)))?;
+        doc::put_opt(d, &ROOT, "lon", point.map(|(_, lon)| Field::F64(lon)))?;
+    }
+    if let Some(s) = schedule {
+        let rrule = s
+            .rule
+            .as_ref()
+            .map(Rule::to_rule_string)
+            .unwrap_or_default();
+        let dtstart = s.dtstart.map(|x| x.to_string()).unwrap_or_default();
+        let fields = [
+            ("rrule", rrule.into()),
+            ("dtstart", dtstart.into()),
+            ("tz", s.tz_name.into()),
+        ];
+        doc::append_entry(d, ctx, "schedule", &fields)?;
+    }
+    Ok(())
+}
 
-    /// The derived view of one task (loads its document).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
-    pub fn task(&self, id: &EntityId) -> Result<TaskView> {
-        self.read_entity(id, Kind::Task, derive)
+/// The operation behind `Store::claim_task` (its docs state the rule and the errors).
+pub(crate) fn claim_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<TaskStanding> {
+    let v = derive(d)?;
+    if v.status == TaskStatus::Finished {
+        return Err(refuse(&v, "claim"));
     }
+    if v.is_in(&ctx.member) {
+        return Err(refuse_because("claim", "already yours"));
+    }
+    let role = if v.adopter.is_none() {
+        "adopter"
+    } else {
+        "backup"
+    };
+    doc::append_entry(d, ctx, "claim", &[("as", role.into())])?;
+    Ok(derive(d)?.standing(&ctx.member))
+}
 
-    /// Edits a task's fields and/or schedule (the creator, or [`Action::ManageTask`]). Text
-    /// merges character by character; a new schedule is a `schedule` entry.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidInput`] as for
-    /// [`Store::create_task`].
-    pub fn edit_task(&self, id: &EntityId, edit: &TaskEdit) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !v.may_edit(ctx) {
-                return Err(Error::not_allowed(
-                    "only the creator, a caretaker or an organiser may edit a task",
-                ));
-            }
-            let title = edit
-                .title
-                .as_deref()
-                .map(|t| doc::require_text("title", t, MAX_TITLE))
-                .transpose()?;
-            if let Some(desc) = &edit.description {
-                doc::check_len("description", desc, MAX_DESCRIPTION)?;
-            }
-            if let Some(label) = &edit.location_label {
-                doc::check_len("location_label", label, MAX_LABEL)?;
-            }
-            let point = match edit.point {
-                Some(Some((lat, lon))) => Some(check_point(Some(lat), Some(lon))?),
-                Some(None) => Some(None),
-                None => None,
-            };
-            let schedule = edit
-                .schedule
-                .as_ref()
-                .map(|s| check_schedule(s.rrule.as_deref(), s.dtstart.as_deref(), s.tz.as_deref()))
-                .transpose()?;
-            if let Some(t) = title {
-                doc::set_text(d, &ROOT, "title", &t)?;
-            }
-            if let Some(desc) = &edit.description {
-                doc::set_text(d, &ROOT, "description", desc.trim())?;
-            }
-            if let Some(label) = &edit.location_label {
-                doc::put(d, &ROOT, "location_label", label.trim())?;
-            }
-            if let Some(point) = point {
-                doc::put_opt(d, &ROOT, "lat", point.map(|(lat, _)| Field::F64(lat)))?;
-                doc::put_opt(d, &ROOT, "lon", point.map(|(_, lon)| Field::F64(lon)))?;
-            }
-            if let Some(s) = schedule {
-                let rrule = s
-                    .rule
-                    .as_ref()
-                    .map(Rule::to_rule_string)
-                    .unwrap_or_default();
-                let dtstart = s.dtstart.map(|x| x.to_string()).unwrap_or_default();
-                let fields = [
-                    ("rrule", rrule.into()),
-                    ("dtstart", dtstart.into()),
-                    ("tz", s.tz_name.into()),
-                ];
-                doc::append_entry(d, ctx, "schedule", &fields)?;
-            }
-            Ok(())
-        })
+/// The operation behind `Store::release_task` (its docs state the rule and the errors).
+pub(crate) fn release_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(d)?;
+    if !v.is_in(&ctx.member) {
+        return Err(Error::not_found("claim", ctx.member.as_str()));
     }
+    doc::append_entry(d, ctx, "release", &[])?;
+    Ok(())
+}
 
-    /// The local member claims the task: adopter when nobody is, otherwise backup (last in
-    /// line); returns where they now stand on this device. Concurrent claims are settled by the
-    /// rule in the module docs, so after a sync the standing may change (the loser is told).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] when the task is finished or the member is already in.
-    pub fn claim_task(&self, id: &EntityId) -> Result<TaskStanding> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if v.status == TaskStatus::Finished {
-                return Err(refuse(&v, "claim"));
-            }
-            if v.is_in(&ctx.member) {
-                return Err(refuse_because("claim", "already yours"));
-            }
-            let role = if v.adopter.is_none() {
-                "adopter"
-            } else {
-                "backup"
-            };
-            doc::append_entry(d, ctx, "claim", &[("as", role.into())])?;
-            Ok(derive(d)?.standing(&ctx.member))
-        })
+/// The operation behind `Store::pledge_task` (its docs state the rule and the errors).
+pub(crate) fn pledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(d)?;
+    if v.pledge_target.is_none() {
+        return Err(refuse_because("pledge to", "not in pledge mode"));
     }
+    if v.status == TaskStatus::Finished {
+        return Err(refuse(&v, "pledge to"));
+    }
+    if v.pledges.iter().any(|p| p.member == ctx.member) {
+        return Err(refuse_because("pledge to", "already pledged by you"));
+    }
+    let household = ctx
+        .household
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .unwrap_or(ctx.member.as_str())
+        .to_owned();
+    doc::check_len("household", &household, MAX_HOUSEHOLD)?;
+    doc::append_entry(d, ctx, "pledge", &[("household", household.into())])?;
+    Ok(())
+}
 
-    /// The local member steps back as adopter or backup; the first backup takes over.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] when the local member is neither adopter nor backup.
-    pub fn release_task(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !v.is_in(&ctx.member) {
-                return Err(Error::not_found("claim", ctx.member.as_str()));
-            }
-            doc::append_entry(d, ctx, "release", &[])?;
-            Ok(())
-        })
+/// The operation behind `Store::unpledge_task` (its docs state the rule and the errors).
+pub(crate) fn unpledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
+    let v = derive(d)?;
+    if !v.pledges.iter().any(|p| p.member == ctx.member) {
+        return Err(Error::not_found("pledge", ctx.member.as_str()));
     }
+    doc::append_entry(d, ctx, "unpledge", &[])?;
+    Ok(())
+}
 
-    /// The local member pledges to carry the task, for their household (their member id when
-    /// they have no household label).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidTransition`] when the task is not in pledge mode, is finished, or the
-    /// member already pledged.
-    pub fn pledge_task(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if v.pledge_target.is_none() {
-                return Err(refuse_because("pledge to", "not in pledge mode"));
-            }
-            if v.status == TaskStatus::Finished {
-                return Err(refuse(&v, "pledge to"));
-            }
-            if v.pledges.iter().any(|p| p.member == ctx.member) {
-                return Err(refuse_because("pledge to", "already pledged by you"));
-            }
-            let household = ctx
-                .household
-                .as_deref()
-                .map(str::trim)
-                .filter(|h| !h.is_empty())
-                .unwrap_or(ctx.member.as_str())
-                .to_owned();
-            doc::check_len("household", &household, MAX_HOUSEHOLD)?;
-            doc::append_entry(d, ctx, "pledge", &[("household", household.into())])?;
-            Ok(())
-        })
+/// The operation behind `Store::add_checklist_item` (its docs state the rule and the errors).
+pub(crate) fn add_checklist_item(d: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<String> {
+    let v = derive(d)?;
+    if !(v.may_edit(ctx) || v.is_in(&ctx.member)) {
+        return Err(Error::not_allowed(
+            "only the creator, adopter, backups, caretakers or organisers edit the checklist",
+        ));
     }
+    let text = doc::require_text("text", text, MAX_ITEM)?;
+    if v.checklist.len() >= MAX_CHECKLIST {
+        return Err(Error::invalid(
+            "text",
+            format!("the checklist already has {MAX_CHECKLIST} items"),
+        ));
+    }
+    doc::append_entry(d, ctx, "check_add", &[("text", text.into())])
+}
 
-    /// The local member withdraws their pledge. A task that has started stays started.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] when the local member has no active pledge.
-    pub fn unpledge_task(&self, id: &EntityId) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !v.pledges.iter().any(|p| p.member == ctx.member) {
-                return Err(Error::not_found("pledge", ctx.member.as_str()));
-            }
-            doc::append_entry(d, ctx, "unpledge", &[])?;
-            Ok(())
-        })
+/// The operation behind `Store::record_occurrence` (its docs state the rule and the errors).
+pub(crate) fn record_occurrence(
+    d: &mut AutoCommit,
+    ctx: &Ctx,
+    date: &str,
+    outcome: Outcome,
+    note: &str,
+) -> Result<()> {
+    let v = derive(d)?;
+    if !(v.is_in(&ctx.member) || allowed(Action::ManageTask, ctx.role)) {
+        return Err(Error::not_allowed(
+            "only the adopter, a backup, a caretaker or an organiser may record",
+        ));
     }
+    if v.status == TaskStatus::Pledging {
+        return Err(refuse(&v, "record an occurrence of"));
+    }
+    let day = parse_date("date", date.trim())?;
+    doc::check_len("note", note, MAX_NOTE)?;
+    if !v.schedule.has(day) {
+        return Err(Error::invalid(
+            "date",
+            format!("`{day}` is not an occurrence of the task's schedule"),
+        ));
+    }
+    let today = v
+        .schedule
+        .day_of(ctx.now)
+        .ok_or_else(|| Error::invalid("date", "today is out of range"))?;
+    if day > today {
+        return Err(Error::invalid(
+            "date",
+            format!("`{day}` is after today ({today})"),
+        ));
+    }
+    match v.recorded.get(&day) {
+        Some(Outcome::Done) => {
+            return Err(Error::invalid(
+                "date",
+                format!("`{day}` is already recorded as done"),
+            ));
+        }
+        Some(Outcome::Skipped) if outcome == Outcome::Skipped => {
+            return Err(Error::invalid(
+                "date",
+                format!("`{day}` is already recorded as skipped"),
+            ));
+        }
+        // A finished task only takes a done over a recorded skip.
+        None if v.status == TaskStatus::Finished => {
+            return Err(refuse(&v, "record an occurrence of"));
+        }
+        _ => {}
+    }
+    let fields = [
+        ("date", day.to_string().into()),
+        ("outcome", outcome.as_str().into()),
+        ("note", note.trim().into()),
+    ];
+    doc::append_entry(d, ctx, "occurrence", &fields)?;
+    Ok(())
+}
 
-    /// Records an occurrence (`date`, `YYYY-MM-DD`) as done or skipped (the adopter, a backup,
-    /// or [`Action::ManageTask`]). Recording a done over a skip is allowed; done beats skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] while pledging, or
-    /// when finished unless it records a done over a skip; [`Error::InvalidInput`] for a
-    /// malformed `date`, a date that is not an occurrence of the schedule, after today (in the
-    /// task's zone) or already recorded with that outcome or as done, or an over-long `note`.
-    pub fn record_occurrence(
-        &self,
-        id: &EntityId,
-        date: &str,
-        outcome: Outcome,
-        note: &str,
-    ) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !(v.is_in(&ctx.member) || allowed(Action::ManageTask, ctx.role)) {
-                return Err(Error::not_allowed(
-                    "only the adopter, a backup, a caretaker or an organiser may record",
-                ));
-            }
-            if v.status == TaskStatus::Pledging {
-                return Err(refuse(&v, "record an occurrence of"));
-            }
-            let day = parse_date("date", date.trim())?;
-            doc::check_len("note", note, MAX_NOTE)?;
-            if !v.schedule.has(day) {
-                return Err(Error::invalid(
-                    "date",
-                    format!("`{day}` is not an occurrence of the task's schedule"),
-                ));
-            }
-            let today = v
-                .schedule
-                .day_of(ctx.now)
-                .ok_or_else(|| Error::invalid("date", "today is out of range"))?;
-            if day > today {
-                return Err(Error::invalid(
-                    "date",
-                    format!("`{day}` is after today ({today})"),
-                ));
-            }
-            match v.recorded.get(&day) {
-                Some(Outcome::Done) => {
-                    return Err(Error::invalid(
-                        "date",
-                        format!("`{day}` is already recorded as done"),
-                    ));
-                }
-                Some(Outcome::Skipped) if outcome == Outcome::Skipped => {
-                    return Err(Error::invalid(
-                        "date",
-                        format!("`{day}` is already recorded as skipped"),
-                    ));
-                }
-                // A finished task only takes a done over a recorded skip.
-                None if v.status == TaskStatus::Finished => {
-                    return Err(refuse(&v, "record an occurrence of"));
-                }
-                _ => {}
-            }
-            let fields = [
-                ("date", day.to_string().into()),
-                ("outcome", outcome.as_str().into()),
-                ("note", note.trim().into()),
-            ];
-            doc::append_entry(d, ctx, "occurrence", &fields)?;
-            Ok(())
-        })
+/// The operation behind `Store::pause_task` and `Store::resume_task`.
+pub(crate) fn pause_or_resume(d: &mut AutoCommit, ctx: &Ctx, pause: bool) -> Result<()> {
+    let v = derive(d)?;
+    let action = if pause { "pause" } else { "resume" };
+    if !(v.adopter.as_ref() == Some(&ctx.member) || allowed(Action::ManageTask, ctx.role)) {
+        return Err(Error::not_allowed(format!(
+            "only the adopter, a caretaker or an organiser may {action} a task"
+        )));
     }
+    if v.status == TaskStatus::Finished {
+        return Err(refuse(&v, action));
+    }
+    if v.paused == pause {
+        let status = if pause { "paused" } else { "not paused" };
+        return Err(refuse_because(action, status));
+    }
+    doc::append_entry(d, ctx, action, &[])?;
+    Ok(())
+}
 
-    /// Pauses the task (the adopter, or [`Action::ManageTask`]): no due dates while paused.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] when already
-    /// paused or finished.
-    pub fn pause_task(&self, id: &EntityId) -> Result<()> {
-        self.pause_or_resume(id, true)
+/// The operation behind `Store::remove_checklist_item` (its docs state the rule and the errors).
+pub(crate) fn remove_checklist_item(d: &mut AutoCommit, ctx: &Ctx, item: &str) -> Result<()> {
+    let v = derive(d)?;
+    if !(v.may_edit(ctx) || v.is_in(&ctx.member)) {
+        return Err(Error::not_allowed(
+            "only the creator, adopter, backups, caretakers or organisers edit the checklist",
+        ));
     }
-
-    /// Resumes a paused task (the adopter, or [`Action::ManageTask`]).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] unless paused.
-    pub fn resume_task(&self, id: &EntityId) -> Result<()> {
-        self.pause_or_resume(id, false)
+    if !v.checklist.iter().any(|i| i.id == item) {
+        return Err(Error::not_found("checklist item", item));
     }
-
-    fn pause_or_resume(&self, id: &EntityId, pause: bool) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            let action = if pause { "pause" } else { "resume" };
-            if !(v.adopter.as_ref() == Some(&ctx.member) || allowed(Action::ManageTask, ctx.role)) {
-                return Err(Error::not_allowed(format!(
-                    "only the adopter, a caretaker or an organiser may {action} a task"
-                )));
-            }
-            if v.status == TaskStatus::Finished {
-                return Err(refuse(&v, action));
-            }
-            if v.paused == pause {
-                let status = if pause { "paused" } else { "not paused" };
-                return Err(refuse_because(action, status));
-            }
-            doc::append_entry(d, ctx, action, &[])?;
-            Ok(())
-        })
-    }
-
-    /// Adds a checklist item (the creator, adopter, a backup, or [`Action::ManageTask`]);
-    /// returns its id.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidInput`] for empty or over-long
-    /// `text` or a full checklist.
-    pub fn add_checklist_item(&self, id: &EntityId, text: &str) -> Result<String> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !(v.may_edit(ctx) || v.is_in(&ctx.member)) {
-                return Err(Error::not_allowed("only the creator, adopter, backups, caretakers or organisers edit the checklist"));
-            }
-            let text = doc::require_text("text", text, MAX_ITEM)?;
-            if v.checklist.len() >= MAX_CHECKLIST {
-                return Err(Error::invalid("text", format!("the checklist already has {MAX_CHECKLIST} items")));
-            }
-            doc::append_entry(d, ctx, "check_add", &[("text", text.into())])
-        })
-    }
-
-    /// Removes a checklist item.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotAllowed`] as for [`Store::add_checklist_item`]; [`Error::NotFound`] for an
-    /// unknown item.
-    pub fn remove_checklist_item(&self, id: &EntityId, item: &str) -> Result<()> {
-        self.update_entity(id, Kind::Task, |d, ctx| {
-            let v = derive(d)?;
-            if !(v.may_edit(ctx) || v.is_in(&ctx.member)) {
-                return Err(Error::not_allowed("only the creator, adopter, backups, caretakers or organisers edit the checklist"));
-            }
-            if !v.checklist.iter().any(|i| i.id == item) {
-                return Err(Error::not_found("checklist item", item));
-            }
-            doc::append_entry(d, ctx, "check_remove", &[("item", item.into())])?;
-            Ok(())
-        })
-    }
+    doc::append_entry(d, ctx, "check_remove", &[("item", item.into())])?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1446,6 +1348,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::Role;
+    use crate::store::Store;
     use crate::store::query::ListQuery;
 
     /// Tuesday 2025-03-25 12:00 UTC (13:00 in Amsterdam).

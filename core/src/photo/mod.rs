@@ -41,9 +41,6 @@ mod webp;
 /// the relay). Checked before anything else.
 pub const MAX_PHOTO_BYTES: usize = 15_000_000;
 
-// One limit everywhere: a photo `clean` accepts can always be referenced and uploaded.
-const _: () = assert!(MAX_PHOTO_BYTES as u64 == crate::model::report::MAX_PHOTO_BYTES);
-
 /// Labels of the metadata [`inspect`] reports in [`ImageInfo::metadata_found`].
 pub mod found {
     /// An EXIF block other than the minimal orientation-only one [`super::clean`] writes.

@@ -11,8 +11,6 @@ use crate::error::{Error, Result};
 use crate::ids::MemberId;
 use crate::model::Role;
 use crate::store::{Store, set_setting};
-use crate::sync::engine;
-use crate::sync::wire::JoinResponse;
 
 /// A buurt this device has joined.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,6 +100,24 @@ fn canonical_invite(invite: &str) -> String {
         .collect()
 }
 
+/// What a relay's answer to a join registered, as the store records it (the sync layer
+/// converts the relay's `JoinResponse` into this; every field is checked by [`Store::enrol`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The buurt joined (32 hex digits).
+    pub buurt: String,
+    /// Its name.
+    pub buurt_name: String,
+    /// The member id, as registered.
+    pub member: String,
+    /// The role the invite gave.
+    pub role: String,
+    /// This device's id.
+    pub device: String,
+    /// The device's secret token.
+    pub token: String,
+}
+
 impl Store {
     /// The ids and secret to join `relay_url` with `invite`: those of an earlier attempt with
     /// the same invite that got no answer (a retry sends exactly what the first attempt sent,
@@ -181,7 +197,7 @@ impl Store {
     ///
     /// [`Error::InvalidInput`] naming the field when the relay's answer is malformed
     /// (`buurt`, `member`, `device`, `role`, `token`, `relay_url`); storage errors.
-    pub fn join_buurt(&self, relay_url: &str, resp: &JoinResponse) -> Result<Buurt> {
+    pub fn enrol(&self, relay_url: &str, resp: &Enrolment) -> Result<Buurt> {
         if !(relay_url.starts_with("http://") || relay_url.starts_with("https://"))
             || relay_url.len() > 2_000
         {
@@ -484,8 +500,8 @@ impl Store {
 
     /// Records a round's outcome in one transaction: acks, refusals for good (`rejected`),
     /// refusals that may pass (`retry`: counted, the change held back for
-    /// [`engine::retry_wait_ms`] after its `n`th such refusal, or refused for good when
-    /// [`engine::gives_up`]), and the new cursor. Returns the seqs of the `retry` changes
+    /// [`crate::retry::retry_wait_ms`] after its `n`th such refusal, or refused for good when
+    /// [`crate::retry::gives_up`]), and the new cursor. Returns the seqs of the `retry` changes
     /// refused for good now.
     pub(crate) fn record_round(
         &self,
@@ -524,11 +540,11 @@ impl Store {
                 else {
                     continue;
                 };
-                if engine::gives_up(code, n) {
+                if crate::retry::gives_up(code, n) {
                     rej.execute(params![seq, code, reason])?;
                     given_up.push(*seq);
                 } else {
-                    hold.execute(params![seq, now.saturating_add(engine::retry_wait_ms(n))])?;
+                    hold.execute(params![seq, now.saturating_add(crate::retry::retry_wait_ms(n))])?;
                 }
             }
             tx.prepare_cached(
@@ -747,6 +763,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::help::NewHelp;
+    use crate::sync::wire::JoinResponse;
 
     const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";

@@ -24,16 +24,22 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId, hex};
 use crate::model::{self, Ctx, Kind, Role};
-use crate::sync::wire;
 
+mod audience;
+mod comment;
 mod docs;
+mod event;
+mod help;
 pub mod membership;
 mod outbox;
 pub mod photos;
+mod profile;
 pub(crate) mod project;
 pub mod query;
+mod report;
 pub(crate) mod schema;
 mod subscribe;
+mod task;
 
 pub use outbox::{ApplyReport, OutgoingChange};
 pub use subscribe::{Changed, Subscription};
@@ -585,8 +591,12 @@ impl Store {
         for (id, bytes) in batch {
             // The relay's bounds, before automerge expands anything: a change declaring a
             // million operations in a few bytes would take this device's memory too.
-            crate::validate::check_bounds(bytes, wire::MAX_CHANGE_BYTES, wire::MAX_INFLATED_BYTES)
-                .map_err(|r| Error::invalid("change", format!("for entity `{id}`: {r}")))?;
+            crate::validate::check_bounds(
+                bytes,
+                crate::limits::MAX_CHANGE_BYTES,
+                crate::limits::MAX_INFLATED_BYTES,
+            )
+            .map_err(|r| Error::invalid("change", format!("for entity `{id}`: {r}")))?;
             let change = Change::from_bytes(bytes.clone()).map_err(|e| {
                 Error::invalid("change", format!("for entity `{id}` does not decode: {e}"))
             })?;

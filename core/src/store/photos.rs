@@ -676,8 +676,7 @@ impl Store {
         let jitter = crate::ids::random_bytes::<1>()
             .map(|b| f64::from(b[0]) / 255.0)
             .unwrap_or(0.5);
-        let wait =
-            crate::sync::engine::backoff(u32::try_from(attempts).unwrap_or(u32::MAX), jitter);
+        let wait = crate::retry::backoff(u32::try_from(attempts).unwrap_or(u32::MAX), jitter);
         let next = now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
         self.with_conn(|c, _| {
             c.prepare_cached(

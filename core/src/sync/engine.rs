@@ -34,33 +34,14 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::store::membership::{Buurt, Enrolment};
 use crate::store::{ApplyReport, Store};
 use crate::sync::wire::{self, PROTOCOL_VERSION, PushChange, SyncRequest, SyncResponse};
 
 /// Most changes pushed per round.
 pub const PUSH_PER_ROUND: usize = 500;
 
-/// How often a change may be refused `missing_dependencies` before it counts as refused for
-/// good (see the module docs); with [`retry_wait_ms`] about 30 s after the first refusal.
-pub const MAX_DEPENDENCY_RETRIES: i64 = 5;
-
-/// Whether a refusal with this `code` may pass by itself, so the change is pushed again.
-pub fn retryable(code: &str) -> bool {
-    matches!(code, "missing_dependencies" | "unavailable")
-}
-
-/// Whether a change refused for now (`code`, [`retryable`]) for the `refusals`th time is
-/// refused for good.
-pub fn gives_up(code: &str, refusals: i64) -> bool {
-    code == "missing_dependencies" && refusals >= MAX_DEPENDENCY_RETRIES
-}
-
-/// How long a change refused for now is held back after its `refusals`th such refusal, in
-/// milliseconds: 2 s doubling, at most 5 minutes.
-pub fn retry_wait_ms(refusals: i64) -> i64 {
-    let exp = u32::try_from(refusals.clamp(1, 20)).unwrap_or(1);
-    2_000_i64.saturating_mul(1 << (exp - 1)).min(300_000)
-}
+pub use crate::retry::{MAX_DEPENDENCY_RETRIES, backoff, gives_up, retry_wait_ms, retryable};
 
 /// One prepared round: the request to send, and what it pushed.
 #[derive(Debug, Clone)]
@@ -129,7 +110,30 @@ pub struct SyncStatus {
     pub failures: i64,
 }
 
+impl From<&wire::JoinResponse> for Enrolment {
+    fn from(r: &wire::JoinResponse) -> Self {
+        Enrolment {
+            buurt: r.buurt.clone(),
+            buurt_name: r.buurt_name.clone(),
+            member: r.member.clone(),
+            role: r.role.clone(),
+            device: r.device.clone(),
+            token: r.token.clone(),
+        }
+    }
+}
+
 impl Store {
+    /// Records a successful join from the relay's answer to `POST /v1/join`: see
+    /// [`Store::enrol`], which checks every field.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::enrol`].
+    pub fn join_buurt(&self, relay_url: &str, resp: &wire::JoinResponse) -> Result<Buurt> {
+        self.enrol(relay_url, &Enrolment::from(resp))
+    }
+
     /// Prepares the next round for `buurt`: its cursor and up to [`PUSH_PER_ROUND`] pending
     /// local changes.
     ///
@@ -384,25 +388,6 @@ impl Store {
             buurt: b.id,
         })
     }
-}
-
-/// Exponential backoff with jitter: after `failures` consecutive failures, wait between half
-/// and all of `min(2^failures s, 5 min)`; `jitter` in `0.0..=1.0` picks where. Jitter spreads
-/// the retries of many phones after a relay outage.
-pub fn backoff(failures: u32, jitter: f64) -> Duration {
-    if failures == 0 {
-        return Duration::ZERO;
-    }
-    let cap = 300.0_f64;
-    let full = 2f64
-        .powi(i32::try_from(failures.min(16)).unwrap_or(16))
-        .min(cap);
-    let j = if jitter.is_finite() {
-        jitter.clamp(0.0, 1.0)
-    } else {
-        0.5
-    };
-    Duration::from_secs_f64(full * (0.5 + 0.5 * j))
 }
 
 #[cfg(test)]

@@ -21,26 +21,10 @@ pub const CBOR: &str = "application/cbor";
 
 /// Most changes one sync request may push.
 pub const MAX_PUSH: usize = 1_000;
-/// Largest single change, in bytes (as sent).
-pub const MAX_CHANGE_BYTES: usize = 256 * 1024;
-/// Largest a compressed change may inflate to.
-pub const MAX_INFLATED_BYTES: usize = 4 * 1024 * 1024;
-/// Most operations one change may declare (the sum of its action column's runs), and most
-/// values any column of it that runs alongside the operations may declare. Read from the
-/// change's column metadata before anything is expanded (`validate::check_bounds`): a run of
-/// a few bytes can declare millions of operations. Honest changes are small — creating a help
-/// request is tens of operations, pasting a long text a few thousand.
-pub const MAX_CHANGE_OPS: u64 = 100_000;
-/// Most predecessors (operations a change overwrites or deletes) one change may declare in
-/// all: a single operation's pred group can otherwise declare millions.
-pub const MAX_CHANGE_PREDS: u64 = 100_000;
-/// Most dependencies (heads it builds on) one change may name.
-pub const MAX_CHANGE_DEPS: u64 = 1_024;
-/// Most actors besides its own one change may name.
-pub const MAX_CHANGE_ACTORS: u64 = 1_024;
-/// Most operations a document may hold, counting a change's declared operations before it is
-/// applied: a relay and a device keep documents in memory, and a document only grows.
-pub const MAX_DOC_OPS: u64 = 1_000_000;
+pub use crate::limits::{
+    MAX_CHANGE_ACTORS, MAX_CHANGE_BYTES, MAX_CHANGE_DEPS, MAX_CHANGE_OPS, MAX_CHANGE_PREDS,
+    MAX_DOC_OPS, MAX_INFLATED_BYTES,
+};
 /// Most operations the changes of one push may declare together (a relay validates a push as
 /// one piece of work); a device splits its pushes to stay under it.
 pub const MAX_PUSH_OPS: u64 = 1_000_000;

@@ -22,7 +22,7 @@
 //! same (an honest encoder never writes more values than operations).
 
 use super::{BAD_CHANGE, Rejection, TOO_LARGE, read_uleb128, reject};
-use crate::sync::wire::{
+use crate::limits::{
     MAX_CHANGE_ACTORS, MAX_CHANGE_DEPS, MAX_CHANGE_OPS, MAX_CHANGE_PREDS, MAX_DOC_OPS,
     MAX_INFLATED_BYTES,
 };
@@ -91,7 +91,7 @@ impl Work {
     }
 
     /// Checks that a document holding `current` operations stays within
-    /// [`MAX_DOC_OPS`](crate::sync::wire::MAX_DOC_OPS) with this change applied.
+    /// [`MAX_DOC_OPS`](crate::limits::MAX_DOC_OPS) with this change applied.
     ///
     /// # Errors
     ///

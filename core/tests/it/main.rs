@@ -6,6 +6,7 @@ mod convergence;
 mod crash;
 mod golden;
 mod hostile;
+mod layers;
 mod photo;
 mod photos;
 mod store;

@@ -217,7 +217,11 @@ pub(crate) fn init(doc: &mut automerge::AutoCommit, audience: Audience) -> Resul
 }
 
 /// Appends a `share {member}` entry, after checking the acting member may share.
-fn share(doc: &mut automerge::AutoCommit, ctx: &model::Ctx, member: &MemberId) -> Result<()> {
+pub(crate) fn share(
+    doc: &mut automerge::AutoCommit,
+    ctx: &model::Ctx,
+    member: &MemberId,
+) -> Result<()> {
     let header = doc::header(doc)?;
     let now = readers(doc);
     if !now.audience.is_restricted() {
@@ -239,32 +243,6 @@ fn share(doc: &mut automerge::AutoCommit, ctx: &model::Ctx, member: &MemberId) -
     }
     doc::append_entry(doc, ctx, SHARE, &[("member", member.as_str().into())])?;
     Ok(())
-}
-
-impl crate::Store {
-    /// Shares a restricted document with one more member, who reads it from their next sync
-    /// on. Sharing with a member who already reads it changes nothing.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an unknown entity; [`Error::InvalidInput`] (`audience`) for a
-    /// document the whole buurt reads; [`Error::NotAllowed`] unless the local member created
-    /// the document or is a coordinator; storage errors.
-    pub fn share(&self, entity: &crate::EntityId, member: &MemberId) -> Result<()> {
-        let kind = self.kind_of(entity)?;
-        self.update_entity(entity, kind, |d, ctx| share(d, ctx, member))
-    }
-
-    /// Who reads a document (its audience and, for a restricted one, its readers besides
-    /// coordinators).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotFound`] for an unknown entity; storage errors.
-    pub fn readers(&self, entity: &crate::EntityId) -> Result<Readers> {
-        let kind = self.kind_of(entity)?;
-        self.read_entity(entity, kind, |d| Ok(readers(d)))
-    }
 }
 
 #[cfg(test)]
