@@ -27,6 +27,14 @@ fn ok(store: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Runs `args`, expecting clap's usage error (exit code 2, nothing on stdout); returns stderr.
+fn usage_error(store: &Path, args: &[&str]) -> String {
+    let out = noaber(store, args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    String::from_utf8(out.stderr).unwrap()
+}
+
 #[test]
 fn ask_then_list_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -75,12 +83,10 @@ fn errors_go_to_stderr_with_a_failure_code() {
             "invalid `category`",
         ),
         (&["help", "ask", "--title", "   "], "invalid `title`"),
-        (&["help", "show", "not-an-id"], "invalid `id`"),
         (
             &["help", "show", "0123456789abcdef0123456789abcdef"],
             "no help",
         ),
-        (&["list", "bikes"], "unknown kind `bikes`"),
         (&["list", "all", "--bbox", "1,2,3"], "invalid `bbox`"),
     ];
     for (args, want) in cases {
@@ -90,8 +96,113 @@ fn errors_go_to_stderr_with_a_failure_code() {
         assert!(err.contains(want), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
     }
-    // A malformed command line is clap's exit code 2.
+    // A malformed command line is clap's exit code 2: a missing flag, a malformed id, an
+    // unknown kind.
     assert_eq!(noaber(&store, &["help", "ask"]).status.code(), Some(2));
+    let cases: &[(&[&str], &str)] = &[
+        (&["help", "show", "not-an-id"], "invalid `id`"),
+        (&["list", "bikes"], "invalid value 'bikes' for '<KIND>'"),
+    ];
+    for (args, want) in cases {
+        let err = usage_error(&store, args);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_malformed_id_is_a_usage_error_naming_the_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let id = "0123456789abcdef0123456789abcdef";
+    let cases: &[(&[&str], &str)] = &[
+        (&["help", "done", "nope"], "for '<ID>'"),
+        (&["comment", "list", "0123"], "for '<ID>'"),
+        (
+            &["report", "duplicate", id, "--of", "nope"],
+            "for '--of <OF>'",
+        ),
+        (
+            &["help", "match", id, "--helper", "nope"],
+            "for '--helper <HELPER>'",
+        ),
+        (&["share", id, "ABCDEF"], "for '<MEMBER>'"),
+        (
+            &[
+                "join",
+                "http://localhost:1",
+                "code",
+                "--name",
+                "x",
+                "--member",
+                "x",
+            ],
+            "for '--member <MEMBER>'",
+        ),
+    ];
+    for (args, want) in cases {
+        let err = usage_error(&store, args);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(err.contains("32 lowercase hex digits"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_lists_the_kinds_and_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let list = ok(&store, &["list", "--help"]);
+    assert!(
+        list.contains("[possible values: all, help, event, task, report, profile]"),
+        "{list}"
+    );
+    let whoami = ok(&store, &["whoami", "--help"]);
+    assert!(
+        whoami.contains("[possible values: resident, caretaker, organiser, staff]"),
+        "{whoami}"
+    );
+    // The values parse as before.
+    ok(&store, &["whoami", "--role", "organiser"]);
+    let err = usage_error(&store, &["whoami", "--role", "mayor"]);
+    assert!(
+        err.contains("invalid value 'mayor' for '--role <ROLE>'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_latitude_without_a_longitude_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buurt");
+    let id = "0123456789abcdef0123456789abcdef";
+    let event = [
+        "event",
+        "create",
+        "--title",
+        "x",
+        "--place",
+        "y",
+        "--start",
+        "2026-12-01",
+        "--end",
+        "2026-12-02",
+    ];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        ([&event[..], &["--lat", "52.1"]].concat(), "--lon"),
+        ([&event[..], &["--lon", "5.1"]].concat(), "--lat"),
+        (
+            vec!["task", "create", "--title", "x", "--lat", "-52.1"],
+            "--lon",
+        ),
+        (vec!["event", "edit", id, "--lat", "52.1"], "--lon"),
+        (vec!["task", "edit", id, "--lon", "5.1"], "--lat"),
+    ];
+    for (args, want) in &cases {
+        let err = usage_error(&store, args);
+        assert!(
+            err.contains("required") && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
 }
 
 #[test]

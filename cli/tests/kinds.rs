@@ -346,7 +346,7 @@ fn event_errors_name_the_field() {
         1,
         "invalid `needed`",
     );
-    fails(&store, &["event", "show", "nope"], 1, "invalid `id`");
+    fails(&store, &["event", "show", "nope"], 2, "invalid `id`");
     fails(
         &store,
         &["event", "show", "0123456789abcdef0123456789abcdef"],
@@ -1034,7 +1034,7 @@ fn report_errors_name_the_field() {
     fails(
         &store,
         &["report", "duplicate", &id, "--of", "nope"],
-        1,
+        2,
         "invalid `id`",
     );
     fails(
@@ -1194,7 +1194,7 @@ fn profile_errors_and_someone_elses_profile() {
         1,
         "no skill",
     );
-    fails(&a, &["profile", "show", "nope"], 1, "invalid `id`");
+    fails(&a, &["profile", "show", "nope"], 2, "invalid `id`");
 
     // Another member, even an organiser, cannot edit it.
     sync(&a, &b);
