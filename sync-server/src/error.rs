@@ -1,9 +1,10 @@
-//! Errors of the relay's library API (opening, serving, administration).
+//! Errors of the relay's library API (opening, serving, administration, validating pushes).
 //!
 //! Two layers, as STYLE.md asks: [`Error`] has the variants a caller (the binary, a test, an
 //! operator's script) acts on; storage errors arrive as [`StorageError`] and are wrapped, not
 //! flattened, so the backend's message stays available to logs. HTTP responses are a separate
-//! concern: `http::error::ApiError` turns failures into JSON bodies that never leak internals.
+//! concern: `http::error::ApiError` turns failures into JSON bodies that never leak internals,
+//! and its `From<Error>` is the one place an [`Error`] becomes a status code.
 //! Messages are lowercase, name the offending field or value, and never carry personal data,
 //! tokens or invite codes.
 
@@ -35,6 +36,14 @@ pub enum Error {
     /// The network or the file system failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
+    /// A request asks for more work than the relay takes at once (the pushed changes declare
+    /// too many operations); the message says how much and the bound. Nothing was done.
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The document library cannot read a change or a stored document, or it panicked; the
+    /// message says what (no document content).
+    #[error("{0}")]
+    Document(String),
     /// The configuration could not be read.
     #[error("configuration: {0}")]
     Config(String),

@@ -57,27 +57,32 @@ use noaber_core::{Audience, EntityId, MemberId, audience};
 
 use crate::blob::BlobHash;
 use crate::error::{Error, Result};
-use crate::http::error::ApiError;
 use crate::ids::{BuurtId, hex};
 use crate::relay::Relay;
 use crate::storage::{AppendBatch, Appended, DeviceAuth, NewChange, PhotoRef};
 
-/// Runs `f`, turning a panic inside the document library into an error.
-pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+/// Runs `f`, turning a panic inside the document library into [`Error::Document`].
+pub(crate) fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err("the document library failed".into()))
+        .unwrap_or_else(|_| Err(Error::Document("the document library failed".into())))
 }
 
 /// Builds a document from its stored changes.
-pub(crate) fn build_doc(changes: Vec<Vec<u8>>) -> Result<AutoCommit, String> {
+///
+/// # Errors
+///
+/// [`Error::Document`] when a stored change does not decode or apply.
+pub(crate) fn build_doc(changes: Vec<Vec<u8>>) -> Result<AutoCommit> {
     guard(|| {
         let changes = changes
             .into_iter()
-            .map(|b| Change::from_bytes(b).map_err(|e| format!("stored change: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|b| {
+                Change::from_bytes(b).map_err(|e| Error::Document(format!("stored change: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut doc = AutoCommit::new();
         doc.apply_changes(changes)
-            .map_err(|e| format!("applying stored changes: {e}"))?;
+            .map_err(|e| Error::Document(format!("applying stored changes: {e}")))?;
         Ok(doc)
     })
 }
@@ -150,7 +155,7 @@ impl DocCache {
 ///
 /// # Errors
 ///
-/// Storage errors; `Error::Other` if stored changes do not load (a damaged database).
+/// Storage errors; [`Error::Document`] if stored changes do not load (a damaged database).
 pub(crate) fn checkout(
     relay: &Relay,
     buurt: &BuurtId,
@@ -170,7 +175,7 @@ pub(crate) fn checkout(
     }
     build_doc(rows.into_iter().map(|(_, b)| b).collect())
         .map(Some)
-        .map_err(|e| Error::Other(format!("document `{}` does not load: {e}", hex(doc))))
+        .map_err(|e| Error::Document(format!("document `{}` does not load: {e}", hex(doc))))
 }
 
 /// Whether `change` depends on a change the buurt's log holds but the cached copy `current`
@@ -303,7 +308,9 @@ fn stage_into(
         };
         let entity = EntityId::parse(&hex(&doc))
             .map_err(|e| Error::Other(format!("document id: {e}; this is a bug")))?;
-        let mut change = match guard(|| Change::from_bytes(pc.change).map_err(|e| e.to_string())) {
+        let decoded =
+            guard(|| Change::from_bytes(pc.change).map_err(|e| Error::Document(e.to_string())));
+        let mut change = match decoded {
             Ok(c) => c,
             Err(e) => {
                 out.rejected
@@ -326,7 +333,7 @@ fn stage_into(
         }
         let load = || match checkout(relay, &device.buurt, &doc, None) {
             Ok(current) => Ok(Ok(current)),
-            Err(e @ Error::Other(_)) => {
+            Err(e @ Error::Document(_)) => {
                 tracing::error!(error = %e, "a stored document does not load");
                 let reason = "the relay cannot load this document now";
                 Ok(Err(rejected(i, "unavailable", reason)))
@@ -451,15 +458,16 @@ fn access(d: &AutoCommit, before: BTreeSet<MemberId>) -> Access {
 ///
 /// # Errors
 ///
-/// [`ApiError::Internal`] when storage fails (nothing of the request is then acknowledged).
+/// [`Error::TooLarge`] when the pushed changes declare more than `MAX_PUSH_OPS` operations
+/// (nothing validated); storage errors (nothing of the request is then acknowledged).
 pub(crate) async fn push(
     relay: &Relay,
     device: &DeviceAuth,
     push: Vec<PushChange>,
-) -> Result<Vec<Rejected>, ApiError> {
+) -> Result<Vec<Rejected>> {
     let buurt = device.buurt.clone();
     let device = device.clone();
-    let now = jiff::Timestamp::now().as_millisecond();
+    let now = relay.now_ms();
     let (staged, receiver) = relay
         .heavy(&buurt, move |r| {
             let mut staged = stage(r, &device, push, now)?;
@@ -491,7 +499,7 @@ pub(crate) async fn push(
         })
         .await?;
     if let Some(declared) = staged.over_budget {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(Error::TooLarge(format!(
             "the pushed changes declare {declared} operations, at most {MAX_PUSH_OPS} per request"
         )));
     }
@@ -517,8 +525,8 @@ pub(crate) async fn push(
         .map_err(|_| Error::Other("the commit wait ended early".into()))?;
         let outcome = match committed {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(e)) => return Err(Error::from(e).into()),
-            Err(_) => return Err(Error::Other("the commit thread is gone".into()).into()),
+            Ok(Err(e)) => return Err(Error::from(e)),
+            Err(_) => return Err(Error::Other("the commit thread is gone".into())),
         };
         let mut raced = Vec::new();
         for ((appended, i), doc) in outcome.appended.iter().zip(&index).zip(&docs) {

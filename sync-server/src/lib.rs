@@ -9,11 +9,13 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | `relay.rs` | [`Relay`] (shared state) and [`serve`] |
-//! | `http/` | routes, extractors, the one `IntoResponse` for errors ([`ApiError`]) |
+//! | `relay.rs` | [`Relay`]: the shared state (storage, writer, caches, limits, clock) |
+//! | `server.rs` | [`serve`]: listeners, connection limits, graceful shutdown |
+//! | `http/` | routes, extractors, the one `IntoResponse` for errors ([`ApiError`], mapping every [`Error`]) |
+//! | `http/live.rs` | the `/v1/live` WebSocket handler |
 //! | `ingest.rs` | the validation pipeline and the bounded document cache |
 //! | `commit.rs` | the group-commit writer thread |
-//! | `live.rs` | the live WebSocket, per-buurt heads, live connection limits (per device, buurt, in all) |
+//! | `live.rs` | per-buurt heads, live connection limits (per device, buurt, in all) |
 //! | [`transport`] | the accept loop: connection caps, header, idle and body timeouts, the open-file limit |
 //! | [`storage`] | the [`storage::Storage`] trait, SQLite, migrations, the conformance suite |
 //! | [`blob`] | photo bytes: the [`blob::BlobStore`] trait and its filesystem implementation, the image check, the per-device byte rate |
@@ -39,6 +41,7 @@ mod metrics;
 pub mod ratelimit;
 mod relay;
 pub mod repair;
+mod server;
 pub mod storage;
 pub mod transport;
 
@@ -47,4 +50,6 @@ pub use error::{Error, Result};
 pub use http::error::ApiError;
 pub use ids::{BuurtId, DeviceId, Token};
 pub use live::{MAX_CLIENT_MESSAGE, MAX_WRITE_BUFFER, SEND_TIMEOUT};
-pub use relay::{Relay, serve};
+pub use noaber_core::{Clock, ManualClock, SystemClock};
+pub use relay::Relay;
+pub use server::serve;

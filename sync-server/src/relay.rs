@@ -1,10 +1,9 @@
-//! The relay's shared state ([`Relay`]) and [`serve`].
+//! The relay's shared state ([`Relay`]): storage, the writer, caches, live connections, limits,
+//! the clock. Serving it over HTTP is `server.rs` and `http/`.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::blob::rate::ByteRate;
@@ -17,6 +16,7 @@ use crate::ingest::DocCache;
 use crate::live::{Heads, LiveRegistry};
 use crate::ratelimit::RateLimiter;
 use crate::storage::{PostgresStorage, SqliteStorage, Storage};
+use noaber_core::{Clock, SystemClock};
 
 /// Shards of the validation cache; `doc_cache` is shared out among them.
 pub(crate) const CACHE_SHARDS: usize = 8;
@@ -59,6 +59,9 @@ pub(crate) struct Inner {
     pub(crate) uploading: crate::http::blobs::Uploading,
     pub(crate) config: Config,
     pub(crate) shutdown: watch::Sender<bool>,
+    /// Wall time for every millisecond timestamp the relay writes or compares (changes'
+    /// `received_at`, the clock window of pushed entries, joins, uploads, their expiry).
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -83,10 +86,20 @@ impl Relay {
     /// so every relay sharing it serves every photo; photo files a relay on PostgreSQL kept in
     /// `<data>/blobs/` before are imported at start (and set aside in `blobs/sha256.imported/`).
     pub fn open(config: &Config) -> Result<Relay> {
+        Relay::open_with_clock(config, Arc::new(SystemClock))
+    }
+
+    /// [`Relay::open`] reading wall time from `clock` (tests, simulations) instead of the
+    /// system's.
+    ///
+    /// # Errors
+    ///
+    /// As [`Relay::open`].
+    pub fn open_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Relay> {
         config.check()?;
         let Some(conn) = &config.postgres else {
             let storage = Arc::new(SqliteStorage::open_dir(&config.data)?);
-            return Relay::with_storage(storage, config);
+            return Relay::build(storage, fs_blobs(config)?, config, clock);
         };
         let storage = Arc::new(PostgresStorage::open(conn, config.postgres_pool)?);
         let blobs = crate::blob::PgBlobStore::new(Arc::clone(&storage));
@@ -98,7 +111,7 @@ impl Relay {
                 "photo files copied into the database; `<data>/blobs/sha256.imported/` may be removed"
             );
         }
-        Relay::with_stores(storage, Arc::new(blobs), config)
+        Relay::build(storage, Arc::new(blobs), config, clock)
     }
 
     /// A relay over any [`Storage`], keeping photos in `config.data`'s `blobs/` directory.
@@ -108,8 +121,7 @@ impl Relay {
     /// As [`Relay::open`]; [`Error::Io`] when the photo directory cannot be created.
     pub fn with_storage(storage: Arc<dyn Storage>, config: &Config) -> Result<Relay> {
         config.check()?;
-        let blobs = Arc::new(FsBlobStore::open(crate::blob::dir_in(&config.data))?);
-        Relay::with_stores(storage, blobs, config)
+        Relay::with_stores(storage, fs_blobs(config)?, config)
     }
 
     /// A relay over any [`Storage`] and any [`BlobStore`].
@@ -121,6 +133,16 @@ impl Relay {
         storage: Arc<dyn Storage>,
         blobs: Arc<dyn BlobStore>,
         config: &Config,
+    ) -> Result<Relay> {
+        Relay::build(storage, blobs, config, Arc::new(SystemClock))
+    }
+
+    /// The one constructor every other ends in.
+    fn build(
+        storage: Arc<dyn Storage>,
+        blobs: Arc<dyn BlobStore>,
+        config: &Config,
+        clock: Arc<dyn Clock>,
     ) -> Result<Relay> {
         config.check()?;
         crate::metrics::handle();
@@ -162,6 +184,7 @@ impl Relay {
                 uploading: crate::http::blobs::Uploading::default(),
                 config: config.clone(),
                 shutdown,
+                clock,
             }),
         })
     }
@@ -177,16 +200,14 @@ impl Relay {
     }
 
     /// Discards partial photo uploads untouched for 7 days (their rows and their files);
-    /// returns how many files were removed. `serve` runs this at start and every hour.
+    /// returns how many files were removed. [`crate::serve`] runs this at start and every hour.
     ///
     /// # Errors
     ///
     /// Storage and I/O errors.
     pub fn discard_stale_uploads(&self) -> Result<usize> {
         let ttl_ms = i64::try_from(PARTIAL_TTL.as_millis()).unwrap_or(i64::MAX);
-        let before = jiff::Timestamp::now()
-            .as_millisecond()
-            .saturating_sub(ttl_ms);
+        let before = self.now_ms().saturating_sub(ttl_ms);
         let mut removed = 0;
         for (device, hash) in self.inner.storage.expire_uploads(before)? {
             self.inner
@@ -194,12 +215,16 @@ impl Relay {
                 .discard(&device, &crate::blob::BlobHash(hash))?;
             removed += 1;
         }
-        let cutoff = std::time::SystemTime::now()
-            .checked_sub(PARTIAL_TTL)
-            .unwrap_or(std::time::UNIX_EPOCH);
+        let cutoff = std::time::UNIX_EPOCH
+            + std::time::Duration::from_millis(u64::try_from(before).unwrap_or(0));
         // Files without a row: an upload whose row expired or was never written (a crash).
         removed += self.inner.blobs.discard_partials_before(cutoff)?;
         Ok(removed)
+    }
+
+    /// Now, in milliseconds since the Unix epoch, from the relay's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
     }
 
     /// The configuration it runs with.
@@ -281,120 +306,9 @@ impl Relay {
     }
 }
 
-/// Serves the relay's HTTP API on `listener`, and `GET /metrics` on `metrics` when given,
-/// until `shutdown` completes; then stops taking connections, lets in-flight requests finish
-/// (their commits included), closes live connections and waits for the commit thread to
-/// drain.
-///
-/// Every connection is bounded as `transport` describes: at most `max_connections` in all
-/// (fewer if the open-file limit says so; both are logged), `max_connections_per_address`
-/// from one address, header, idle and body timeouts. `main` binds the listeners and passes a
-/// signal future; tests bind `127.0.0.1:0`.
-///
-/// # Errors
-///
-/// [`Error::Io`] when a listener's address cannot be read; [`Error::Other`] when the commit
-/// thread cannot be closed.
-pub async fn serve<F>(
-    listener: TcpListener,
-    metrics: Option<TcpListener>,
-    relay: Relay,
-    shutdown: F,
-) -> Result<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    let config = relay.inner.config.clone();
-    let fds = crate::transport::fd_limit();
-    let cap = crate::transport::connection_cap(
-        config.max_connections,
-        fds.map(|(soft, _)| soft),
-        relay.inner.blobs.open_files(),
-    );
-    let addr = listener.local_addr()?;
-    tracing::info!(
-        %addr,
-        max_connections = cap,
-        configured = config.max_connections,
-        per_address = config.max_connections_per_address,
-        open_files = fds.map(|(soft, _)| soft),
-        "connection limits"
-    );
-    if cap < config.max_connections {
-        tracing::warn!(
-            max_connections = cap,
-            configured = config.max_connections,
-            "the open-file limit lowers the connection cap; raise `ulimit -n` (the hard limit)"
-        );
-    }
-    if config.live_max >= cap {
-        tracing::warn!(
-            live_max = config.live_max,
-            max_connections = cap,
-            "live connections can fill every connection"
-        );
-    }
-    let http = crate::transport::Http::from_config(&config);
-    let cleaner = tokio::spawn(discard_stale_uploads(relay.clone()));
-    let stop = relay.inner.shutdown.subscribe();
-    let signal = {
-        let relay = relay.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing in-flight requests");
-            relay.inner.shutdown.send_replace(true);
-        })
-    };
-    let public = crate::transport::run(
-        listener,
-        crate::http::router(relay.clone()),
-        crate::transport::Limits::new(
-            cap,
-            config.max_connections_per_address,
-            &config.trusted_proxies,
-        ),
-        http.clone(),
-        stop.clone(),
-    );
-    let private = async {
-        if let Some(listener) = metrics {
-            if let Ok(addr) = listener.local_addr() {
-                tracing::info!(metrics_addr = %addr, "metrics listening");
-            }
-            // Only the operator's scraper connects here; a small cap keeps it from costing.
-            let limits =
-                crate::transport::Limits::new(METRICS_CONNECTIONS, METRICS_CONNECTIONS, &[]);
-            crate::transport::run(listener, crate::http::metrics_router(), limits, http, stop)
-                .await;
-        }
-    };
-    tokio::join!(public, private);
-    signal.abort();
-    cleaner.abort();
-    relay.inner.shutdown.send_replace(true);
-    let r = relay.clone();
-    tokio::task::spawn_blocking(move || r.inner.committer.close())
-        .await
-        .map_err(|e| Error::Other(format!("closing the commit thread failed: {e}")))?;
-    tracing::info!("relay stopped");
-    Ok(())
-}
-
-/// Connections the metrics listener serves at once.
-const METRICS_CONNECTIONS: usize = 16;
-
-/// How often `serve` discards stale partial uploads.
-const CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60 * 60);
-
-/// `serve`'s background task: [`Relay::discard_stale_uploads`] at start, then every hour.
-async fn discard_stale_uploads(relay: Relay) {
-    let mut every = tokio::time::interval(CLEAN_EVERY);
-    loop {
-        every.tick().await;
-        match relay.blocking(|r| r.discard_stale_uploads()).await {
-            Ok(0) => {}
-            Ok(removed) => tracing::info!(removed, "discarded stale partial photo uploads"),
-            Err(e) => tracing::warn!(error = %e, "discarding stale partial photo uploads failed"),
-        }
-    }
+/// The photo store of a relay on SQLite: `config.data`'s `blobs/` directory.
+fn fs_blobs(config: &Config) -> Result<Arc<dyn BlobStore>> {
+    Ok(Arc::new(FsBlobStore::open(crate::blob::dir_in(
+        &config.data,
+    ))?))
 }

@@ -99,10 +99,6 @@ fn parse_hash(s: &str) -> Result<BlobHash, ApiError> {
     })
 }
 
-fn now_ms() -> i64 {
-    jiff::Timestamp::now().as_millisecond()
-}
-
 /// The photo's size when the device's member uploaded it whole in its buurt; `None` for a
 /// photo someone else uploaded, exactly as for an unknown one (the same one lookup either way).
 /// A photo file published by a relay that crashed before recording it (rename done, row not
@@ -246,7 +242,7 @@ fn put_chunk(
             "an empty chunk must finish the upload".into(),
         )));
     }
-    let now = now_ms();
+    let now = r.now_ms();
     let started = row.is_none();
     if started {
         // Checked and reserved in one transaction: parallel starts never exceed the quota.

@@ -218,6 +218,7 @@ impl From<Error> for ApiError {
                 ApiError::BadRequest(format!("invalid `{field}`: {reason}"))
             }
             Error::NotFound { what, id } => ApiError::NotFound(format!("no {what} with id `{id}`")),
+            Error::TooLarge(m) => ApiError::PayloadTooLarge(m),
             Error::Storage(crate::storage::StorageError::Unavailable(why)) => {
                 tracing::warn!(error = %why, "storage unavailable");
                 ApiError::Unavailable

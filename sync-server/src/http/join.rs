@@ -144,7 +144,7 @@ pub(crate) async fn join(
         token_hash: token.hash(),
         actors: actors(&req.actors)?,
         retryable: secret.is_some(),
-        now: jiff::Timestamp::now().as_millisecond(),
+        now: relay.now_ms(),
     };
     let outcome = relay
         .blocking(move |r| Ok(r.inner.storage.join(&ticket)?))

@@ -36,6 +36,7 @@ pub(crate) mod blobs;
 pub(crate) mod error;
 pub(crate) mod extract;
 mod join;
+mod live;
 mod sync;
 
 /// The relay's routes over `relay`.
@@ -53,7 +54,7 @@ pub(crate) fn router(relay: Relay) -> Router {
             "/v1/missing",
             post(sync::missing).layer(DefaultBodyLimit::max(MAX_BODY_BYTES)),
         )
-        .route("/v1/live", get(crate::live::live))
+        .route("/v1/live", get(live::live))
         .route(
             "/v1/uploads/{hash}",
             get(blobs::status)

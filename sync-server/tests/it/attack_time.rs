@@ -212,6 +212,27 @@ async fn a_request_dated_year_9999_or_100_days_ago_is_refused() -> TestResult {
     Ok(())
 }
 
+/// The clock window is the relay's injected clock, not the system's: once the relay's clock is
+/// moved three days ahead, a request dated two days after the system's now (refused above) is
+/// accepted, and one dated the system's now minus 89 days (92 behind the relay) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_window_follows_the_relays_injected_clock() -> TestResult {
+    let clock = std::sync::Arc::new(noaber_relay::ManualClock::new(now_ms()));
+    let relay = TestRelay::start_with_clock(clock.clone()).await?;
+    let (buurt, _, _, mut attacker) = neighbours(&relay).await?;
+    attacker.sync_all(&relay).await?;
+    clock.advance(3 * DAY);
+    let ahead = EntityId::new()?;
+    let change = dated_request(&attacker, &ahead, now_ms() + 2 * DAY)?;
+    let resp = push_raw(&relay, &attacker, &ahead, change).await?;
+    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+    assert_eq!(stored(&relay, &buurt, &ahead)?, 1);
+    let behind = EntityId::new()?;
+    let change = dated_request(&attacker, &behind, now_ms() - 89 * DAY)?;
+    refused(&relay, &buurt, &attacker, &behind, change).await?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_after_what_it_depends_on_is_accepted_whatever_the_clock() -> TestResult {
     // What honest devices write is never refused: an entry one millisecond after the latest

@@ -695,3 +695,25 @@ async fn a_recorded_photo_whose_file_is_gone_is_not_found() -> TestResult {
     relay.stop().await?;
     Ok(())
 }
+
+/// A partial upload's expiry follows the relay's injected clock: six days on it is kept, past
+/// seven its row and bytes are discarded and the device starts again from 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_upload_expires_by_the_relays_clock() -> TestResult {
+    const DAY: i64 = 24 * 60 * 60 * 1000;
+    let clock = std::sync::Arc::new(noaber_relay::ManualClock::new(crate::support::now_ms()));
+    let relay = TestRelay::start_with_clock(clock.clone()).await?;
+    let (_, org) = relay.buurt("Alpha")?;
+    let a = Device::join(&relay, &org, "Ans", Role::Organiser).await?;
+    let bytes = jpeg(300_000, 3);
+    let hash = sha(&bytes);
+    let (s, _) = put_json(&relay, a.token(), &hash, 0, 300_000, &bytes[..120_000]).await?;
+    assert_eq!(s, StatusCode::OK);
+    clock.advance(6 * DAY);
+    assert_eq!(relay.relay.discard_stale_uploads()?, 0);
+    assert_eq!(status(&relay, a.token(), &hash).await?, (120_000, false));
+    clock.advance(2 * DAY);
+    assert_eq!(relay.relay.discard_stale_uploads()?, 1);
+    assert_eq!(status(&relay, a.token(), &hash).await?, (0, false));
+    Ok(())
+}

@@ -45,6 +45,16 @@ impl TestRelay {
         Self::start_in(dir, config).await
     }
 
+    /// A relay like [`start`] whose wall time is `clock`'s.
+    pub async fn start_with_clock(clock: Arc<dyn noaber_relay::Clock>) -> TestResult<Self> {
+        let dir = tempfile::tempdir()?;
+        let mut config = Config::with_data(dir.path());
+        config.join_burst = 10_000;
+        config.join_per_minute = 10_000;
+        let relay = Relay::open_with_clock(&config, clock)?;
+        Self::serve(relay, dir).await
+    }
+
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestResult<Self> {
         let relay = Relay::open(&config)?;
         Self::serve(relay, dir).await
