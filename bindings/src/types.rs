@@ -223,7 +223,7 @@ impl From<noaber_core::model::Notice> for Notice {
     fn from(n: noaber_core::model::Notice) -> Self {
         Notice {
             member: n.member.to_string(),
-            code: n.code.to_owned(),
+            code: n.code.as_str().to_owned(),
             text: n.text,
         }
     }

@@ -77,7 +77,10 @@ use serde::Serialize;
 use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
-use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, allowed, require};
+use crate::model::{
+    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, allowed,
+    require,
+};
 
 /// Allowed capacities (number of confirmed places).
 pub const CAPACITY: std::ops::RangeInclusive<i64> = 1..=100_000;
@@ -522,7 +525,7 @@ fn is_manager(e: &Entry) -> bool {
     allowed(Action::ManageEvent, e.role)
 }
 
-fn notice(v: &mut EventView, member: &MemberId, code: &'static str, text: String) {
+fn notice(v: &mut EventView, member: &MemberId, code: NoticeCode, text: String) {
     v.notices.push(Notice {
         member: member.clone(),
         code,
@@ -762,7 +765,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
             notice(
                 &mut v,
                 m,
-                "event_cancelled",
+                NoticeCode::EventCancelled,
                 "the event was cancelled".to_owned(),
             );
         }
@@ -772,7 +775,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
             notice(
                 &mut v,
                 m,
-                "waitlisted",
+                NoticeCode::Waitlisted,
                 format!("you are number {n} on the waitlist"),
             );
             if r.seen.as_deref() == Some(SEEN_CONFIRMED) {
@@ -780,7 +783,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
                     "another answer came first or the capacity was lowered: \
                      you are number {n} on the waitlist"
                 );
-                notice(&mut v, m, "bumped", text);
+                notice(&mut v, m, NoticeCode::Bumped, text);
             }
         }
         for (m, r) in confirmed {
@@ -788,7 +791,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
                 notice(
                     &mut v,
                     m,
-                    "promoted",
+                    NoticeCode::Promoted,
                     "a place opened up: you are going".to_owned(),
                 );
             }
@@ -804,7 +807,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
             }
         }
         for (m, text) in reserves {
-            notice(&mut v, &m, "shift_reserve", text);
+            notice(&mut v, &m, NoticeCode::ShiftReserve, text);
         }
     }
     Ok(v)
@@ -816,12 +819,12 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
 pub(crate) fn project(v: &EventView) -> Projection {
     let mut participants = vec![Participant {
         member: v.creator.clone(),
-        relation: "creator",
+        relation: Relation::Creator,
     }];
-    let lists: [(&[Attendee], &'static str); 3] = [
-        (&v.confirmed, "going"),
-        (&v.waitlist, "waitlisted"),
-        (&v.maybe, "maybe"),
+    let lists: [(&[Attendee], Relation); 3] = [
+        (&v.confirmed, Relation::Going),
+        (&v.waitlist, Relation::Waitlisted),
+        (&v.maybe, Relation::Maybe),
     ];
     for (list, relation) in lists {
         for a in list {
@@ -835,7 +838,7 @@ pub(crate) fn project(v: &EventView) -> Projection {
         for m in s.on.iter().chain(&s.reserve) {
             participants.push(Participant {
                 member: m.clone(),
-                relation: "volunteer",
+                relation: Relation::Volunteer,
             });
         }
     }
@@ -1159,7 +1162,7 @@ mod tests {
         v.notices
             .iter()
             .filter(|n| &n.member == m)
-            .map(|n| n.code)
+            .map(|n| n.code.as_str())
             .collect()
     }
 

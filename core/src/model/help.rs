@@ -41,7 +41,9 @@ use serde::Serialize;
 use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
-use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, require};
+use crate::model::{
+    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, require,
+};
 
 /// Categories of help.
 pub const CATEGORIES: &[&str] = &[
@@ -284,7 +286,7 @@ pub(crate) fn derive(doc: &impl ReadDoc) -> Result<HelpView> {
     Ok(v)
 }
 
-fn notice(v: &mut HelpView, member: &MemberId, code: &'static str, text: &str) {
+fn notice(v: &mut HelpView, member: &MemberId, code: NoticeCode, text: &str) {
     v.notices.push(Notice {
         member: member.clone(),
         code,
@@ -319,7 +321,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 notice(
                     v,
                     &requester,
-                    "helper_withdrew",
+                    NoticeCode::HelperWithdrew,
                     "your matched helper withdrew; the request is open again",
                 );
             }
@@ -338,26 +340,26 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 notice(
                     v,
                     &helper,
-                    "request_cancelled",
+                    NoticeCode::RequestCancelled,
                     "the request was cancelled before you were matched",
                 );
                 notice(
                     v,
                     &e.by,
-                    "match_ignored",
+                    NoticeCode::MatchIgnored,
                     "your match came after the request was cancelled",
                 );
             } else if v.status == HelpStatus::Matched && v.helper.as_ref() != Some(&helper) {
                 notice(
                     v,
                     &helper,
-                    "match_superseded",
+                    NoticeCode::MatchSuperseded,
                     "someone else was matched first",
                 );
                 notice(
                     v,
                     &e.by,
-                    "match_superseded",
+                    NoticeCode::MatchSuperseded,
                     "another match was made first; yours was not applied",
                 );
             }
@@ -372,7 +374,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                         notice(
                             v,
                             &h,
-                            "unmatched",
+                            NoticeCode::Unmatched,
                             "you are no longer matched to this request",
                         );
                     }
@@ -393,7 +395,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 notice(
                     v,
                     &h,
-                    "request_cancelled",
+                    NoticeCode::RequestCancelled,
                     "the request you were matched to was cancelled",
                 );
             }
@@ -420,18 +422,18 @@ fn apply(v: &mut HelpView, e: &Entry) {
 pub(crate) fn project(v: &HelpView) -> Projection {
     let mut participants = vec![Participant {
         member: v.requester.clone(),
-        relation: "requester",
+        relation: Relation::Requester,
     }];
     for r in &v.responses {
         participants.push(Participant {
             member: r.member.clone(),
-            relation: "responder",
+            relation: Relation::Responder,
         });
     }
     if let Some(h) = &v.helper {
         participants.push(Participant {
             member: h.clone(),
-            relation: "helper",
+            relation: Relation::Helper,
         });
     }
     Projection {

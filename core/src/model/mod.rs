@@ -98,14 +98,135 @@ pub(crate) fn require(ctx: &Ctx, action: Action) -> Result<()> {
     }
 }
 
+/// Declares a closed set of names written into documents and SQL: the enum, every value in
+/// declaration order (`ALL`), its stored name (`as_str`, also its JSON), `parse`, and
+/// comparison with a `&str`. Declare values in the order of their names, so sorting by value
+/// sorts as the stored names did (tested for each set).
+macro_rules! names {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $var,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order (which is the order of their names).
+            pub const ALL: &'static [$name] = &[$($name::$var,)+];
+
+            /// The name stored in documents and SQL.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$var => $s,)+
+                }
+            }
+
+            /// Parses [`Self::as_str`]'s output; `None` for a name this version does not know.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($s => Some($name::$var),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+names! {
+    /// How a member relates to an entity (the `participants` projection's `relation`).
+    pub enum Relation {
+        /// Adopted a task.
+        Adopter = "adopter",
+        /// A task's backup.
+        Backup = "backup",
+        /// Commented on it.
+        Commenter = "commenter",
+        /// Created it (events, tasks, profiles).
+        Creator = "creator",
+        /// Confirmed "going" to an event.
+        Going = "going",
+        /// The matched helper of a help request.
+        Helper = "helper",
+        /// "Maybe" for an event.
+        Maybe = "maybe",
+        /// Said "me too" on a report.
+        MeToo = "me_too",
+        /// Pledged to a task.
+        Pledger = "pledger",
+        /// Made a report.
+        Reporter = "reporter",
+        /// Asked (or offered) help.
+        Requester = "requester",
+        /// Responded "I can help".
+        Responder = "responder",
+        /// Signed up for a shift (on or reserve).
+        Volunteer = "volunteer",
+        /// On an event's waitlist.
+        Waitlisted = "waitlisted",
+    }
+}
+
+names! {
+    /// What a [`Notice`] tells: a stable machine code the shells turn into words.
+    pub enum NoticeCode {
+        /// An event's capacity went down and pushed a confirmed RSVP to the waitlist.
+        Bumped = "bumped",
+        /// Someone else claimed the task first; you are a backup.
+        ClaimLost = "claim_lost",
+        /// The event was cancelled.
+        EventCancelled = "event_cancelled",
+        /// The matched helper withdrew; the request is open again.
+        HelperWithdrew = "helper_withdrew",
+        /// A match came after the request was cancelled.
+        MatchIgnored = "match_ignored",
+        /// Another match was made first.
+        MatchSuperseded = "match_superseded",
+        /// You became the task's adopter (a hand-over).
+        NowAdopter = "now_adopter",
+        /// An occurrence record was not applied.
+        OccurrenceIgnored = "occurrence_ignored",
+        /// Promoted from the waitlist.
+        Promoted = "promoted",
+        /// The request was cancelled.
+        RequestCancelled = "request_cancelled",
+        /// On a shift's reserve list: it was full.
+        ShiftReserve = "shift_reserve",
+        /// A skip was overruled by a done for the same occurrence.
+        SkipOverruled = "skip_overruled",
+        /// A report transition came too late and was not applied.
+        TransitionIgnored = "transition_ignored",
+        /// No longer matched to the request.
+        Unmatched = "unmatched",
+        /// Waitlisted for an event.
+        Waitlisted = "waitlisted",
+    }
+}
+
 /// How a member relates to an entity; kept in the `participants` projection so "mine" is SQL.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Participant {
     /// The member.
     pub member: MemberId,
-    /// The relation: `creator`, `requester`, `responder`, `helper`, `going`, `waitlisted`,
-    /// `maybe`, `volunteer`, `adopter`, `backup`, `pledger`, `reporter`, `me_too`, `commenter`.
-    pub relation: &'static str,
+    /// The relation.
+    pub relation: Relation,
 }
 
 /// Something a member should be told because a concurrent action of someone else won
@@ -114,8 +235,8 @@ pub struct Participant {
 pub struct Notice {
     /// Who is told.
     pub member: MemberId,
-    /// Stable machine code (`claim_lost`, `match_superseded`, `waitlisted`, ...).
-    pub code: &'static str,
+    /// Stable machine code.
+    pub code: NoticeCode,
     /// A sentence for people, without personal data beyond member ids.
     pub text: String,
 }
@@ -276,7 +397,7 @@ pub(crate) fn project(doc: &impl ReadDoc) -> Result<Projection> {
     for c in &p.comments {
         p.participants.push(Participant {
             member: c.author.clone(),
-            relation: "commenter",
+            relation: Relation::Commenter,
         });
     }
     p.participants.sort();
@@ -311,6 +432,26 @@ mod tests {
                 assert_eq!(allowed(*action, *role), *want, "{action:?} for {role:?}");
             }
         }
+    }
+
+    #[test]
+    fn names_are_declared_in_the_order_of_their_stored_names() {
+        fn check<T: Copy + Ord + std::fmt::Debug>(
+            all: &[T],
+            name: fn(T) -> &'static str,
+            parse: fn(&str) -> Option<T>,
+        ) {
+            for w in all.windows(2) {
+                assert!(name(w[0]) < name(w[1]), "{:?} before {:?}", w[0], w[1]);
+                assert!(w[0] < w[1]);
+            }
+            for &v in all {
+                assert_eq!(parse(name(v)), Some(v));
+            }
+            assert_eq!(parse("no_such_name"), None);
+        }
+        check(Relation::ALL, Relation::as_str, Relation::parse);
+        check(NoticeCode::ALL, NoticeCode::as_str, NoticeCode::parse);
     }
 
     #[test]

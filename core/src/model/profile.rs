@@ -38,7 +38,7 @@ use serde::Serialize;
 use crate::doc::{self, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
-use crate::model::{Ctx, Kind, KindRow, Participant, Projection};
+use crate::model::{Ctx, Kind, KindRow, Participant, Projection, Relation};
 
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = crate::names::MAX_DISPLAY_NAME;
@@ -228,7 +228,7 @@ pub(crate) fn project(v: &ProfileView) -> Projection {
         needs_response: false,
         participants: vec![Participant {
             member: v.member.clone(),
-            relation: "creator",
+            relation: Relation::Creator,
         }],
         notices: Vec::new(),
         comments: Vec::new(),

@@ -87,7 +87,8 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{
-    Action, Ctx, Kind, KindRow, Notice, Participant, Projection, Role, allowed, require,
+    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, Role,
+    allowed, require,
 };
 
 /// Categories of issue.
@@ -814,7 +815,7 @@ fn apply(v: &mut ReportView, hashes: &mut BTreeSet<String>, e: &Entry) {
                     };
                     v.notices.push(Notice {
                         member: e.by.clone(),
-                        code: "transition_ignored",
+                        code: NoticeCode::TransitionIgnored,
                         text: format!("your change to `{}` was not applied: {why}", to.as_str()),
                     });
                 }
@@ -866,12 +867,12 @@ fn apply(v: &mut ReportView, hashes: &mut BTreeSet<String>, e: &Entry) {
 pub(crate) fn project(v: &ReportView) -> Projection {
     let mut participants = vec![Participant {
         member: v.reporter.clone(),
-        relation: "reporter",
+        relation: Relation::Reporter,
     }];
     for m in &v.me_too {
         participants.push(Participant {
             member: m.member.clone(),
-            relation: "me_too",
+            relation: Relation::MeToo,
         });
     }
     let body = if v.response.is_empty() {

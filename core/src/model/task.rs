@@ -104,7 +104,10 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::rrule::Rule;
-use crate::model::{Action, Ctx, Kind, KindRow, Notice, Participant, Projection, allowed, require};
+use crate::model::{
+    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, allowed,
+    require,
+};
 
 /// The time zone a task uses when none is given.
 pub const DEFAULT_TZ: &str = "Europe/Amsterdam";
@@ -691,7 +694,7 @@ impl Replay {
         self.schedule.finished(self.latest())
     }
 
-    fn notice(&mut self, member: &MemberId, code: &'static str, text: String) {
+    fn notice(&mut self, member: &MemberId, code: NoticeCode, text: String) {
         self.notices.push(Notice {
             member: member.clone(),
             code,
@@ -786,7 +789,7 @@ impl Replay {
             };
             self.notice(
                 &e.by,
-                "claim_lost",
+                NoticeCode::ClaimLost,
                 format!("member {first} claimed it first; you are {which}"),
             );
         }
@@ -801,7 +804,7 @@ impl Replay {
             if let Some(next) = self.adopter().cloned() {
                 self.notice(
                     &next,
-                    "now_adopter",
+                    NoticeCode::NowAdopter,
                     "the adopter stepped back; you are now the adopter".into(),
                 );
             }
@@ -829,7 +832,7 @@ impl Replay {
         if let Some(why) = why {
             self.notice(
                 &e.by,
-                "occurrence_ignored",
+                NoticeCode::OccurrenceIgnored,
                 format!("your record for {date} was not applied: {why}"),
             );
             return;
@@ -852,7 +855,7 @@ impl Replay {
                 if old.outcome == Outcome::Skipped && outcome == Outcome::Done {
                     self.notice(
                         &old.by,
-                        "skip_overruled",
+                        NoticeCode::SkipOverruled,
                         format!("your skip of {date} was overruled: it was done"),
                     );
                     if let Some(slot) = self.recorded.get_mut(i) {
@@ -861,7 +864,7 @@ impl Replay {
                 } else if old.outcome == Outcome::Done && outcome == Outcome::Skipped {
                     self.notice(
                         &e.by,
-                        "skip_overruled",
+                        NoticeCode::SkipOverruled,
                         format!("your skip of {date} was overruled: it was done"),
                     );
                 }
@@ -1033,24 +1036,24 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<TaskView> {
 pub(crate) fn project(v: &TaskView) -> Projection {
     let mut participants = vec![Participant {
         member: v.creator.clone(),
-        relation: "creator",
+        relation: Relation::Creator,
     }];
     if let Some(a) = &v.adopter {
         participants.push(Participant {
             member: a.clone(),
-            relation: "adopter",
+            relation: Relation::Adopter,
         });
     }
     for b in &v.backups {
         participants.push(Participant {
             member: b.clone(),
-            relation: "backup",
+            relation: Relation::Backup,
         });
     }
     for p in &v.pledges {
         participants.push(Participant {
             member: p.member.clone(),
-            relation: "pledger",
+            relation: Relation::Pledger,
         });
     }
     let starts_at = v.next_open_day.and_then(|n| v.schedule.start_of(n));
@@ -1423,7 +1426,7 @@ mod tests {
         v.notices
             .iter()
             .filter(|n| &n.member == m)
-            .map(|n| n.code)
+            .map(|n| n.code.as_str())
             .collect()
     }
 

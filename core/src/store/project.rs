@@ -219,13 +219,22 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
         "INSERT OR IGNORE INTO participants (entity_id, member_id, relation) VALUES (?1, ?2, ?3)",
     )?;
     for part in &p.participants {
-        ins.execute(params![id.as_str(), part.member.as_str(), part.relation])?;
+        ins.execute(params![
+            id.as_str(),
+            part.member.as_str(),
+            part.relation.as_str()
+        ])?;
     }
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO notices (entity_id, member_id, code, text) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for n in &p.notices {
-        ins.execute(params![id.as_str(), n.member.as_str(), n.code, n.text])?;
+        ins.execute(params![
+            id.as_str(),
+            n.member.as_str(),
+            n.code.as_str(),
+            n.text
+        ])?;
     }
     let mut ins = tx.prepare_cached(
         "INSERT INTO comments (entity_id, comment_id, author, at, body, edited_at, withdrawn)
