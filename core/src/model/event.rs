@@ -82,6 +82,24 @@ use crate::model::{
     require,
 };
 
+names! {
+    /// The entries of this kind's log (`t`), as stored.
+    pub enum EventEntry {
+        /// `add_role`.
+        AddRole = "add_role",
+        /// `add_shift`.
+        AddShift = "add_shift",
+        /// `cancel`.
+        Cancel = "cancel",
+        /// `rsvp`.
+        Rsvp = "rsvp",
+        /// `signup`.
+        Signup = "signup",
+        /// `unsignup`.
+        Unsignup = "unsignup",
+    }
+}
+
 /// Allowed capacities (number of confirmed places).
 pub const CAPACITY: std::ops::RangeInclusive<i64> = 1..=100_000;
 /// Allowed number of volunteers a shift needs.
@@ -580,7 +598,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
     // 1. The standing cancel: the first valid one in the order.
     let cancel_at = entries
         .iter()
-        .position(|e| e.t == "cancel" && is_manager(e));
+        .position(|e| e.t == EventEntry::Cancel && is_manager(e));
     if let Some(e) = cancel_at.and_then(|i| entries.get(i)) {
         v.status = EventStatus::Cancelled;
         v.cancelled_at = Some(e.at);
@@ -590,7 +608,10 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
     let (before, after) = entries.split_at(cut.min(entries.len()));
 
     // 2. Roles and shifts: sets of the valid entries before the cancel.
-    for e in before.iter().filter(|e| e.t == "add_role" && is_manager(e)) {
+    for e in before
+        .iter()
+        .filter(|e| e.t == EventEntry::AddRole && is_manager(e))
+    {
         let Some(name) = e.str("name").map(str::trim).filter(|n| !n.is_empty()) else {
             continue;
         };
@@ -602,7 +623,7 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
     }
     for e in before
         .iter()
-        .filter(|e| e.t == "add_shift" && is_manager(e))
+        .filter(|e| e.t == EventEntry::AddShift && is_manager(e))
     {
         let (Some(role), Some(s), Some(end), Some(needed)) = (
             e.str("role_id"),
@@ -638,8 +659,8 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
     let mut going_count: usize = 0;
     let mut signups: BTreeMap<(String, MemberId), (i64, String)> = BTreeMap::new();
     for e in before {
-        match e.t.as_str() {
-            "rsvp" => {
+        match EventEntry::parse(&e.t) {
+            Some(EventEntry::Rsvp) => {
                 let Some(rsvp) = e.str("status").and_then(|s| Rsvp::parse(s).ok()) else {
                     continue;
                 };
@@ -671,12 +692,12 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
                     },
                 );
             }
-            "signup" | "unsignup" => {
+            Some(EventEntry::Signup) | Some(EventEntry::Unsignup) => {
                 let Some(shift) = e.str("shift").filter(|s| shift_ids.contains(*s)) else {
                     continue;
                 };
                 let key = (shift.to_owned(), e.by.clone());
-                if e.t == "unsignup" {
+                if e.t == EventEntry::Unsignup {
                     signups.remove(&key);
                 } else {
                     signups.entry(key).or_insert_with(|| (e.at, e.id.clone()));
@@ -756,8 +777,9 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<EventView> {
             told.extend(s.on.iter().chain(&s.reserve).cloned());
         }
         for e in after {
-            let late_answer = e.t == "rsvp" && matches!(e.str("status"), Some("going" | "maybe"));
-            if late_answer || e.t == "signup" {
+            let late_answer =
+                e.t == EventEntry::Rsvp && matches!(e.str("status"), Some("going" | "maybe"));
+            if late_answer || e.t == EventEntry::Signup {
                 told.insert(e.by.clone());
             }
         }
@@ -982,7 +1004,7 @@ pub(crate) fn rsvp(doc: &mut AutoCommit, ctx: &Ctx, answer: Rsvp) -> Result<Atte
             }),
         ));
     }
-    doc::append_entry(doc, ctx, "rsvp", &fields)?;
+    doc::append_entry(doc, ctx, EventEntry::Rsvp.as_str(), &fields)?;
     Ok(derive(doc)?.attendance(&ctx.member))
 }
 
@@ -1002,7 +1024,7 @@ fn add_role(doc: &mut AutoCommit, ctx: &Ctx, name: &str, description: &str) -> R
         ("name", Field::from(name)),
         ("description", description.trim().into()),
     ];
-    doc::append_entry(doc, ctx, "add_role", &fields)
+    doc::append_entry(doc, ctx, EventEntry::AddRole.as_str(), &fields)
 }
 
 pub(crate) fn add_shift(
@@ -1032,7 +1054,7 @@ pub(crate) fn add_shift(
         ("ends_at", times.1.into()),
         ("needed", needed.into()),
     ];
-    doc::append_entry(doc, ctx, "add_shift", &fields)
+    doc::append_entry(doc, ctx, EventEntry::AddShift.as_str(), &fields)
 }
 
 pub(crate) fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<ShiftSlot> {
@@ -1044,7 +1066,12 @@ pub(crate) fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<Shi
     if let Some(slot) = s.slot_of(&ctx.member) {
         return Ok(slot); // already signed up: nothing to write
     }
-    doc::append_entry(doc, ctx, "signup", &[("shift", shift.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        EventEntry::Signup.as_str(),
+        &[("shift", shift.into())],
+    )?;
     derive(doc)?
         .shift(shift)
         .and_then(|s| s.slot_of(&ctx.member))
@@ -1060,7 +1087,12 @@ pub(crate) fn withdraw(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<(
     if s.slot_of(&ctx.member).is_none() {
         return Err(Error::not_found("sign-up", shift));
     }
-    doc::append_entry(doc, ctx, "unsignup", &[("shift", shift.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        EventEntry::Unsignup.as_str(),
+        &[("shift", shift.into())],
+    )?;
     Ok(())
 }
 
@@ -1069,7 +1101,12 @@ pub(crate) fn cancel(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()
     let v = derive(doc)?;
     refuse_if_cancelled(&v, "cancel")?;
     doc::check_len("reason", reason, MAX_REASON)?;
-    doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        EventEntry::Cancel.as_str(),
+        &[("reason", reason.trim().into())],
+    )?;
     Ok(())
 }
 

@@ -45,6 +45,26 @@ use crate::model::{
     Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, require,
 };
 
+names! {
+    /// The entries of this kind's log (`t`), as stored.
+    pub enum HelpEntry {
+        /// `cancel`.
+        Cancel = "cancel",
+        /// `done`.
+        Done = "done",
+        /// `match`.
+        Match = "match",
+        /// `respond`.
+        Respond = "respond",
+        /// `thanks`.
+        Thanks = "thanks",
+        /// `unmatch`.
+        Unmatch = "unmatch",
+        /// `withdraw`.
+        Withdraw = "withdraw",
+    }
+}
+
 /// Categories of help.
 pub const CATEGORIES: &[&str] = &[
     "groceries",
@@ -301,8 +321,8 @@ fn is_manager(v: &HelpView, e: &Entry) -> bool {
 /// One step of the replay. Invalid entries are ignored (and noticed where someone should know).
 fn apply(v: &mut HelpView, e: &Entry) {
     let open_or_matched = matches!(v.status, HelpStatus::Open | HelpStatus::Matched);
-    match e.t.as_str() {
-        "respond" if open_or_matched && e.by != v.requester => {
+    match HelpEntry::parse(&e.t) {
+        Some(HelpEntry::Respond) if open_or_matched && e.by != v.requester => {
             v.responses.retain(|r| r.member != e.by);
             v.responses.push(Response {
                 member: e.by.clone(),
@@ -310,7 +330,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 message: e.str("message").unwrap_or_default().to_owned(),
             });
         }
-        "withdraw" => {
+        Some(HelpEntry::Withdraw) => {
             v.responses.retain(|r| r.member != e.by);
             if v.status == HelpStatus::Matched && v.helper.as_ref() == Some(&e.by) {
                 v.status = HelpStatus::Open;
@@ -326,7 +346,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 );
             }
         }
-        "match" => {
+        Some(HelpEntry::Match) => {
             let Some(helper) = e.str("helper").map(|h| MemberId::from_doc(h.to_owned())) else {
                 return;
             };
@@ -364,7 +384,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 );
             }
         }
-        "unmatch" => {
+        Some(HelpEntry::Unmatch) => {
             let target = e.str("match");
             let standing = v.match_id.as_deref();
             let may = is_manager(v, e) || v.helper.as_ref() == Some(&e.by);
@@ -384,13 +404,13 @@ fn apply(v: &mut HelpView, e: &Entry) {
                 v.match_id = None;
             }
         }
-        "done" => {
+        Some(HelpEntry::Done) => {
             let may = is_manager(v, e) || v.helper.as_ref() == Some(&e.by);
             if v.status == HelpStatus::Matched && may {
                 v.status = HelpStatus::Done;
             }
         }
-        "cancel" if open_or_matched && is_manager(v, e) => {
+        Some(HelpEntry::Cancel) if open_or_matched && is_manager(v, e) => {
             if let Some(h) = v.helper.clone() {
                 notice(
                     v,
@@ -402,7 +422,7 @@ fn apply(v: &mut HelpView, e: &Entry) {
             v.status = HelpStatus::Cancelled;
             v.cancel_reason = e.str("reason").filter(|r| !r.is_empty()).map(str::to_owned);
         }
-        "thanks" => {
+        Some(HelpEntry::Thanks) => {
             let party = e.by == v.requester || v.helper.as_ref() == Some(&e.by);
             if v.status == HelpStatus::Done && party {
                 v.thanks.push(Thanks {
@@ -514,7 +534,12 @@ pub(crate) fn respond_help(doc: &mut AutoCommit, ctx: &Ctx, message: &str) -> Re
         return Err(Error::not_allowed("you cannot respond to your own request"));
     }
     doc::check_len("message", message, MAX_MESSAGE)?;
-    doc::append_entry(doc, ctx, "respond", &[("message", message.trim().into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        HelpEntry::Respond.as_str(),
+        &[("message", message.trim().into())],
+    )?;
     Ok(())
 }
 
@@ -524,7 +549,7 @@ pub(crate) fn withdraw_help_response(doc: &mut AutoCommit, ctx: &Ctx) -> Result<
     if !v.responses.iter().any(|r| r.member == ctx.member) {
         return Err(Error::not_found("response", ctx.member.as_str()));
     }
-    doc::append_entry(doc, ctx, "withdraw", &[])?;
+    doc::append_entry(doc, ctx, HelpEntry::Withdraw.as_str(), &[])?;
     Ok(())
 }
 
@@ -545,7 +570,12 @@ pub(crate) fn match_help(doc: &mut AutoCommit, ctx: &Ctx, helper: &MemberId) -> 
             format!("`{helper}` has not responded"),
         ));
     }
-    doc::append_entry(doc, ctx, "match", &[("helper", helper.as_str().into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        HelpEntry::Match.as_str(),
+        &[("helper", helper.as_str().into())],
+    )?;
     Ok(())
 }
 
@@ -564,7 +594,12 @@ pub(crate) fn unmatch_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
             "only the requester, an organiser or the helper may unmatch",
         ));
     }
-    doc::append_entry(doc, ctx, "unmatch", &[("match", match_id.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        HelpEntry::Unmatch.as_str(),
+        &[("match", match_id.into())],
+    )?;
     Ok(())
 }
 
@@ -579,7 +614,7 @@ pub(crate) fn complete_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
             "only the requester, the helper or an organiser may mark it done",
         ));
     }
-    doc::append_entry(doc, ctx, "done", &[])?;
+    doc::append_entry(doc, ctx, HelpEntry::Done.as_str(), &[])?;
     Ok(())
 }
 
@@ -595,7 +630,12 @@ pub(crate) fn cancel_help(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Resu
         ));
     }
     doc::check_len("reason", reason, MAX_MESSAGE)?;
-    doc::append_entry(doc, ctx, "cancel", &[("reason", reason.trim().into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        HelpEntry::Cancel.as_str(),
+        &[("reason", reason.trim().into())],
+    )?;
     Ok(())
 }
 
@@ -611,7 +651,12 @@ pub(crate) fn thank_help(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<
         ));
     }
     let text = doc::require_text("text", text, MAX_MESSAGE)?;
-    doc::append_entry(doc, ctx, "thanks", &[("text", text.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        HelpEntry::Thanks.as_str(),
+        &[("text", text.into())],
+    )?;
     Ok(())
 }
 

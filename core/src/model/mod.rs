@@ -18,6 +18,64 @@ pub use crate::kind::{Ctx, Kind, Role};
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
 
+/// Declares a closed set of names written into documents and SQL: the enum, every value in
+/// declaration order (`ALL`), its stored name (`as_str`, also its JSON), `parse`, and
+/// comparison with a `&str`. Declare values in the order of their names, so sorting by value
+/// sorts as the stored names did (tested for each set).
+macro_rules! names {
+    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal,)+ }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $var,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order (which is the order of their names).
+            pub const ALL: &'static [$name] = &[$($name::$var,)+];
+
+            /// The name stored in documents and SQL.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$var => $s,)+
+                }
+            }
+
+            /// Parses [`Self::as_str`]'s output; `None` for a name this version does not know.
+            pub fn parse(s: &str) -> Option<$name> {
+                match s {
+                    $($s => Some($name::$var),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<$name> for String {
+            fn eq(&self, other: &$name) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod audience;
 pub mod comment;
 pub mod event;
@@ -96,58 +154,6 @@ pub(crate) fn require(ctx: &Ctx, action: Action) -> Result<()> {
             action.describe()
         )))
     }
-}
-
-/// Declares a closed set of names written into documents and SQL: the enum, every value in
-/// declaration order (`ALL`), its stored name (`as_str`, also its JSON), `parse`, and
-/// comparison with a `&str`. Declare values in the order of their names, so sorting by value
-/// sorts as the stored names did (tested for each set).
-macro_rules! names {
-    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $var:ident = $s:literal,)+ }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $name {
-            $($(#[$vm])* $var,)+
-        }
-
-        impl $name {
-            /// Every value, in declaration order (which is the order of their names).
-            pub const ALL: &'static [$name] = &[$($name::$var,)+];
-
-            /// The name stored in documents and SQL.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$var => $s,)+
-                }
-            }
-
-            /// Parses [`Self::as_str`]'s output; `None` for a name this version does not know.
-            pub fn parse(s: &str) -> Option<$name> {
-                match s {
-                    $($s => Some($name::$var),)+
-                    _ => None,
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-    };
 }
 
 names! {

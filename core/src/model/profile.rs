@@ -40,6 +40,18 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Ctx, Kind, KindRow, Participant, Projection, Relation};
 
+names! {
+    /// The entries of this kind's log (`t`), as stored.
+    pub enum ProfileEntry {
+        /// `edit`.
+        Edit = "edit",
+        /// `skill_add`.
+        SkillAdd = "skill_add",
+        /// `skill_remove`.
+        SkillRemove = "skill_remove",
+    }
+}
+
 /// Longest display name, in characters.
 pub const MAX_DISPLAY_NAME: usize = crate::names::MAX_DISPLAY_NAME;
 /// Longest household label, in characters.
@@ -155,7 +167,12 @@ pub(crate) fn create(
     doc::put_opt(doc, &ROOT, "household", household.map(Field::Str))?;
     doc::set_text(doc, &ROOT, "availability", &availability)?;
     for s in skills {
-        doc::append_entry(doc, ctx, "skill_add", &[("skill", s.into())])?;
+        doc::append_entry(
+            doc,
+            ctx,
+            ProfileEntry::SkillAdd.as_str(),
+            &[("skill", s.into())],
+        )?;
     }
     Ok(())
 }
@@ -170,11 +187,11 @@ pub(crate) fn derive(d: &impl ReadDoc) -> Result<ProfileView> {
         let Some(s) = e.str("skill").and_then(|s| skill(s).ok()) else {
             continue;
         };
-        match e.t.as_str() {
-            "skill_add" => {
+        match ProfileEntry::parse(&e.t) {
+            Some(ProfileEntry::SkillAdd) => {
                 skills.insert(skill_key(&s), Some(s));
             }
-            "skill_remove" => {
+            Some(ProfileEntry::SkillRemove) => {
                 skills.insert(skill_key(&s), None);
             }
             _ => {} // unknown entry types come from newer schemas: ignored
@@ -269,7 +286,7 @@ pub(crate) fn edit_profile(doc: &mut AutoCommit, ctx: &Ctx, edit: &ProfileEdit) 
     if let Some(a) = availability {
         doc::set_text(doc, &ROOT, "availability", &a)?;
     }
-    doc::append_entry(doc, ctx, "edit", &[])?;
+    doc::append_entry(doc, ctx, ProfileEntry::Edit.as_str(), &[])?;
     Ok(())
 }
 
@@ -287,7 +304,12 @@ pub(crate) fn add_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) -> Re
             format!("the profile already lists {MAX_SKILLS} skills"),
         ));
     }
-    doc::append_entry(doc, ctx, "skill_add", &[("skill", s.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        ProfileEntry::SkillAdd.as_str(),
+        &[("skill", s.into())],
+    )?;
     Ok(())
 }
 
@@ -299,7 +321,12 @@ pub(crate) fn remove_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) ->
     if !v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
         return Err(Error::not_found("skill", s));
     }
-    doc::append_entry(doc, ctx, "skill_remove", &[("skill", s.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        ProfileEntry::SkillRemove.as_str(),
+        &[("skill", s.into())],
+    )?;
     Ok(())
 }
 

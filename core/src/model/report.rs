@@ -91,6 +91,26 @@ use crate::model::{
     allowed, require,
 };
 
+names! {
+    /// The entries of this kind's log (`t`), as stored.
+    pub enum ReportEntry {
+        /// `edit`.
+        Edit = "edit",
+        /// `me_too`.
+        MeToo = "me_too",
+        /// `me_too_withdraw`.
+        MeTooWithdraw = "me_too_withdraw",
+        /// `photo`.
+        Photo = "photo",
+        /// `response`.
+        Response = "response",
+        /// `responsible`.
+        Responsible = "responsible",
+        /// `transition`.
+        Transition = "transition",
+    }
+}
+
 /// Categories of issue.
 pub const CATEGORIES: &[&str] = &[
     "litter",
@@ -572,7 +592,7 @@ pub fn photo_refs(d: &impl ReadDoc) -> Vec<(String, MemberId)> {
     let mut refs = BTreeSet::new();
     for e in entries
         .iter()
-        .filter(|e| e.t == "photo" && v.may_attach(&e.by, e.role))
+        .filter(|e| e.t == ReportEntry::Photo && v.may_attach(&e.by, e.role))
     {
         if let Some(p) = photo_from_entry(e).filter(|p| shown.contains(p.hash.as_str())) {
             refs.insert((p.hash, e.by.clone()));
@@ -768,8 +788,8 @@ fn non_empty(s: Option<&str>) -> Option<String> {
 
 /// One step of the replay. Invalid entries are ignored (and noticed where someone should know).
 fn apply(v: &mut ReportView, hashes: &mut BTreeSet<String>, e: &Entry) {
-    match e.t.as_str() {
-        "transition" => {
+    match ReportEntry::parse(&e.t) {
+        Some(ReportEntry::Transition) => {
             // A status this code does not know comes from a newer schema: ignored silently.
             let Some(to) = e.str("to").and_then(ReportStatus::parse) else {
                 return;
@@ -822,21 +842,23 @@ fn apply(v: &mut ReportView, hashes: &mut BTreeSet<String>, e: &Entry) {
             }
         }
         // The reporter's own never counts; an already active one keeps its first time.
-        "me_too" if e.by != v.reporter && !v.me_too.iter().any(|m| m.member == e.by) => {
+        Some(ReportEntry::MeToo)
+            if e.by != v.reporter && !v.me_too.iter().any(|m| m.member == e.by) =>
+        {
             v.me_too.push(MeToo {
                 member: e.by.clone(),
                 at: e.at,
             });
         }
-        "me_too_withdraw" => v.me_too.retain(|m| m.member != e.by),
-        "edit" if e.by == v.reporter || allowed(Action::WorkReport, e.role) => {
+        Some(ReportEntry::MeTooWithdraw) => v.me_too.retain(|m| m.member != e.by),
+        Some(ReportEntry::Edit) if e.by == v.reporter || allowed(Action::WorkReport, e.role) => {
             v.edited_at = Some(e.at);
         }
-        "response" if allowed(Action::TriageReport, e.role) => {
+        Some(ReportEntry::Response) if allowed(Action::TriageReport, e.role) => {
             v.response_at = Some(e.at);
             v.response_by = Some(e.by.clone());
         }
-        "responsible" if allowed(Action::TriageReport, e.role) => {
+        Some(ReportEntry::Responsible) if allowed(Action::TriageReport, e.role) => {
             let party = non_empty(e.str("party"));
             if party
                 .as_deref()
@@ -845,7 +867,7 @@ fn apply(v: &mut ReportView, hashes: &mut BTreeSet<String>, e: &Entry) {
                 v.responsible = party;
             }
         }
-        "photo" if v.may_attach(&e.by, e.role) && v.photos.len() < MAX_PHOTOS => {
+        Some(ReportEntry::Photo) if v.may_attach(&e.by, e.role) && v.photos.len() < MAX_PHOTOS => {
             if let Some(photo) = photo_from_entry(e) {
                 if hashes.insert(photo.hash.clone()) {
                     v.photos.push(ReportPhoto {
@@ -929,7 +951,7 @@ pub(crate) fn edit_report(doc: &mut AutoCommit, ctx: &Ctx, description: &str) ->
     let description = description.trim();
     doc::check_len("description", description, MAX_DESCRIPTION)?;
     doc::set_text(doc, &ROOT, "description", description)?;
-    doc::append_entry(doc, ctx, "edit", &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::Edit.as_str(), &[])?;
     Ok(())
 }
 
@@ -972,7 +994,7 @@ pub(crate) fn transition_report(
     if let Some(to) = referred_to {
         fields.push(("referred_to", to.into()));
     }
-    doc::append_entry(doc, ctx, "transition", &fields)?;
+    doc::append_entry(doc, ctx, ReportEntry::Transition.as_str(), &fields)?;
     Ok(())
 }
 
@@ -990,7 +1012,7 @@ pub(crate) fn me_too_report(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if v.me_too.iter().any(|m| m.member == ctx.member) {
         return Ok(());
     }
-    doc::append_entry(doc, ctx, "me_too", &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::MeToo.as_str(), &[])?;
     Ok(())
 }
 
@@ -1000,7 +1022,7 @@ pub(crate) fn withdraw_me_too(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.me_too.iter().any(|m| m.member == ctx.member) {
         return Err(Error::not_found("me_too", ctx.member.as_str()));
     }
-    doc::append_entry(doc, ctx, "me_too_withdraw", &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::MeTooWithdraw.as_str(), &[])?;
     Ok(())
 }
 
@@ -1009,7 +1031,12 @@ pub(crate) fn set_report_responsible(doc: &mut AutoCommit, ctx: &Ctx, party: &st
     require(ctx, Action::TriageReport)?;
     let party = party.trim();
     doc::check_len("party", party, MAX_PARTY)?;
-    doc::append_entry(doc, ctx, "responsible", &[("party", party.into())])?;
+    doc::append_entry(
+        doc,
+        ctx,
+        ReportEntry::Responsible.as_str(),
+        &[("party", party.into())],
+    )?;
     Ok(())
 }
 
@@ -1019,7 +1046,7 @@ pub(crate) fn set_report_response(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -
     let text = text.trim();
     doc::check_len("response", text, MAX_RESPONSE)?;
     doc::set_text(doc, &ROOT, "response", text)?;
-    doc::append_entry(doc, ctx, "response", &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::Response.as_str(), &[])?;
     Ok(())
 }
 
@@ -1047,7 +1074,7 @@ pub(crate) fn attach_photo(doc: &mut AutoCommit, ctx: &Ctx, photo: &PhotoRef) ->
     doc::append_entry(
         doc,
         ctx,
-        "photo",
+        ReportEntry::Photo.as_str(),
         &[
             ("hash", photo.hash.as_str().into()),
             ("mime", photo.mime.as_str().into()),

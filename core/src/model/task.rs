@@ -109,6 +109,32 @@ use crate::model::{
     require,
 };
 
+names! {
+    /// The entries of this kind's log (`t`), as stored.
+    pub enum TaskEntry {
+        /// `check_add`.
+        CheckAdd = "check_add",
+        /// `check_remove`.
+        CheckRemove = "check_remove",
+        /// `claim`.
+        Claim = "claim",
+        /// `occurrence`.
+        Occurrence = "occurrence",
+        /// `pause`.
+        Pause = "pause",
+        /// `pledge`.
+        Pledge = "pledge",
+        /// `release`.
+        Release = "release",
+        /// `resume`.
+        Resume = "resume",
+        /// `schedule`.
+        Schedule = "schedule",
+        /// `unpledge`.
+        Unpledge = "unpledge",
+    }
+}
+
 /// The time zone a task uses when none is given.
 pub const DEFAULT_TZ: &str = "Europe/Amsterdam";
 /// Most checklist items a task keeps.
@@ -712,10 +738,10 @@ impl Replay {
 
     /// One step of the replay.
     fn apply(&mut self, e: &Entry) {
-        match e.t.as_str() {
-            "claim" => self.claim(e),
-            "release" => self.release(e),
-            "pledge" => {
+        match TaskEntry::parse(&e.t) {
+            Some(TaskEntry::Claim) => self.claim(e),
+            Some(TaskEntry::Release) => self.release(e),
+            Some(TaskEntry::Pledge) => {
                 let Some(target) = self.pledge_target else {
                     return;
                 };
@@ -735,12 +761,14 @@ impl Replay {
                     self.started = true;
                 }
             }
-            "unpledge" => self.pledges.retain(|p| p.member != e.by),
-            "occurrence" => self.occurrence(e),
-            "pause" | "resume" if self.adopter() == Some(&e.by) || self.may_manage(e) => {
-                self.paused = e.t == "pause";
+            Some(TaskEntry::Unpledge) => self.pledges.retain(|p| p.member != e.by),
+            Some(TaskEntry::Occurrence) => self.occurrence(e),
+            Some(TaskEntry::Pause) | Some(TaskEntry::Resume)
+                if self.adopter() == Some(&e.by) || self.may_manage(e) =>
+            {
+                self.paused = e.t == TaskEntry::Pause;
             }
-            "check_add" => {
+            Some(TaskEntry::CheckAdd) => {
                 let text = e.str("text").map(str::trim).unwrap_or_default();
                 let ok = !text.is_empty() && text.chars().count() <= MAX_ITEM;
                 if ok && self.checklist.len() < MAX_CHECKLIST && self.may_checklist(e) {
@@ -752,12 +780,12 @@ impl Replay {
                     });
                 }
             }
-            "check_remove" if self.may_checklist(e) => {
+            Some(TaskEntry::CheckRemove) if self.may_checklist(e) => {
                 if let Some(item) = e.str("item") {
                     self.checklist.retain(|i| i.id != item);
                 }
             }
-            "schedule" => {
+            Some(TaskEntry::Schedule) => {
                 if e.by != self.creator && !self.may_manage(e) {
                     return;
                 }
@@ -1160,7 +1188,7 @@ pub(crate) fn edit_task(d: &mut AutoCommit, ctx: &Ctx, edit: &TaskEdit) -> Resul
             ("dtstart", dtstart.into()),
             ("tz", s.tz_name.into()),
         ];
-        doc::append_entry(d, ctx, "schedule", &fields)?;
+        doc::append_entry(d, ctx, TaskEntry::Schedule.as_str(), &fields)?;
     }
     Ok(())
 }
@@ -1179,7 +1207,7 @@ pub(crate) fn claim_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<TaskStanding> 
     } else {
         "backup"
     };
-    doc::append_entry(d, ctx, "claim", &[("as", role.into())])?;
+    doc::append_entry(d, ctx, TaskEntry::Claim.as_str(), &[("as", role.into())])?;
     Ok(derive(d)?.standing(&ctx.member))
 }
 
@@ -1189,7 +1217,7 @@ pub(crate) fn release_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.is_in(&ctx.member) {
         return Err(Error::not_found("claim", ctx.member.as_str()));
     }
-    doc::append_entry(d, ctx, "release", &[])?;
+    doc::append_entry(d, ctx, TaskEntry::Release.as_str(), &[])?;
     Ok(())
 }
 
@@ -1213,7 +1241,12 @@ pub(crate) fn pledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
         .unwrap_or(ctx.member.as_str())
         .to_owned();
     doc::check_len("household", &household, MAX_HOUSEHOLD)?;
-    doc::append_entry(d, ctx, "pledge", &[("household", household.into())])?;
+    doc::append_entry(
+        d,
+        ctx,
+        TaskEntry::Pledge.as_str(),
+        &[("household", household.into())],
+    )?;
     Ok(())
 }
 
@@ -1223,7 +1256,7 @@ pub(crate) fn unpledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.pledges.iter().any(|p| p.member == ctx.member) {
         return Err(Error::not_found("pledge", ctx.member.as_str()));
     }
-    doc::append_entry(d, ctx, "unpledge", &[])?;
+    doc::append_entry(d, ctx, TaskEntry::Unpledge.as_str(), &[])?;
     Ok(())
 }
 
@@ -1242,7 +1275,12 @@ pub(crate) fn add_checklist_item(d: &mut AutoCommit, ctx: &Ctx, text: &str) -> R
             format!("the checklist already has {MAX_CHECKLIST} items"),
         ));
     }
-    doc::append_entry(d, ctx, "check_add", &[("text", text.into())])
+    doc::append_entry(
+        d,
+        ctx,
+        TaskEntry::CheckAdd.as_str(),
+        &[("text", text.into())],
+    )
 }
 
 /// The operation behind `Store::record_occurrence` (its docs state the rule and the errors).
@@ -1304,7 +1342,7 @@ pub(crate) fn record_occurrence(
         ("outcome", outcome.as_str().into()),
         ("note", note.trim().into()),
     ];
-    doc::append_entry(d, ctx, "occurrence", &fields)?;
+    doc::append_entry(d, ctx, TaskEntry::Occurrence.as_str(), &fields)?;
     Ok(())
 }
 
@@ -1324,7 +1362,12 @@ pub(crate) fn pause_or_resume(d: &mut AutoCommit, ctx: &Ctx, pause: bool) -> Res
         let status = if pause { "paused" } else { "not paused" };
         return Err(refuse_because(action, status));
     }
-    doc::append_entry(d, ctx, action, &[])?;
+    let entry = if pause {
+        TaskEntry::Pause
+    } else {
+        TaskEntry::Resume
+    };
+    doc::append_entry(d, ctx, entry.as_str(), &[])?;
     Ok(())
 }
 
@@ -1339,7 +1382,12 @@ pub(crate) fn remove_checklist_item(d: &mut AutoCommit, ctx: &Ctx, item: &str) -
     if !v.checklist.iter().any(|i| i.id == item) {
         return Err(Error::not_found("checklist item", item));
     }
-    doc::append_entry(d, ctx, "check_remove", &[("item", item.into())])?;
+    doc::append_entry(
+        d,
+        ctx,
+        TaskEntry::CheckRemove.as_str(),
+        &[("item", item.into())],
+    )?;
     Ok(())
 }
 
