@@ -394,9 +394,10 @@ fn time_floor(doc: &impl ReadDoc) -> (Option<i64>, Option<i64>) {
 pub(crate) fn append_entry(
     doc: &mut AutoCommit,
     ctx: &Ctx,
-    t: &str,
+    t: impl AsRef<str>,
     fields: &[(&str, Field)],
 ) -> Result<String> {
+    let t = t.as_ref();
     let log = get_obj(doc, &ROOT, "log", ObjType::Map)
         .ok_or_else(|| Error::Other("document has no `log`".into()))?;
     if let Some((k, _)) = fields.iter().find(|(k, _)| RESERVED.contains(k)) {

@@ -1004,7 +1004,7 @@ pub(crate) fn rsvp(doc: &mut AutoCommit, ctx: &Ctx, answer: Rsvp) -> Result<Atte
             }),
         ));
     }
-    doc::append_entry(doc, ctx, EventEntry::Rsvp.as_str(), &fields)?;
+    doc::append_entry(doc, ctx, EventEntry::Rsvp, &fields)?;
     Ok(derive(doc)?.attendance(&ctx.member))
 }
 
@@ -1024,7 +1024,7 @@ fn add_role(doc: &mut AutoCommit, ctx: &Ctx, name: &str, description: &str) -> R
         ("name", Field::from(name)),
         ("description", description.trim().into()),
     ];
-    doc::append_entry(doc, ctx, EventEntry::AddRole.as_str(), &fields)
+    doc::append_entry(doc, ctx, EventEntry::AddRole, &fields)
 }
 
 pub(crate) fn add_shift(
@@ -1054,7 +1054,7 @@ pub(crate) fn add_shift(
         ("ends_at", times.1.into()),
         ("needed", needed.into()),
     ];
-    doc::append_entry(doc, ctx, EventEntry::AddShift.as_str(), &fields)
+    doc::append_entry(doc, ctx, EventEntry::AddShift, &fields)
 }
 
 pub(crate) fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<ShiftSlot> {
@@ -1066,12 +1066,7 @@ pub(crate) fn signup(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<Shi
     if let Some(slot) = s.slot_of(&ctx.member) {
         return Ok(slot); // already signed up: nothing to write
     }
-    doc::append_entry(
-        doc,
-        ctx,
-        EventEntry::Signup.as_str(),
-        &[("shift", shift.into())],
-    )?;
+    doc::append_entry(doc, ctx, EventEntry::Signup, &[("shift", shift.into())])?;
     derive(doc)?
         .shift(shift)
         .and_then(|s| s.slot_of(&ctx.member))
@@ -1087,12 +1082,7 @@ pub(crate) fn withdraw(doc: &mut AutoCommit, ctx: &Ctx, shift: &str) -> Result<(
     if s.slot_of(&ctx.member).is_none() {
         return Err(Error::not_found("sign-up", shift));
     }
-    doc::append_entry(
-        doc,
-        ctx,
-        EventEntry::Unsignup.as_str(),
-        &[("shift", shift.into())],
-    )?;
+    doc::append_entry(doc, ctx, EventEntry::Unsignup, &[("shift", shift.into())])?;
     Ok(())
 }
 
@@ -1104,7 +1094,7 @@ pub(crate) fn cancel(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Result<()
     doc::append_entry(
         doc,
         ctx,
-        EventEntry::Cancel.as_str(),
+        EventEntry::Cancel,
         &[("reason", reason.trim().into())],
     )?;
     Ok(())

@@ -537,7 +537,7 @@ pub(crate) fn respond_help(doc: &mut AutoCommit, ctx: &Ctx, message: &str) -> Re
     doc::append_entry(
         doc,
         ctx,
-        HelpEntry::Respond.as_str(),
+        HelpEntry::Respond,
         &[("message", message.trim().into())],
     )?;
     Ok(())
@@ -549,7 +549,7 @@ pub(crate) fn withdraw_help_response(doc: &mut AutoCommit, ctx: &Ctx) -> Result<
     if !v.responses.iter().any(|r| r.member == ctx.member) {
         return Err(Error::not_found("response", ctx.member.as_str()));
     }
-    doc::append_entry(doc, ctx, HelpEntry::Withdraw.as_str(), &[])?;
+    doc::append_entry(doc, ctx, HelpEntry::Withdraw, &[])?;
     Ok(())
 }
 
@@ -573,7 +573,7 @@ pub(crate) fn match_help(doc: &mut AutoCommit, ctx: &Ctx, helper: &MemberId) -> 
     doc::append_entry(
         doc,
         ctx,
-        HelpEntry::Match.as_str(),
+        HelpEntry::Match,
         &[("helper", helper.as_str().into())],
     )?;
     Ok(())
@@ -594,12 +594,7 @@ pub(crate) fn unmatch_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
             "only the requester, an organiser or the helper may unmatch",
         ));
     }
-    doc::append_entry(
-        doc,
-        ctx,
-        HelpEntry::Unmatch.as_str(),
-        &[("match", match_id.into())],
-    )?;
+    doc::append_entry(doc, ctx, HelpEntry::Unmatch, &[("match", match_id.into())])?;
     Ok(())
 }
 
@@ -614,7 +609,7 @@ pub(crate) fn complete_help(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
             "only the requester, the helper or an organiser may mark it done",
         ));
     }
-    doc::append_entry(doc, ctx, HelpEntry::Done.as_str(), &[])?;
+    doc::append_entry(doc, ctx, HelpEntry::Done, &[])?;
     Ok(())
 }
 
@@ -633,7 +628,7 @@ pub(crate) fn cancel_help(doc: &mut AutoCommit, ctx: &Ctx, reason: &str) -> Resu
     doc::append_entry(
         doc,
         ctx,
-        HelpEntry::Cancel.as_str(),
+        HelpEntry::Cancel,
         &[("reason", reason.trim().into())],
     )?;
     Ok(())
@@ -651,12 +646,7 @@ pub(crate) fn thank_help(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<
         ));
     }
     let text = doc::require_text("text", text, MAX_MESSAGE)?;
-    doc::append_entry(
-        doc,
-        ctx,
-        HelpEntry::Thanks.as_str(),
-        &[("text", text.into())],
-    )?;
+    doc::append_entry(doc, ctx, HelpEntry::Thanks, &[("text", text.into())])?;
     Ok(())
 }
 

@@ -167,12 +167,7 @@ pub(crate) fn create(
     doc::put_opt(doc, &ROOT, "household", household.map(Field::Str))?;
     doc::set_text(doc, &ROOT, "availability", &availability)?;
     for s in skills {
-        doc::append_entry(
-            doc,
-            ctx,
-            ProfileEntry::SkillAdd.as_str(),
-            &[("skill", s.into())],
-        )?;
+        doc::append_entry(doc, ctx, ProfileEntry::SkillAdd, &[("skill", s.into())])?;
     }
     Ok(())
 }
@@ -286,7 +281,7 @@ pub(crate) fn edit_profile(doc: &mut AutoCommit, ctx: &Ctx, edit: &ProfileEdit) 
     if let Some(a) = availability {
         doc::set_text(doc, &ROOT, "availability", &a)?;
     }
-    doc::append_entry(doc, ctx, ProfileEntry::Edit.as_str(), &[])?;
+    doc::append_entry(doc, ctx, ProfileEntry::Edit, &[])?;
     Ok(())
 }
 
@@ -304,12 +299,7 @@ pub(crate) fn add_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) -> Re
             format!("the profile already lists {MAX_SKILLS} skills"),
         ));
     }
-    doc::append_entry(
-        doc,
-        ctx,
-        ProfileEntry::SkillAdd.as_str(),
-        &[("skill", s.into())],
-    )?;
+    doc::append_entry(doc, ctx, ProfileEntry::SkillAdd, &[("skill", s.into())])?;
     Ok(())
 }
 
@@ -321,12 +311,7 @@ pub(crate) fn remove_skill(doc: &mut AutoCommit, ctx: &Ctx, skill_name: &str) ->
     if !v.skills.iter().any(|k| skill_key(k) == skill_key(&s)) {
         return Err(Error::not_found("skill", s));
     }
-    doc::append_entry(
-        doc,
-        ctx,
-        ProfileEntry::SkillRemove.as_str(),
-        &[("skill", s.into())],
-    )?;
+    doc::append_entry(doc, ctx, ProfileEntry::SkillRemove, &[("skill", s.into())])?;
     Ok(())
 }
 

@@ -951,7 +951,7 @@ pub(crate) fn edit_report(doc: &mut AutoCommit, ctx: &Ctx, description: &str) ->
     let description = description.trim();
     doc::check_len("description", description, MAX_DESCRIPTION)?;
     doc::set_text(doc, &ROOT, "description", description)?;
-    doc::append_entry(doc, ctx, ReportEntry::Edit.as_str(), &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::Edit, &[])?;
     Ok(())
 }
 
@@ -994,7 +994,7 @@ pub(crate) fn transition_report(
     if let Some(to) = referred_to {
         fields.push(("referred_to", to.into()));
     }
-    doc::append_entry(doc, ctx, ReportEntry::Transition.as_str(), &fields)?;
+    doc::append_entry(doc, ctx, ReportEntry::Transition, &fields)?;
     Ok(())
 }
 
@@ -1012,7 +1012,7 @@ pub(crate) fn me_too_report(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if v.me_too.iter().any(|m| m.member == ctx.member) {
         return Ok(());
     }
-    doc::append_entry(doc, ctx, ReportEntry::MeToo.as_str(), &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::MeToo, &[])?;
     Ok(())
 }
 
@@ -1022,7 +1022,7 @@ pub(crate) fn withdraw_me_too(doc: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.me_too.iter().any(|m| m.member == ctx.member) {
         return Err(Error::not_found("me_too", ctx.member.as_str()));
     }
-    doc::append_entry(doc, ctx, ReportEntry::MeTooWithdraw.as_str(), &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::MeTooWithdraw, &[])?;
     Ok(())
 }
 
@@ -1034,7 +1034,7 @@ pub(crate) fn set_report_responsible(doc: &mut AutoCommit, ctx: &Ctx, party: &st
     doc::append_entry(
         doc,
         ctx,
-        ReportEntry::Responsible.as_str(),
+        ReportEntry::Responsible,
         &[("party", party.into())],
     )?;
     Ok(())
@@ -1046,7 +1046,7 @@ pub(crate) fn set_report_response(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -
     let text = text.trim();
     doc::check_len("response", text, MAX_RESPONSE)?;
     doc::set_text(doc, &ROOT, "response", text)?;
-    doc::append_entry(doc, ctx, ReportEntry::Response.as_str(), &[])?;
+    doc::append_entry(doc, ctx, ReportEntry::Response, &[])?;
     Ok(())
 }
 
@@ -1074,7 +1074,7 @@ pub(crate) fn attach_photo(doc: &mut AutoCommit, ctx: &Ctx, photo: &PhotoRef) ->
     doc::append_entry(
         doc,
         ctx,
-        ReportEntry::Photo.as_str(),
+        ReportEntry::Photo,
         &[
             ("hash", photo.hash.as_str().into()),
             ("mime", photo.mime.as_str().into()),

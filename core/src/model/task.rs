@@ -1188,7 +1188,7 @@ pub(crate) fn edit_task(d: &mut AutoCommit, ctx: &Ctx, edit: &TaskEdit) -> Resul
             ("dtstart", dtstart.into()),
             ("tz", s.tz_name.into()),
         ];
-        doc::append_entry(d, ctx, TaskEntry::Schedule.as_str(), &fields)?;
+        doc::append_entry(d, ctx, TaskEntry::Schedule, &fields)?;
     }
     Ok(())
 }
@@ -1207,7 +1207,7 @@ pub(crate) fn claim_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<TaskStanding> 
     } else {
         "backup"
     };
-    doc::append_entry(d, ctx, TaskEntry::Claim.as_str(), &[("as", role.into())])?;
+    doc::append_entry(d, ctx, TaskEntry::Claim, &[("as", role.into())])?;
     Ok(derive(d)?.standing(&ctx.member))
 }
 
@@ -1217,7 +1217,7 @@ pub(crate) fn release_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.is_in(&ctx.member) {
         return Err(Error::not_found("claim", ctx.member.as_str()));
     }
-    doc::append_entry(d, ctx, TaskEntry::Release.as_str(), &[])?;
+    doc::append_entry(d, ctx, TaskEntry::Release, &[])?;
     Ok(())
 }
 
@@ -1244,7 +1244,7 @@ pub(crate) fn pledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     doc::append_entry(
         d,
         ctx,
-        TaskEntry::Pledge.as_str(),
+        TaskEntry::Pledge,
         &[("household", household.into())],
     )?;
     Ok(())
@@ -1256,7 +1256,7 @@ pub(crate) fn unpledge_task(d: &mut AutoCommit, ctx: &Ctx) -> Result<()> {
     if !v.pledges.iter().any(|p| p.member == ctx.member) {
         return Err(Error::not_found("pledge", ctx.member.as_str()));
     }
-    doc::append_entry(d, ctx, TaskEntry::Unpledge.as_str(), &[])?;
+    doc::append_entry(d, ctx, TaskEntry::Unpledge, &[])?;
     Ok(())
 }
 
@@ -1275,12 +1275,7 @@ pub(crate) fn add_checklist_item(d: &mut AutoCommit, ctx: &Ctx, text: &str) -> R
             format!("the checklist already has {MAX_CHECKLIST} items"),
         ));
     }
-    doc::append_entry(
-        d,
-        ctx,
-        TaskEntry::CheckAdd.as_str(),
-        &[("text", text.into())],
-    )
+    doc::append_entry(d, ctx, TaskEntry::CheckAdd, &[("text", text.into())])
 }
 
 /// The operation behind `Store::record_occurrence` (its docs state the rule and the errors).
@@ -1342,7 +1337,7 @@ pub(crate) fn record_occurrence(
         ("outcome", outcome.as_str().into()),
         ("note", note.trim().into()),
     ];
-    doc::append_entry(d, ctx, TaskEntry::Occurrence.as_str(), &fields)?;
+    doc::append_entry(d, ctx, TaskEntry::Occurrence, &fields)?;
     Ok(())
 }
 
@@ -1367,7 +1362,7 @@ pub(crate) fn pause_or_resume(d: &mut AutoCommit, ctx: &Ctx, pause: bool) -> Res
     } else {
         TaskEntry::Resume
     };
-    doc::append_entry(d, ctx, entry.as_str(), &[])?;
+    doc::append_entry(d, ctx, entry, &[])?;
     Ok(())
 }
 
@@ -1382,12 +1377,7 @@ pub(crate) fn remove_checklist_item(d: &mut AutoCommit, ctx: &Ctx, item: &str) -
     if !v.checklist.iter().any(|i| i.id == item) {
         return Err(Error::not_found("checklist item", item));
     }
-    doc::append_entry(
-        d,
-        ctx,
-        TaskEntry::CheckRemove.as_str(),
-        &[("item", item.into())],
-    )?;
+    doc::append_entry(d, ctx, TaskEntry::CheckRemove, &[("item", item.into())])?;
     Ok(())
 }
 
