@@ -62,7 +62,7 @@ impl Kind {
     }
 }
 
-/// A member's role in a buurt. What each role may do is [`allowed`]'s table.
+/// A member's role in a buurt. What each role may do is [`allowed`](crate::model::allowed)'s table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

@@ -18,9 +18,10 @@
 //! - **Only the member themself** (the document's creator) edits their profile. The API
 //!   refuses anyone else; the replay ignores skill entries by anyone else (the relay refuses
 //!   their root edits).
-//! - **One profile per member** is the convention: [`Store::create_profile`] refuses a second
-//!   one, and [`Store::my_profile`] picks the oldest (by creation time, then id) if two devices
-//!   of the same member created one each while offline.
+//! - **One profile per member** is the convention:
+//!   [`Store::create_profile`](crate::Store::create_profile) refuses a second one, and
+//!   [`Store::my_profile`](crate::Store::my_profile) picks the oldest (by creation time, then id)
+//!   if two devices of the same member created one each while offline.
 //! - **Skills** are entries, so two devices adding skills offline both keep theirs. A skill is
 //!   identified case-insensitively; it is present when its latest entry in `(at, by, id)` order
 //!   is an add (an add concurrent with a remove of the same skill: the later one wins), and it
@@ -63,7 +64,7 @@ pub const MAX_SKILLS: usize = 30;
 /// Longest availability text, in characters.
 pub const MAX_AVAILABILITY: usize = 500;
 
-/// Pages of "my" profiles [`Store::my_profile`] looks through at most.
+/// Pages of "my" profiles [`Store::my_profile`](crate::Store::my_profile) looks through at most.
 pub(crate) const MAX_PAGES: usize = 20;
 
 /// What a new profile says.

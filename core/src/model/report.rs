@@ -562,8 +562,8 @@ fn photo_from_entry(e: &Entry) -> Option<PhotoRef> {
 }
 
 /// The photos a report document references: the hashes of the photo entries
-/// [`Store::report`] shows (well-formed, attached by someone allowed to, at most
-/// [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
+/// [`Store::report`](crate::Store::report) shows (well-formed, attached by someone allowed to, at
+/// most [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
 /// one without a readable header. The relay records who attached them ([`photo_refs`]).
 pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
     if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {
@@ -1051,7 +1051,8 @@ pub(crate) fn set_report_response(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -
 }
 
 /// Appends a `photo` entry for `photo` unless a photo with its hash is already attached (the
-/// operation behind [`Store::attach_photo_ref`] and the store's `attach_photo`).
+/// operation behind [`Store::attach_photo_ref`](crate::Store::attach_photo_ref) and the store's
+/// `attach_photo`).
 pub(crate) fn attach_photo(doc: &mut AutoCommit, ctx: &Ctx, photo: &PhotoRef) -> Result<()> {
     check_photo(photo)?;
     let v = derive(doc)?;

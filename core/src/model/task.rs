@@ -209,7 +209,7 @@ impl NewTask {
     }
 }
 
-/// A task's schedule, as given to [`Store::edit_task`].
+/// A task's schedule, as given to [`Store::edit_task`](crate::Store::edit_task).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskSchedule {
     /// A recurrence rule; `None` makes the task one-off.

@@ -11,8 +11,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown entity; [`Error::InvalidInput`] (`audience`) for a
-    /// document the whole buurt reads; [`Error::NotAllowed`] unless the local member created
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown entity;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) (`audience`) for a document the whole
+    /// buurt reads; [`Error::NotAllowed`](crate::Error::NotAllowed) unless the local member created
     /// the document or is a coordinator; storage errors.
     pub fn share(&self, entity: &crate::EntityId, member: &MemberId) -> Result<()> {
         let kind = self.kind_of(entity)?;
@@ -24,7 +25,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown entity; storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown entity; storage errors.
     pub fn readers(&self, entity: &crate::EntityId) -> Result<Readers> {
         let kind = self.kind_of(entity)?;
         self.read_entity(entity, kind, |d| Ok(readers(d)))

@@ -10,8 +10,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown entity; [`Error::InvalidInput`] for an empty or
-    /// over-long body.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown entity;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an empty or over-long body.
     pub fn add_comment(&self, entity: &EntityId, body: &str) -> Result<String> {
         let kind = self.kind_of(entity)?;
         self.update_entity(entity, kind, |d, ctx| add(d, ctx, body))
@@ -21,8 +21,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`]; [`Error::NotAllowed`] for someone else's comment;
-    /// [`Error::InvalidTransition`] for a withdrawn one.
+    /// [`Error::NotFound`](crate::Error::NotFound); [`Error::NotAllowed`](crate::Error::NotAllowed)
+    /// for someone else's comment; [`Error::InvalidTransition`](crate::Error::InvalidTransition)
+    /// for a withdrawn one.
     pub fn edit_comment(&self, entity: &EntityId, comment: &str, body: &str) -> Result<()> {
         let kind = self.kind_of(entity)?;
         self.update_entity(entity, kind, |d, ctx| edit(d, ctx, comment, body))

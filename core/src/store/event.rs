@@ -11,10 +11,10 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless the local member is an organiser or staff;
-    /// [`Error::InvalidInput`] naming the field for an empty or over-long title or place, an
-    /// over-long description, a time out of range, an end before the start, a bad point or a
-    /// capacity outside `1..=100000`; storage errors.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless the local member is an organiser or
+    /// staff; [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field for an empty or
+    /// over-long title or place, an over-long description, a time out of range, an end before the
+    /// start, a bad point or a capacity outside `1..=100000`; storage errors.
     pub fn create_event(&self, new: &NewEvent) -> Result<EntityId> {
         self.create_entity(Kind::Event, |doc, id, ctx| create(doc, id, ctx, new))
     }
@@ -23,7 +23,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::Corrupt`](crate::Error::Corrupt),
+    /// storage errors.
     pub fn event(&self, id: &EntityId) -> Result<EventView> {
         self.read_entity(id, Kind::Event, derive)
     }
@@ -34,8 +35,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless the local member is an organiser, staff or the creator;
-    /// [`Error::InvalidTransition`] for a cancelled event; [`Error::InvalidInput`] as for
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless the local member is an organiser,
+    /// staff or the creator; [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a
+    /// cancelled event; [`Error::InvalidInput`](crate::Error::InvalidInput) as for
     /// [`Store::create_event`] (nothing is written if any field is invalid).
     pub fn edit_event(&self, id: &EntityId, e: &EventEdit) -> Result<()> {
         self.update_entity(id, Kind::Event, |doc, ctx| edit(doc, ctx, e))
@@ -46,7 +48,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] for a cancelled event; storage errors.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a cancelled event; storage
+    /// errors.
     pub fn rsvp_event(&self, id: &EntityId, answer: Rsvp) -> Result<Attendance> {
         self.update_entity(id, Kind::Event, |doc, ctx| rsvp(doc, ctx, answer))
     }
@@ -55,9 +58,10 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] for a
-    /// cancelled event; [`Error::InvalidInput`] for an empty or over-long name, an over-long
-    /// description, or more than [`MAX_ROLES`] roles.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless an organiser or staff;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a cancelled event;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an empty or over-long name, an
+    /// over-long description, or more than [`MAX_ROLES`] roles.
     pub fn add_event_role(&self, id: &EntityId, name: &str, description: &str) -> Result<String> {
         self.update_entity(id, Kind::Event, |doc, ctx| {
             event::add_event_role(doc, ctx, name, description)
@@ -68,10 +72,11 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] for a
-    /// cancelled event; [`Error::NotFound`] for an unknown role; [`Error::InvalidInput`] for
-    /// times out of range or reversed, `needed` outside `1..=1000`, or more than
-    /// [`MAX_SHIFTS`] shifts.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless an organiser or staff;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a cancelled event;
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown role;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for times out of range or reversed,
+    /// `needed` outside `1..=1000`, or more than [`MAX_SHIFTS`] shifts.
     pub fn add_event_shift(
         &self,
         id: &EntityId,
@@ -90,8 +95,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown shift; [`Error::InvalidTransition`] for a cancelled
-    /// event; storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown shift;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a cancelled event; storage
+    /// errors.
     pub fn signup_shift(&self, id: &EntityId, shift: &str) -> Result<ShiftSlot> {
         self.update_entity(id, Kind::Event, |doc, ctx| signup(doc, ctx, shift))
     }
@@ -100,8 +106,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] for an unknown shift or when not signed up;
-    /// [`Error::InvalidTransition`] for a cancelled event; storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown shift or when not signed up;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) for a cancelled event; storage
+    /// errors.
     pub fn withdraw_shift(&self, id: &EntityId, shift: &str) -> Result<()> {
         self.update_entity(id, Kind::Event, |doc, ctx| withdraw(doc, ctx, shift))
     }
@@ -111,8 +118,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless an organiser or staff; [`Error::InvalidTransition`] when
-    /// already cancelled; [`Error::InvalidInput`] for an over-long reason.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless an organiser or staff;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when already cancelled;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for an over-long reason.
     pub fn cancel_event(&self, id: &EntityId, reason: &str) -> Result<()> {
         self.update_entity(id, Kind::Event, |doc, ctx| cancel(doc, ctx, reason))
     }

@@ -11,8 +11,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] naming the field for an empty title, unknown category, urgency or
-    /// precision, over-long text or a window that ends before it starts; storage errors.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field for an empty title,
+    /// unknown category, urgency or precision, over-long text or a window that ends before it
+    /// starts; storage errors.
     pub fn create_help(&self, new: &NewHelp) -> Result<EntityId> {
         self.create_entity(Kind::Help, |doc, id, ctx| create(doc, id, ctx, new))
     }
@@ -21,7 +22,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::Corrupt`](crate::Error::Corrupt),
+    /// storage errors.
     pub fn help(&self, id: &EntityId) -> Result<HelpView> {
         self.read_entity(id, Kind::Help, derive)
     }
@@ -30,8 +32,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] unless the local member is the requester or an organiser;
-    /// [`Error::InvalidInput`] for empty titles or over-long text.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) unless the local member is the requester or
+    /// an organiser; [`Error::InvalidInput`](crate::Error::InvalidInput) for empty titles or
+    /// over-long text.
     pub fn edit_help(&self, id: &EntityId, title: Option<&str>, body: Option<&str>) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             help::edit_help(doc, ctx, title, body)
@@ -42,8 +45,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] when the request is done, cancelled or expired;
-    /// [`Error::NotAllowed`] for the requester themself.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when the request is done,
+    /// cancelled or expired; [`Error::NotAllowed`](crate::Error::NotAllowed) for the requester
+    /// themself.
     pub fn respond_help(&self, id: &EntityId, message: &str) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             help::respond_help(doc, ctx, message)
@@ -54,7 +58,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] when the local member has no active response.
+    /// [`Error::NotFound`](crate::Error::NotFound) when the local member has no active response.
     pub fn withdraw_help_response(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             help::withdraw_help_response(doc, ctx)
@@ -65,8 +69,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] unless the request
-    /// is open; [`Error::InvalidInput`] when `helper` has no active response.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) unless the request is open;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) when `helper` has no active response.
     pub fn match_help(&self, id: &EntityId, helper: &MemberId) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             help::match_help(doc, ctx, helper)
@@ -77,7 +82,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] unless matched; [`Error::NotAllowed`] for others.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) unless matched;
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for others.
     pub fn unmatch_help(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Help, help::unmatch_help)
     }
@@ -86,7 +92,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] unless matched (e.g. cancelled); [`Error::NotAllowed`].
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) unless matched (e.g.
+    /// cancelled); [`Error::NotAllowed`](crate::Error::NotAllowed).
     pub fn complete_help(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Help, help::complete_help)
     }
@@ -95,7 +102,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] when done or already cancelled; [`Error::NotAllowed`].
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when done or already
+    /// cancelled; [`Error::NotAllowed`](crate::Error::NotAllowed).
     pub fn cancel_help(&self, id: &EntityId, reason: &str) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| {
             help::cancel_help(doc, ctx, reason)
@@ -106,7 +114,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] unless done; [`Error::NotAllowed`] for others.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) unless done;
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for others.
     pub fn thank_help(&self, id: &EntityId, text: &str) -> Result<()> {
         self.update_entity(id, Kind::Help, |doc, ctx| help::thank_help(doc, ctx, text))
     }

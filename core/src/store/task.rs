@@ -11,10 +11,10 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidInput`] naming the field: empty or over-long `title`, over-long
-    /// `description` or `location_label`, a bad point (`lat`, `lon`), a bad `recurrence` rule or
-    /// one without occurrences, a missing or malformed `dtstart`, an unknown `tz`, a
-    /// `pledge_target` outside `1..=100`; storage errors.
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) naming the field: empty or over-long
+    /// `title`, over-long `description` or `location_label`, a bad point (`lat`, `lon`), a bad
+    /// `recurrence` rule or one without occurrences, a missing or malformed `dtstart`, an unknown
+    /// `tz`, a `pledge_target` outside `1..=100`; storage errors.
     pub fn create_task(&self, new: &NewTask) -> Result<EntityId> {
         self.create_entity(Kind::Task, |d, id, ctx| create(d, id, ctx, new))
     }
@@ -23,18 +23,20 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`], [`Error::Corrupt`], storage errors.
+    /// [`Error::NotFound`](crate::Error::NotFound), [`Error::Corrupt`](crate::Error::Corrupt),
+    /// storage errors.
     pub fn task(&self, id: &EntityId) -> Result<TaskView> {
         self.read_entity(id, Kind::Task, derive)
     }
 
-    /// Edits a task's fields and/or schedule (the creator, or [`Action::ManageTask`]). Text
-    /// merges character by character; a new schedule is a `schedule` entry.
+    /// Edits a task's fields and/or schedule (the creator, or
+    /// [`Action::ManageTask`](crate::model::Action::ManageTask)). Text merges character by
+    /// character; a new schedule is a `schedule` entry.
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidInput`] as for
-    /// [`Store::create_task`].
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) as for [`Store::create_task`].
     pub fn edit_task(&self, id: &EntityId, edit: &TaskEdit) -> Result<()> {
         self.update_entity(id, Kind::Task, |d, ctx| task::edit_task(d, ctx, edit))
     }
@@ -45,7 +47,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] when the task is finished or the member is already in.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when the task is finished or
+    /// the member is already in.
     pub fn claim_task(&self, id: &EntityId) -> Result<TaskStanding> {
         self.update_entity(id, Kind::Task, task::claim_task)
     }
@@ -54,7 +57,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] when the local member is neither adopter nor backup.
+    /// [`Error::NotFound`](crate::Error::NotFound) when the local member is neither adopter nor
+    /// backup.
     pub fn release_task(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Task, task::release_task)
     }
@@ -64,8 +68,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidTransition`] when the task is not in pledge mode, is finished, or the
-    /// member already pledged.
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when the task is not in pledge
+    /// mode, is finished, or the member already pledged.
     pub fn pledge_task(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Task, task::pledge_task)
     }
@@ -74,20 +78,23 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotFound`] when the local member has no active pledge.
+    /// [`Error::NotFound`](crate::Error::NotFound) when the local member has no active pledge.
     pub fn unpledge_task(&self, id: &EntityId) -> Result<()> {
         self.update_entity(id, Kind::Task, task::unpledge_task)
     }
 
-    /// Records an occurrence (`date`, `YYYY-MM-DD`) as done or skipped (the adopter, a backup,
-    /// or [`Action::ManageTask`]). Recording a done over a skip is allowed; done beats skipped.
+    /// Records an occurrence (`date`, `YYYY-MM-DD`) as done or skipped (the adopter, a backup, or
+    /// [`Action::ManageTask`](crate::model::Action::ManageTask)). Recording a done over a skip is
+    /// allowed; done beats skipped.
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] while pledging, or
-    /// when finished unless it records a done over a skip; [`Error::InvalidInput`] for a
-    /// malformed `date`, a date that is not an occurrence of the schedule, after today (in the
-    /// task's zone) or already recorded with that outcome or as done, or an over-long `note`.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) while pledging, or when
+    /// finished unless it records a done over a skip;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a malformed `date`, a date that is
+    /// not an occurrence of the schedule, after today (in the task's zone) or already recorded with
+    /// that outcome or as done, or an over-long `note`.
     pub fn record_occurrence(
         &self,
         id: &EntityId,
@@ -100,21 +107,25 @@ impl Store {
         })
     }
 
-    /// Pauses the task (the adopter, or [`Action::ManageTask`]): no due dates while paused.
+    /// Pauses the task (the adopter, or [`Action::ManageTask`](crate::model::Action::ManageTask)):
+    /// no due dates while paused.
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] when already
-    /// paused or finished.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) when already paused or
+    /// finished.
     pub fn pause_task(&self, id: &EntityId) -> Result<()> {
         self.pause_or_resume(id, true)
     }
 
-    /// Resumes a paused task (the adopter, or [`Action::ManageTask`]).
+    /// Resumes a paused task (the adopter, or
+    /// [`Action::ManageTask`](crate::model::Action::ManageTask)).
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidTransition`] unless paused.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidTransition`](crate::Error::InvalidTransition) unless paused.
     pub fn resume_task(&self, id: &EntityId) -> Result<()> {
         self.pause_or_resume(id, false)
     }
@@ -125,13 +136,14 @@ impl Store {
         })
     }
 
-    /// Adds a checklist item (the creator, adopter, a backup, or [`Action::ManageTask`]);
-    /// returns its id.
+    /// Adds a checklist item (the creator, adopter, a backup, or
+    /// [`Action::ManageTask`](crate::model::Action::ManageTask)); returns its id.
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] for anyone else; [`Error::InvalidInput`] for empty or over-long
-    /// `text` or a full checklist.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) for anyone else;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for empty or over-long `text` or a full
+    /// checklist.
     pub fn add_checklist_item(&self, id: &EntityId, text: &str) -> Result<String> {
         self.update_entity(id, Kind::Task, |d, ctx| {
             task::add_checklist_item(d, ctx, text)
@@ -142,8 +154,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// [`Error::NotAllowed`] as for [`Store::add_checklist_item`]; [`Error::NotFound`] for an
-    /// unknown item.
+    /// [`Error::NotAllowed`](crate::Error::NotAllowed) as for [`Store::add_checklist_item`];
+    /// [`Error::NotFound`](crate::Error::NotFound) for an unknown item.
     pub fn remove_checklist_item(&self, id: &EntityId, item: &str) -> Result<()> {
         self.update_entity(id, Kind::Task, |d, ctx| {
             task::remove_checklist_item(d, ctx, item)
