@@ -199,7 +199,8 @@ names! {
 names! {
     /// What a [`Notice`] tells: a stable machine code the shells turn into words.
     pub enum NoticeCode {
-        /// An event's capacity went down and pushed a confirmed RSVP to the waitlist.
+        /// A confirmed RSVP is on the waitlist now: another answer came first (offline) or the
+        /// capacity was lowered.
         Bumped = "bumped",
         /// Someone else claimed the task first; you are a backup.
         ClaimLost = "claim_lost",
