@@ -38,6 +38,15 @@ done
 install_file() { # src dst
   cmp -s "$1" "$2" 2>/dev/null || cp "$1" "$2"
 }
+# SwiftPM's incremental build does not always recompile a module whose imported types changed
+# layout (seen: a record gaining an enum field left the test module reading old offsets), so
+# the cached build folder is used only for the generated FFI it was built with.
+ffi_sum=$(cat "$GEN/noaber_ffi.swift" "$GEN/noaber_ffiFFI.h" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$ROOT/.cache/swift-build.ffi" 2>/dev/null || true)" != "$ffi_sum" ]; then
+  rm -rf "$ROOT/.cache/swift-build"
+  mkdir -p "$ROOT/.cache"
+  echo "$ffi_sum" >"$ROOT/.cache/swift-build.ffi"
+fi
 install_file "$GEN/noaber_ffi.swift" "$PKG/Sources/NoaberFFI/noaber_ffi.swift"
 install_file "$GEN/noaber_ffiFFI.h" "$PKG/Sources/noaber_ffiFFI/noaber_ffiFFI.h"
 install_file "$GEN/noaber_ffiFFI.modulemap" "$PKG/Sources/noaber_ffiFFI/module.modulemap"

@@ -431,8 +431,8 @@ pub struct Summary {
     pub lon: Option<f64>,
     /// Whether someone should respond.
     pub needs_response: bool,
-    /// Kind-specific figures (going, waitlisted, adopter, me-too count, ...) as a JSON object.
-    pub detail_json: String,
+    /// Kind-specific figures (going, waitlisted, adopter, me-too count, ...).
+    pub detail: Detail,
     /// Whether a change made on this device waits for the relay ("not sent yet").
     pub unsynced: bool,
 }
@@ -454,8 +454,149 @@ impl From<noaber_core::Summary> for Summary {
             lat: s.lat,
             lon: s.lon,
             needs_response: s.needs_response,
-            detail_json: s.detail.to_string(),
+            detail: s.detail.into(),
             unsynced: s.unsynced,
+        }
+    }
+}
+
+/// What a list row shows beyond the common columns, by kind (`noaber_core::model::Detail`;
+/// member ids as their 32 hex digits, as everywhere in the bindings).
+#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+pub enum Detail {
+    /// A help request or offer.
+    Help {
+        /// `ask` or `offer`.
+        mode: String,
+        /// `low`, `normal`, `high`.
+        urgency: String,
+        /// Location precision: `complex`, `stairwell`, `street`, `buurt`.
+        precision: String,
+        /// The matched helper, if any.
+        helper: Option<String>,
+        /// Active responses.
+        responses: i64,
+    },
+    /// A buurt event.
+    Event {
+        /// Capacity, if limited.
+        capacity: Option<i64>,
+        /// Confirmed "going".
+        going: i64,
+        /// Waitlisted.
+        waitlisted: i64,
+        /// "Maybe".
+        maybe: i64,
+        /// Volunteers needed over all shifts.
+        shifts_needed: i64,
+        /// Volunteer places filled (capped per shift at its need).
+        shifts_filled: i64,
+    },
+    /// An adoptable task.
+    Task {
+        /// Current adopter.
+        adopter: Option<String>,
+        /// Number of backups.
+        backups: i64,
+        /// Distinct pledging households.
+        pledges: i64,
+        /// Households needed before the task becomes active (pledge mode).
+        pledge_target: Option<i64>,
+        /// Whether paused.
+        paused: bool,
+        /// The oldest open occurrence (`YYYY-MM-DD`), if the task recurs and is not finished.
+        next_open: Option<String>,
+        /// The recurrence rule text.
+        recurrence: Option<String>,
+    },
+    /// A report of a neglected environment.
+    Report {
+        /// `low`, `normal`, `high`, `urgent`.
+        severity: String,
+        /// "Me too" count (distinct members).
+        me_too: i64,
+        /// The party responsible, if set.
+        responsible: Option<String>,
+        /// Number of photo references.
+        photos: i64,
+    },
+    /// A member's profile.
+    Profile {
+        /// Display name.
+        display_name: String,
+        /// Household / complex label.
+        household: Option<String>,
+    },
+}
+
+impl From<noaber_core::model::Detail> for Detail {
+    fn from(d: noaber_core::model::Detail) -> Self {
+        use noaber_core::model::Detail as D;
+        let id = |m: Option<MemberId>| m.map(|m| m.as_str().to_owned());
+        match d {
+            D::Help {
+                mode,
+                urgency,
+                precision,
+                helper,
+                responses,
+            } => Detail::Help {
+                mode,
+                urgency,
+                precision,
+                helper: id(helper),
+                responses,
+            },
+            D::Event {
+                capacity,
+                going,
+                waitlisted,
+                maybe,
+                shifts_needed,
+                shifts_filled,
+            } => Detail::Event {
+                capacity,
+                going,
+                waitlisted,
+                maybe,
+                shifts_needed,
+                shifts_filled,
+            },
+            D::Task {
+                adopter,
+                backups,
+                pledges,
+                pledge_target,
+                paused,
+                next_open,
+                recurrence,
+            } => Detail::Task {
+                adopter: id(adopter),
+                backups,
+                pledges,
+                pledge_target,
+                paused,
+                next_open,
+                recurrence,
+            },
+            D::Report {
+                severity,
+                me_too,
+                responsible,
+                photos,
+            } => Detail::Report {
+                severity,
+                me_too,
+                responsible,
+                photos,
+            },
+            D::Profile {
+                display_name,
+                household,
+            } => Detail::Profile {
+                display_name,
+                household,
+            },
         }
     }
 }

@@ -78,7 +78,7 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{
-    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, allowed,
+    Action, Ctx, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, allowed,
     require,
 };
 
@@ -886,7 +886,7 @@ pub(crate) fn project(v: &EventView) -> Projection {
         participants,
         notices: v.notices.clone(),
         comments: Vec::new(),
-        row: KindRow::Event {
+        detail: Detail::Event {
             capacity: v.capacity,
             going: count(v.confirmed.len()),
             waitlisted: count(v.waitlist.len()),
@@ -1412,9 +1412,15 @@ mod tests {
         };
         let row = d.store.list(&q)?.items.remove(0);
         assert_eq!(row.status, "upcoming");
-        assert_eq!(row.detail["going"], 2);
-        assert_eq!(row.detail["waitlisted"], 1);
-        assert_eq!(row.detail["capacity"], 2);
+        assert!(matches!(
+            row.detail,
+            Detail::Event {
+                going: 2,
+                waitlisted: 1,
+                capacity: Some(2),
+                ..
+            }
+        ));
         assert_eq!(row.starts_at, Some(party().starts_at));
         assert_eq!(row.location_label.as_deref(), Some("Buurthuis De Schakel"));
         assert!(!row.needs_response);
@@ -1710,13 +1716,14 @@ mod tests {
             ..Default::default()
         };
         let row = d.store.list(&q)?.items.remove(0);
-        assert_eq!(
-            (
-                row.detail["shifts_needed"].clone(),
-                row.detail["shifts_filled"].clone()
-            ),
-            (3.into(), 3.into())
-        );
+        assert!(matches!(
+            row.detail,
+            Detail::Event {
+                shifts_needed: 3,
+                shifts_filled: 3,
+                ..
+            }
+        ));
 
         // One who is on withdraws: the reserve moves up.
         as_member(&d, &m[0])?;

@@ -42,7 +42,7 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{
-    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, require,
+    Action, Ctx, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, require,
 };
 
 names! {
@@ -477,7 +477,7 @@ pub(crate) fn project(v: &HelpView) -> Projection {
         participants,
         notices: v.notices.clone(),
         comments: Vec::new(),
-        row: KindRow::Help {
+        detail: Detail::Help {
             mode: v.mode.clone(),
             urgency: v.urgency.clone(),
             precision: v.precision.clone(),

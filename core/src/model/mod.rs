@@ -14,6 +14,7 @@ use automerge::ReadDoc;
 use serde::Serialize;
 
 pub use crate::kind::{Ctx, Kind, Role};
+pub use detail::{DETAIL_VERSION, Detail};
 
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
@@ -84,6 +85,7 @@ macro_rules! names {
 
 pub mod audience;
 pub mod comment;
+pub mod detail;
 pub mod event;
 pub mod help;
 pub mod profile;
@@ -271,74 +273,6 @@ pub struct CommentRow {
     pub withdrawn: bool,
 }
 
-/// Kind-specific projection columns.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KindRow {
-    /// `help_requests` row.
-    Help {
-        /// `ask` or `offer`.
-        mode: String,
-        /// `low`, `normal`, `high`.
-        urgency: String,
-        /// Location precision: `complex`, `stairwell`, `street`, `buurt`.
-        precision: String,
-        /// The matched helper, if any.
-        helper: Option<MemberId>,
-        /// Active responses.
-        responses: i64,
-    },
-    /// `events` row.
-    Event {
-        /// Capacity, if limited.
-        capacity: Option<i64>,
-        /// Confirmed "going".
-        going: i64,
-        /// Waitlisted.
-        waitlisted: i64,
-        /// "Maybe".
-        maybe: i64,
-        /// Volunteers needed over all shifts.
-        shifts_needed: i64,
-        /// Volunteer places filled (capped per shift at its need).
-        shifts_filled: i64,
-    },
-    /// `tasks` row.
-    Task {
-        /// Current adopter.
-        adopter: Option<MemberId>,
-        /// Number of backups.
-        backups: i64,
-        /// Distinct pledging households.
-        pledges: i64,
-        /// Households needed before the task becomes active (pledge mode).
-        pledge_target: Option<i64>,
-        /// Whether paused.
-        paused: bool,
-        /// The oldest open occurrence (`YYYY-MM-DD`), if the task recurs and is not finished.
-        next_open: Option<String>,
-        /// The recurrence rule text.
-        recurrence: Option<String>,
-    },
-    /// `reports` row.
-    Report {
-        /// `low`, `normal`, `high`, `urgent`.
-        severity: String,
-        /// "Me too" count (distinct members).
-        me_too: i64,
-        /// The party responsible, if set.
-        responsible: Option<String>,
-        /// Number of photo references.
-        photos: i64,
-    },
-    /// `profiles` row.
-    Profile {
-        /// Display name.
-        display_name: String,
-        /// Household / complex label.
-        household: Option<String>,
-    },
-}
-
 /// Everything the store writes to SQL for one entity, derived from its document alone.
 ///
 /// Deterministic: the same document gives the same projection on every device, so a rebuild
@@ -387,8 +321,8 @@ pub struct Projection {
     pub notices: Vec<Notice>,
     /// Comments.
     pub comments: Vec<CommentRow>,
-    /// Kind-specific columns.
-    pub row: KindRow,
+    /// Kind-specific figures, stored as [`Detail`] in `entities.detail`.
+    pub detail: Detail,
 }
 
 /// Derives the projection of any document by dispatching on its `kind`.

@@ -39,7 +39,7 @@ use serde::Serialize;
 use crate::doc::{self, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
-use crate::model::{Ctx, Kind, KindRow, Participant, Projection, Relation};
+use crate::model::{Ctx, Detail, Kind, Participant, Projection, Relation};
 
 names! {
     /// The entries of this kind's log (`t`), as stored.
@@ -245,7 +245,7 @@ pub(crate) fn project(v: &ProfileView) -> Projection {
         }],
         notices: Vec::new(),
         comments: Vec::new(),
-        row: KindRow::Profile {
+        detail: Detail::Profile {
             display_name: v.display_name.clone(),
             household: v.household.clone(),
         },
@@ -392,7 +392,10 @@ mod tests {
         })?;
         assert_eq!(page.items[0].status, "active");
         assert_eq!(page.items[0].title, "Ans");
-        assert_eq!(page.items[0].detail["household"], "Complex 4");
+        assert!(matches!(
+            &page.items[0].detail,
+            Detail::Profile { household: Some(h), .. } if h == "Complex 4"
+        ));
         for word in ["fietsen", "avonds"] {
             let found = s.list(&ListQuery {
                 text: Some(word.into()),

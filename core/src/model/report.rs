@@ -87,7 +87,7 @@ use crate::doc::{self, Entry, Field};
 use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{
-    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, Role,
+    Action, Ctx, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, Role,
     allowed, require,
 };
 
@@ -923,7 +923,7 @@ pub(crate) fn project(v: &ReportView) -> Projection {
         participants,
         notices: v.notices.clone(),
         comments: Vec::new(),
-        row: KindRow::Report {
+        detail: Detail::Report {
             severity: v.severity.clone(),
             me_too: i64::try_from(v.me_too.len()).unwrap_or(i64::MAX),
             responsible: v.responsible.clone(),
@@ -1200,8 +1200,9 @@ mod tests {
             row.location_label.as_deref(),
             Some("Complex 4 · kelder · portiek 12–20")
         );
-        assert_eq!(row.detail["severity"], "high");
-        assert_eq!(row.detail["me_too"], 0);
+        assert!(
+            matches!(&row.detail, Detail::Report { severity, me_too: 0, .. } if severity == "high")
+        );
         let mine = r.store.list(&ListQuery {
             mine: true,
             ..Default::default()
@@ -1635,7 +1636,10 @@ mod tests {
                 ..Default::default()
             })?
             .items;
-        assert!(row.iter().all(|s| s.detail["me_too"] == 1));
+        assert!(
+            row.iter()
+                .all(|s| matches!(s.detail, Detail::Report { me_too: 1, .. }))
+        );
         Ok(())
     }
 
@@ -1771,7 +1775,10 @@ mod tests {
             kind: Some(Kind::Report),
             ..Default::default()
         })?;
-        assert_eq!(page.items[0].detail["responsible"], "Gemeente");
+        assert!(matches!(
+            &page.items[0].detail,
+            Detail::Report { responsible: Some(r), .. } if r == "Gemeente"
+        ));
         o.clock.set(T + 50);
         o.store.set_report_responsible(&id, "")?;
         assert_eq!(o.store.report(&id)?.responsible, None);
@@ -1813,7 +1820,10 @@ mod tests {
             kind: Some(Kind::Report),
             ..Default::default()
         })?;
-        assert_eq!(page.items[0].detail["photos"], MAX_PHOTOS);
+        assert!(matches!(
+            page.items[0].detail,
+            Detail::Report { photos, .. } if photos == MAX_PHOTOS as i64
+        ));
         Ok(())
     }
 

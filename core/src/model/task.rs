@@ -105,7 +105,7 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::rrule::Rule;
 use crate::model::{
-    Action, Ctx, Kind, KindRow, Notice, NoticeCode, Participant, Projection, Relation, allowed,
+    Action, Ctx, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, allowed,
     require,
 };
 
@@ -1106,7 +1106,7 @@ pub(crate) fn project(v: &TaskView) -> Projection {
         participants,
         notices: v.notices.clone(),
         comments: Vec::new(),
-        row: KindRow::Task {
+        detail: Detail::Task {
             adopter: v.adopter.clone(),
             backups: v.backups.len() as i64,
             pledges: v.households as i64,
@@ -1766,8 +1766,8 @@ mod tests {
         );
         let p = project(&v);
         assert!(matches!(
-            p.row,
-            KindRow::Task {
+            p.detail,
+            Detail::Task {
                 pledges: 2,
                 pledge_target: Some(2),
                 ..
@@ -1860,7 +1860,7 @@ mod tests {
         assert_eq!(v.due_state(1_743_372_000_000 - 1), "due");
         assert_eq!(v.due_state(1_743_372_000_000), "overdue");
         assert!(
-            matches!(&project(&v).row, KindRow::Task { next_open: Some(n), .. } if n == "2025-03-29")
+            matches!(&project(&v).detail, Detail::Task { next_open: Some(n), .. } if n == "2025-03-29")
         );
         assert_eq!(v.occurrences.len(), 1);
         assert_eq!(
@@ -2241,7 +2241,7 @@ mod tests {
         let p = project(&s.task(&id)?);
         assert_eq!(p.status, "active");
         assert!(!p.needs_response);
-        let want = KindRow::Task {
+        let want = Detail::Task {
             adopter: Some(d.member.clone()),
             backups: 0,
             pledges: 0,
@@ -2250,7 +2250,7 @@ mod tests {
             next_open: Some("2025-03-22".into()),
             recurrence: Some("FREQ=WEEKLY;INTERVAL=2".into()),
         };
-        assert_eq!(p.row, want);
+        assert_eq!(p.detail, want);
         assert!(
             p.participants
                 .iter()

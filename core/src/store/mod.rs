@@ -47,6 +47,21 @@ pub use subscribe::{Changed, Subscription};
 /// Documents kept loaded in memory (~17 KB each for a small document).
 pub const CACHE_DOCS: usize = 64;
 
+/// Which derivation wrote the projection rows, kept in the `projection_version` setting:
+/// the stored [`Detail`](crate::model::Detail) format and the version of the derivation rules.
+/// Bump [`PROJECTION_RULES`] whenever a kind's `derive`/`project` gives other rows for
+/// documents that already exist; a store opened by code with another value re-derives every
+/// row once ([`Store::rebuild_projections`]), so lists never show rows of an older rule.
+fn projection_version() -> String {
+    format!(
+        "detail-{}/rules-{PROJECTION_RULES}",
+        crate::model::DETAIL_VERSION
+    )
+}
+
+/// The version of the derivation rules (see [`projection_version`]).
+const PROJECTION_RULES: u32 = 1;
+
 /// The local person using this device, as they act in the active buurt.
 ///
 /// Member and actor ids are **per buurt**: each join registers the store's *pending* ids (made
@@ -234,8 +249,9 @@ impl Store {
         schema::migrate(&mut conn)?;
         let active_buurt = setting(&conn, "active_buurt")?;
         let identity = load_identity(&conn, active_buurt.as_deref())?;
+        let stale = setting(&conn, "projection_version")? != Some(projection_version());
         let cap = NonZeroUsize::new(CACHE_DOCS).unwrap_or(NonZeroUsize::MIN);
-        Ok(Store {
+        let store = Store {
             inner: Mutex::new(Inner {
                 active_buurt,
                 conn,
@@ -246,7 +262,14 @@ impl Store {
             subscribers: subscribe::Registry::default(),
             blobs: photos::Blobs::beside(path.as_deref()),
             path,
-        })
+        };
+        if stale {
+            // Once after an update that changed the rules or the stored format (or on a new
+            // store, where there is nothing to derive): one document at a time.
+            let n = store.rebuild_projections()?;
+            tracing::info!(entities = n, version = %projection_version(), "re-derived the projections");
+        }
+        Ok(store)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -518,8 +541,9 @@ impl Store {
     }
 
     /// Drops every projection row and derives them again from the documents, one document at
-    /// a time (memory stays bounded). Returns how many entities were projected; documents that
-    /// fail to load are skipped (and logged by id) so one corrupt entity cannot block the rest.
+    /// a time (memory stays bounded), and records the [`projection_version`] in the same
+    /// transaction. Returns how many entities were projected; documents that fail to load are
+    /// skipped (and logged by id) so one corrupt entity cannot block the rest.
     ///
     /// # Errors
     ///
@@ -532,11 +556,6 @@ impl Store {
         for sql in [
             "DELETE FROM entities",
             "DELETE FROM search",
-            "DELETE FROM help_requests",
-            "DELETE FROM events",
-            "DELETE FROM tasks",
-            "DELETE FROM reports",
-            "DELETE FROM profiles",
             "DELETE FROM participants",
             "DELETE FROM notices",
             "DELETE FROM comments",
@@ -557,6 +576,7 @@ impl Store {
                 n += 1;
             }
         }
+        set_setting(&tx, "projection_version", Some(&projection_version()))?;
         tx.commit()?;
         Ok(n)
     }

@@ -1,67 +1,15 @@
 //! Writing projection rows: one entity's [`Projection`] into the plain SQL tables that lists,
-//! filters, counts and search read. Called in the same transaction as the change that caused
+//! filters, counts and search read (`entities` with the kind's [`Detail`] as its stored JSON,
+//! `participants`, `notices`, `comments`, `search`). Called in the same transaction as the change that caused
 //! it, and by the rebuild.
 
 use rusqlite::{Transaction, params};
 
 use crate::error::Result;
 use crate::ids::EntityId;
-use crate::model::{KindRow, Projection};
-
-/// Kind-specific columns as JSON, kept in `entities.detail` for display in lists.
-fn detail_json(row: &KindRow) -> serde_json::Value {
-    use serde_json::json;
-    match row {
-        KindRow::Help {
-            mode,
-            urgency,
-            precision,
-            helper,
-            responses,
-        } => json!({
-            "mode": mode, "urgency": urgency, "precision": precision,
-            "helper": helper, "responses": responses,
-        }),
-        KindRow::Event {
-            capacity,
-            going,
-            waitlisted,
-            maybe,
-            shifts_needed,
-            shifts_filled,
-        } => json!({
-            "capacity": capacity, "going": going, "waitlisted": waitlisted, "maybe": maybe,
-            "shifts_needed": shifts_needed, "shifts_filled": shifts_filled,
-        }),
-        KindRow::Task {
-            adopter,
-            backups,
-            pledges,
-            pledge_target,
-            paused,
-            next_open,
-            recurrence,
-        } => json!({
-            "adopter": adopter, "backups": backups, "pledges": pledges,
-            "pledge_target": pledge_target, "paused": paused, "next_open": next_open,
-            "recurrence": recurrence,
-        }),
-        KindRow::Report {
-            severity,
-            me_too,
-            responsible,
-            photos,
-        } => json!({
-            "severity": severity, "me_too": me_too, "responsible": responsible, "photos": photos,
-        }),
-        KindRow::Profile {
-            display_name,
-            household,
-        } => json!({
-            "display_name": display_name, "household": household,
-        }),
-    }
-}
+#[cfg(doc)]
+use crate::model::Detail;
+use crate::model::Projection;
 
 /// Removes every projection row of `id`.
 pub(crate) fn delete(tx: &Transaction<'_>, id: &EntityId) -> Result<()> {
@@ -76,11 +24,6 @@ pub(crate) fn delete(tx: &Transaction<'_>, id: &EntityId) -> Result<()> {
             .execute([seq])?;
     }
     for sql in [
-        "DELETE FROM help_requests WHERE id = ?1",
-        "DELETE FROM events WHERE id = ?1",
-        "DELETE FROM tasks WHERE id = ?1",
-        "DELETE FROM reports WHERE id = ?1",
-        "DELETE FROM profiles WHERE id = ?1",
         "DELETE FROM participants WHERE entity_id = ?1",
         "DELETE FROM notices WHERE entity_id = ?1",
         "DELETE FROM comments WHERE entity_id = ?1",
@@ -93,7 +36,7 @@ pub(crate) fn delete(tx: &Transaction<'_>, id: &EntityId) -> Result<()> {
 /// Replaces the projection rows of `id` by `p`.
 pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Result<()> {
     delete(tx, id)?;
-    let detail = detail_json(&p.row).to_string();
+    let detail = p.detail.to_stored()?;
     let seq: i64 = tx
         .prepare_cached(
             "INSERT INTO entities (id, kind, status, category, title, created_by, created_at,
@@ -133,87 +76,6 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
             ],
             |r| r.get(0),
         )?;
-
-    match &p.row {
-        KindRow::Help {
-            mode,
-            urgency,
-            precision,
-            helper,
-            responses,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO help_requests (id, mode, urgency, precision, helper, responses)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                id.as_str(),
-                mode,
-                urgency,
-                precision,
-                helper.as_ref().map(|m| m.as_str()),
-                responses
-            ])?;
-        }
-        KindRow::Event {
-            capacity,
-            going,
-            waitlisted,
-            maybe,
-            shifts_needed,
-            shifts_filled,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO events (id, capacity, going, waitlisted, maybe, shifts_needed, shifts_filled)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![id.as_str(), capacity, going, waitlisted, maybe, shifts_needed, shifts_filled])?;
-        }
-        KindRow::Task {
-            adopter,
-            backups,
-            pledges,
-            pledge_target,
-            paused,
-            next_open,
-            recurrence,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO tasks (id, adopter, backups, pledges, pledge_target, paused, next_open, recurrence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                id.as_str(),
-                adopter.as_ref().map(|m| m.as_str()),
-                backups,
-                pledges,
-                pledge_target,
-                paused,
-                next_open,
-                recurrence
-            ])?;
-        }
-        KindRow::Report {
-            severity,
-            me_too,
-            responsible,
-            photos,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO reports (id, severity, me_too, responsible, photos) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![id.as_str(), severity, me_too, responsible, photos])?;
-        }
-        KindRow::Profile {
-            display_name,
-            household,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO profiles (id, display_name, household) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![id.as_str(), display_name, household])?;
-        }
-    }
 
     let mut ins = tx.prepare_cached(
         "INSERT OR IGNORE INTO participants (entity_id, member_id, relation) VALUES (?1, ?2, ?3)",

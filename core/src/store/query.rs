@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ids::EntityId;
-use crate::model::{CommentRow, Kind};
+use crate::model::{CommentRow, Detail, Kind};
 use crate::store::Store;
 
 /// The status a list shows, with the clock applied (`?1` is now).
@@ -108,7 +108,7 @@ pub struct Summary {
     /// Whether someone should respond.
     pub needs_response: bool,
     /// Kind-specific figures (going, waitlisted, adopter, me-too count, ...).
-    pub detail: serde_json::Value,
+    pub detail: Detail,
     /// Whether a change made on this device waits for the relay's acknowledgement (what a
     /// caretaker's offline screen marks as "not sent yet"); refused changes do not count.
     pub unsynced: bool,
@@ -309,7 +309,7 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
             lat: r.get(11)?,
             lon: r.get(12)?,
             needs_response: r.get(13)?,
-            detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+            detail: Detail::from_stored(&detail)?,
             unsynced: r.get(16)?,
         });
         last_sort.push(r.get::<_, i64>(15)?);
@@ -466,11 +466,6 @@ impl Store {
             let mut out = Vec::new();
             for (table, order) in [
                 ("entities", "id"),
-                ("help_requests", "id"),
-                ("events", "id"),
-                ("tasks", "id"),
-                ("reports", "id"),
-                ("profiles", "id"),
                 ("participants", "entity_id, member_id, relation"),
                 ("notices", "entity_id, member_id, code, text"),
                 ("comments", "entity_id, comment_id"),

@@ -26,6 +26,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "006_outbox_retries",
         include_str!("migrations/006_outbox_retries.sql"),
     ),
+    (
+        "007_typed_detail",
+        include_str!("migrations/007_typed_detail.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
@@ -146,6 +150,45 @@ mod tests {
         let next = store.join_attempt("https://r", "AAAA-AAAA-AAAA")?;
         assert_ne!(next.member.as_str(), member);
         assert_ne!(next.actor, actor);
+        Ok(())
+    }
+
+    /// A store whose list rows were written by an older derivation (here: the untyped detail
+    /// JSON of schema 6 and no `projection_version`) re-derives them when opened, so lists read
+    /// typed rows; a damaged row is a clear storage error until a rebuild repairs it.
+    #[test]
+    fn old_list_rows_are_re_derived_on_open() -> Result<()> {
+        use crate::model::Detail;
+        let dir = tempfile::tempdir().map_err(|e| Error::Other(e.to_string()))?;
+        let path = dir.path().join("store.db");
+        let clock = std::sync::Arc::new(crate::clock::ManualClock::new(1_790_000_000_000));
+        let list = |s: &crate::store::Store| s.list(&crate::ListQuery::default());
+        let id = {
+            let s = crate::store::Store::open_with_clock(&path, clock.clone())?;
+            let id = s.create_help(&crate::model::help::NewHelp::ask(
+                "groceries",
+                "Boodschappen",
+            ))?;
+            s.with_conn(|c, _| {
+                c.execute_batch(
+                    r#"UPDATE entities SET detail = '{"mode":"ask","urgency":"normal","precision":"buurt","helper":null,"responses":0}';
+                       DELETE FROM settings WHERE key = 'projection_version';"#,
+                )?;
+                Ok(())
+            })?;
+            id
+        };
+        let s = crate::store::Store::open_with_clock(&path, clock.clone())?;
+        let page = list(&s)?;
+        assert_eq!(page.items[0].id, id.as_str());
+        assert!(
+            matches!(&page.items[0].detail, Detail::Help { mode, responses: 0, .. } if mode == "ask")
+        );
+
+        s.with_conn(|c, _| Ok(c.execute("UPDATE entities SET detail = '{\"v\":1}'", [])?))?;
+        assert!(matches!(list(&s), Err(Error::Storage(m)) if m.contains("unreadable list detail")));
+        assert_eq!(s.rebuild_projections()?, 1);
+        assert_eq!(list(&s)?.items.len(), 1);
         Ok(())
     }
 

@@ -699,19 +699,14 @@ suspend fun closingTheWrapperReleasesTheStore(t: Scope) {
 }
 
 suspend fun listDetailsAreReadFromTheRow(t: Scope) {
-    val d = Detail.parse("""{"a":1,"b":"x\"y\u00e9","c":null,"d":[1,2],"e":["p","q"],"f":true,"g":-2.5e1,"h":{}}""")
-    eq(d.long("a"), 1L, "a")
-    eq(d.string("b"), "x\"yé", "b")
-    eq(d.string("c"), null, "c")
-    eq(d.count("d"), 2L, "d")
-    eq(d.strings("e"), listOf("p", "q"), "e")
-    eq(d.boolean("f"), true, "f")
-    eq(d.long("g"), -25L, "g")
-    eq(d.long("missing"), null, "missing")
-    for (bad in listOf("", "[1]", "{\"a\":}", "{\"a\":1", "{\"a\":1} x", "{'a':1}", "{\"a\":tru}")) {
-        throws<IllegalArgumentException> { Detail.parse(bad) }
-    }
-    // Real rows: every key the cards read is present for its kind.
+    // The row's detail is a typed enum per kind: no JSON in the shell.
+    val ans = t.member("ans", "resident")
+    ans.createHelp(help("Boodschappen"))
+    val row = ans.list(ListQuery(kind = Kind.HELP)).items.single()
+    val d = row.detail as? Detail.Help ?: throw AssertionError("a help row has a help detail: ${row.detail}")
+    eq(Triple(d.mode, d.responses, d.helper), Triple("ask", 0L, null), "help detail")
+    eq(row.toHelpCard(ans.identity().member).offer, false, "help card")
+    throws<IllegalStateException> { row.toEventCard(emptySet()) }
     val org = t.member("fatima", "organiser")
     val start = org.nowMs() + 86_400_000L
     val ev = org.createEvent(NewEvent(title = "Opruimdag", startsAt = start, endsAt = start + 1, place = "Plein", capacity = 10L))

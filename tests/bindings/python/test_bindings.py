@@ -366,7 +366,9 @@ class Journeys(Base):
         self.assertEqual(s.pending_count(), 9)  # 4 profile changes, 5 requests
         self.assertEqual(s.my_notices(), [])
         self.assertEqual(s.rebuild_projections(), 6)
-        self.assertEqual(json.loads(page.items[0].detail_json)["responses"], 0)
+        detail = page.items[0].detail
+        self.assertIsInstance(detail, nf.Detail.HELP)
+        self.assertEqual((detail.mode, detail.responses, detail.helper), ("ask", 0, None))
 
 
 class Errors(Base):

@@ -66,13 +66,17 @@ public struct ShortEvent: Equatable, Sendable {
     /// Of those, filled.
     public var shiftsFilled: Int64
 
-    /// Reads the coverage from the row's `detailJson` (`shifts_needed`, `shifts_filled`);
-    /// missing figures read as 0.
+    /// Reads the coverage from the row's event detail; a row of another kind has none (0, 0).
     public init(summary: Summary) {
-        let detail = (try? JSONSerialization.jsonObject(with: Data(summary.detailJson.utf8))) as? [String: Any]
         self.summary = summary
-        self.shiftsNeeded = (detail?["shifts_needed"] as? NSNumber)?.int64Value ?? 0
-        self.shiftsFilled = (detail?["shifts_filled"] as? NSNumber)?.int64Value ?? 0
+        switch summary.detail {
+        case let .event(capacity: _, going: _, waitlisted: _, maybe: _, shiftsNeeded: needed, shiftsFilled: filled):
+            self.shiftsNeeded = needed
+            self.shiftsFilled = filled
+        default:
+            self.shiftsNeeded = 0
+            self.shiftsFilled = 0
+        }
     }
 }
 

@@ -2,8 +2,7 @@
 // compiles and tests it on the JVM against a real store. Composables only render these.
 package nl.noaber.app.state
 
-import nl.noaber.detail
-import nl.noaber.ffi.Kind
+import nl.noaber.ffi.Detail
 import nl.noaber.ffi.Summary
 
 /** A help request or offer as a list card. */
@@ -72,8 +71,8 @@ data class TaskCard(
     val status: String,
     /** The adopter's member id. */
     val adopter: String?,
-    /** Backups' member ids. */
-    val backups: List<String>,
+    /** How many backups stand behind the adopter. */
+    val backups: Long,
     /** The next open occurrence (`YYYY-MM-DD`). */
     val nextOpen: String?,
     /** The local member adopted it (not only a backup). */
@@ -100,47 +99,46 @@ data class ReportCard(
     val waiting: Boolean = false,
 )
 
+/** The row's detail as [T], or an error naming what the row is (a caller mixed up kinds). */
+private inline fun <reified T : Detail> Summary.detailOf(): T =
+    detail as? T ?: throw IllegalStateException("not a ${T::class.simpleName} row: $kind")
+
 /** Turns a help row into a card; [me] is the local member id. */
 fun Summary.toHelpCard(me: String): HelpCard {
-    check(kind == Kind.HELP) { "not a help row: $kind" }
-    val d = detail
+    val d = detailOf<Detail.Help>()
     return HelpCard(
-        id = id, title = title, category = category, offer = d.string("mode") == "offer",
-        status = status, responses = d.count("responses") ?: 0, helper = d.string("helper"),
+        id = id, title = title, category = category, offer = d.mode == "offer",
+        status = status, responses = d.responses, helper = d.helper,
         place = locationLabel?.takeIf { it.isNotEmpty() }, createdAt = createdAt, mine = createdBy == me,
     )
 }
 
 /** Turns an event row into a card; [mine] are the ids of events the local member takes part in. */
 fun Summary.toEventCard(mine: Set<String>): EventCard {
-    check(kind == Kind.EVENT) { "not an event row: $kind" }
-    val d = detail
+    val d = detailOf<Detail.Event>()
     return EventCard(
         id = id, title = title, startsAt = startsAt, place = locationLabel, status = status,
-        going = d.long("going") ?: 0, capacity = d.long("capacity"), waitlisted = d.long("waitlisted") ?: 0,
-        shiftsNeeded = d.long("shifts_needed") ?: 0, shiftsFilled = d.long("shifts_filled") ?: 0,
+        going = d.going, capacity = d.capacity, waitlisted = d.waitlisted,
+        shiftsNeeded = d.shiftsNeeded, shiftsFilled = d.shiftsFilled,
         mine = id in mine,
     )
 }
 
 /** Turns a task row into a card; [me] is the local member id. */
 fun Summary.toTaskCard(me: String): TaskCard {
-    check(kind == Kind.TASK) { "not a task row: $kind" }
-    val d = detail
-    val adopter = d.string("adopter")
+    val d = detailOf<Detail.Task>()
     return TaskCard(
-        id = id, title = title, status = status, adopter = adopter, backups = d.strings("backups"),
-        nextOpen = d.string("next_open"), adoptedByMe = adopter == me,
+        id = id, title = title, status = status, adopter = d.adopter, backups = d.backups,
+        nextOpen = d.nextOpen, adoptedByMe = d.adopter == me,
     )
 }
 
 /** Turns a report row into a card. */
 fun Summary.toReportCard(): ReportCard {
-    check(kind == Kind.REPORT) { "not a report row: $kind" }
-    val d = detail
+    val d = detailOf<Detail.Report>()
     return ReportCard(
-        id = id, title = title, status = status, severity = d.string("severity"),
-        meToo = d.count("me_too") ?: 0, place = locationLabel, createdAt = createdAt,
+        id = id, title = title, status = status, severity = d.severity,
+        meToo = d.meToo, place = locationLabel, createdAt = createdAt,
         waiting = unsynced,
     )
 }
