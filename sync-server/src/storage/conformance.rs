@@ -19,9 +19,11 @@
 use automerge::ActorId;
 use noaber_core::{Audience, MemberId, Role};
 
+use super::fixtures::{
+    Enrolled, NOW, batch, buurt, change, enrol, invite, resident, restricted, setup, ticket,
+};
 use super::{
-    AppendBatch, Appended, JoinRefusal, JoinTicket, Joined, NewChange, NewInvite, PhotoRef, Puller,
-    Storage, StorageError, UploadRow,
+    Appended, JoinRefusal, NewChange, NewInvite, PhotoRef, Puller, Storage, StorageError, UploadRow,
 };
 use crate::ids::{BuurtId, DeviceId, sha256};
 
@@ -66,114 +68,6 @@ macro_rules! suite {
     };
 }
 pub(crate) use suite;
-
-const NOW: i64 = 1_800_000_000_000;
-
-fn buurt(s: &dyn Storage, name: &str) -> Result<BuurtId, Box<dyn std::error::Error>> {
-    let id = BuurtId::new()?;
-    s.create_buurt(&id, name, NOW)?;
-    Ok(id)
-}
-
-fn invite(
-    s: &dyn Storage,
-    b: &BuurtId,
-    code: &str,
-    role: Role,
-    uses: u32,
-    member: Option<&MemberId>,
-) -> Result<[u8; 32], Box<dyn std::error::Error>> {
-    let hash = sha256(code.as_bytes());
-    s.create_invite(&NewInvite {
-        hash,
-        buurt: b.clone(),
-        role,
-        member: member.cloned(),
-        created_at: NOW,
-        expires_at: NOW + 1_000,
-        max_uses: uses,
-    })?;
-    Ok(hash)
-}
-
-struct Enrolled {
-    joined: Joined,
-    token: [u8; 32],
-}
-
-fn ticket(invite: [u8; 32], member: &MemberId, actors: &[ActorId]) -> JoinTicket {
-    JoinTicket {
-        invite_hash: invite,
-        member: member.clone(),
-        display_name: "Ans".into(),
-        device: DeviceId::new().unwrap(),
-        token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
-        actors: actors.to_vec(),
-        retryable: false,
-        now: NOW,
-    }
-}
-
-fn enrol(
-    s: &dyn Storage,
-    invite: [u8; 32],
-    member: &MemberId,
-    actors: &[ActorId],
-) -> Result<Enrolled, Box<dyn std::error::Error>> {
-    let t = ticket(invite, member, actors);
-    let joined = s.join(&t)?.map_err(|r| format!("join refused: {r:?}"))?;
-    Ok(Enrolled {
-        joined,
-        token: t.token_hash,
-    })
-}
-
-/// A member of a fresh buurt with one device and one actor.
-fn setup(s: &dyn Storage) -> Result<(BuurtId, Enrolled), Box<dyn std::error::Error>> {
-    let b = buurt(s, "Schildersbuurt")?;
-    let code = DeviceId::new()?.to_string();
-    let inv = invite(s, &b, &code, Role::Resident, 10, None)?;
-    let e = enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?;
-    Ok((b, e))
-}
-
-fn change(doc: u8, n: u8) -> NewChange {
-    NewChange {
-        doc: [doc; 16],
-        hash: [n; 32],
-        bytes: vec![doc, n],
-        audience: Audience::Buurt,
-        grants: Vec::new(),
-        photos: Vec::new(),
-    }
-}
-
-/// A change of a restricted document, making `grants` its readers.
-fn restricted(doc: u8, n: u8, audience: Audience, grants: &[&MemberId]) -> NewChange {
-    NewChange {
-        audience,
-        grants: grants.iter().map(|m| (*m).clone()).collect(),
-        ..change(doc, n)
-    }
-}
-
-/// A pulling device of some resident (who reads only buurt documents).
-fn resident(device: &DeviceId) -> Result<Puller, Box<dyn std::error::Error>> {
-    Ok(Puller {
-        device: device.clone(),
-        member: MemberId::new()?,
-        coordinator: false,
-    })
-}
-
-fn batch(b: &BuurtId, d: &DeviceId, changes: Vec<NewChange>) -> AppendBatch {
-    AppendBatch {
-        buurt: b.clone(),
-        device: d.clone(),
-        changes,
-        received_at: NOW,
-    }
-}
 
 pub(crate) fn buurten_are_created_listed_and_unique(s: &dyn Storage) -> Outcome {
     s.ping()?;

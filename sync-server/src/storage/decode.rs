@@ -35,13 +35,3 @@ pub(super) fn array<const N: usize>(v: &[u8], what: &str) -> StorageResult<[u8; 
     <[u8; N]>::try_from(v)
         .map_err(|_| StorageError::Corrupt(format!("{what} is {} bytes, {N} expected", v.len())))
 }
-
-/// Whether the actor ids a device registered (`registered`, any order; sorted here) are
-/// exactly `wanted`: how a retried join is recognised as the same join.
-pub(super) fn same_actors(registered: &mut [Vec<u8>], wanted: &[automerge::ActorId]) -> bool {
-    let mut wanted: Vec<&[u8]> = wanted.iter().map(automerge::ActorId::to_bytes).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    registered.sort_unstable();
-    registered.len() == wanted.len() && registered.iter().zip(&wanted).all(|(a, b)| a == b)
-}

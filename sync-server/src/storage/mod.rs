@@ -3,9 +3,11 @@
 //!
 //! [`Storage`] is all that protocol and validation code see; no SQLite type appears here.
 //! [`SqliteStorage`] is the embedded default; [`PostgresStorage`] (config key `postgres`) lets
-//! several relay processes share one database. Both pass the same conformance suite
-//! (`conformance.rs`, run by each implementation's tests) and keep the contracts written on
-//! each method, in particular:
+//! several relay processes share one database. Both make every decision — the join rules, which
+//! changes an append stores and at which seq, how a pull's page ends — through the same pure
+//! functions (`plan.rs`, whose module docs are those rules written down), keeping only the
+//! I/O themselves. Both pass the same conformance suite (`conformance.rs`, run by each
+//! implementation's tests) and keep the contracts written on each method, in particular:
 //!
 //! - **[`Storage::append`] is the only way into the log**, and returns only after everything
 //!   it wrote is durable (SQLite: `synchronous=FULL`; PostgreSQL: `synchronous_commit=on`).
@@ -39,7 +41,10 @@ use crate::ids::{BuurtId, DeviceId};
 mod conformance;
 mod decode;
 #[cfg(test)]
+mod fixtures;
+#[cfg(test)]
 pub(crate) mod pg_harness;
+mod plan;
 pub(crate) mod postgres;
 mod schema;
 mod sqlite;

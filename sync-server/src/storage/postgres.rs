@@ -31,10 +31,10 @@
 //!   ever holds seq `n + 1` without `n`. (A `SEQUENCE` would not do: its values commit out of
 //!   order.) `NO KEY UPDATE` rather than `UPDATE` lets joins (whose foreign keys take a key-share
 //!   lock on the buurt) run while a commit is under way.
-//! - **All or nothing**: everything `append` decides is checked before its first write; any
-//!   error rolls the transaction back. A document first pushed to two buurten at once is
-//!   settled by `INSERT … ON CONFLICT DO NOTHING` on `documents`: the loser re-reads the owner
-//!   and reports `WrongBuurt` (retried a bounded number of times).
+//! - **All or nothing**: everything `append` decides (`plan.rs`, as SQLite's) is decided
+//!   before its first write; any error rolls the transaction back. A document first pushed to
+//!   two buurten at once is settled by `INSERT … ON CONFLICT DO NOTHING` on `documents`: the
+//!   loser re-reads the owner and reports `WrongBuurt` (retried a bounded number of times).
 //! - **One snapshot per pull**: `pull` runs in a `REPEATABLE READ, READ ONLY` transaction (its
 //!   two queries are pipelined). Single-statement reads need no transaction: a statement always
 //!   sees one snapshot.
@@ -85,11 +85,15 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, NoTls};
 
-use super::decode::{array, buurt_id, device_id, member, role, same_actors, to_i64, to_u64};
+use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
+use super::plan::{
+    ActorHolder, EnrolledDevice, Enrolment, JoinFacts, JoinPlan, StoredInvite, assemble_page,
+    check_join, page_fetch, plan_append, quota_allows,
+};
 use super::{
-    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, HeadSink,
-    JoinRefusal, JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage,
-    StorageError, StorageResult, UploadRow, audience_code,
+    AppendBatch, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, HeadSink, JoinRefusal,
+    JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
+    StorageResult, UploadRow,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -458,93 +462,6 @@ async fn migrate_to(pool: &Pool, target: i64) -> Res<()> {
     Ok(())
 }
 
-/// What one `append` call will write, decided before any write.
-#[derive(Debug, Default)]
-struct Plan {
-    /// Per batch, per change.
-    appended: Vec<Vec<Appended>>,
-    /// Documents first stored by this call: `(id, buurt n, audience code)`.
-    new_docs: Vec<([u8; 16], i64, i64)>,
-    /// The log rows, in sequence order per buurt.
-    rows: Vec<LogRow>,
-    /// Readers granted by stored changes: `(doc, member, buurt n, seq)`, first grant only.
-    grants: Vec<([u8; 16], MemberId, i64, i64)>,
-    /// The heads after the call, by buurt n.
-    heads: HashMap<i64, u64>,
-}
-
-/// One log row of a [`Plan`]; the change itself is `batches[batch].changes[change]`.
-#[derive(Debug, Clone, Copy)]
-struct LogRow {
-    buurt: i64,
-    seq: i64,
-    audience: i64,
-    batch: usize,
-    change: usize,
-}
-
-/// Decides every change of the call, as [`Storage::append`] documents it. `keys` holds each
-/// batch's `(buurt n, device n)`; `owners` the stored documents' `(buurt n, audience code)`;
-/// `logged` the `(buurt n, hash)` pairs already in the logs; `heads` the locked heads.
-fn plan(
-    batches: &[AppendBatch],
-    keys: &[(i64, i64)],
-    mut owners: HashMap<[u8; 16], (i64, i64)>,
-    logged: &HashSet<(i64, [u8; 32])>,
-    mut heads: HashMap<i64, u64>,
-) -> StorageResult<Plan> {
-    let mut out = Plan::default();
-    let mut stored: HashSet<(i64, [u8; 32])> = HashSet::new();
-    let mut granted: HashSet<([u8; 16], &str)> = HashSet::new();
-    for (b, (batch, &(n, _))) in batches.iter().zip(keys).enumerate() {
-        let mut head = heads.get(&n).copied().unwrap_or(0);
-        let mut appended = Vec::with_capacity(batch.changes.len());
-        for (i, c) in batch.changes.iter().enumerate() {
-            let owner = owners.get(&c.doc).copied();
-            if owner.is_some_and(|(o, _)| o != n) {
-                appended.push(Appended::WrongBuurt);
-                continue;
-            }
-            if logged.contains(&(n, c.hash)) || stored.contains(&(n, c.hash)) {
-                appended.push(Appended::Duplicate);
-                continue;
-            }
-            // A document's audience is its first change's; later changes keep it.
-            let audience = match owner {
-                Some((_, audience)) => audience,
-                None => {
-                    let audience = audience_code(c.audience);
-                    owners.insert(c.doc, (n, audience));
-                    out.new_docs.push((c.doc, n, audience));
-                    audience
-                }
-            };
-            head = head
-                .checked_add(1)
-                .ok_or_else(|| StorageError::Backend("log sequence overflow".into()))?;
-            let seq = to_i64(head, "seq")?;
-            stored.insert((n, c.hash));
-            out.rows.push(LogRow {
-                buurt: n,
-                seq,
-                audience,
-                batch: b,
-                change: i,
-            });
-            for m in &c.grants {
-                if granted.insert((c.doc, m.as_str())) {
-                    out.grants.push((c.doc, m.clone(), n, seq));
-                }
-            }
-            appended.push(Appended::Stored(head));
-        }
-        heads.insert(n, head);
-        out.appended.push(appended);
-    }
-    out.heads = heads;
-    Ok(out)
-}
-
 /// One attempt at [`Storage::append`]: one transaction, committed only if everything worked.
 async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutcome>> {
     let mut client = pool.get().await?;
@@ -574,6 +491,7 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
         devices.insert(row.try_get(0)?, row.try_get(1)?);
     }
     let mut keys = Vec::with_capacity(batches.len());
+    let mut devs = Vec::with_capacity(batches.len());
     let mut heads = HashMap::new();
     for batch in batches {
         let &(n, head) = buurten
@@ -582,14 +500,15 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
         let &dev = devices
             .get(batch.device.as_str())
             .ok_or_else(|| not_found("device", batch.device.as_str()))?;
-        keys.push((n, dev));
+        keys.push(n);
+        devs.push(dev);
         heads.insert(n, to_u64(head, "head")?);
     }
 
     // What is stored already: the documents' owners and the hashes in these logs.
     let mut docs: Vec<&[u8]> = Vec::new();
     let (mut pair_buurt, mut pair_hash): (Vec<i64>, Vec<&[u8]>) = (Vec::new(), Vec::new());
-    for (batch, &(n, _)) in batches.iter().zip(&keys) {
+    for (batch, &n) in batches.iter().zip(&keys) {
         for c in &batch.changes {
             docs.push(c.doc.as_slice());
             pair_buurt.push(n);
@@ -629,7 +548,7 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
             let owner: (i64, i64) = (row.try_get(1)?, row.try_get(2)?);
             owners.insert(array(id, "document id")?, owner);
         }
-        let plan = plan(batches, &keys, owners, &logged, heads.clone())?;
+        let plan = plan_append(batches, &keys, owners, &logged, heads.clone())?;
         if plan.new_docs.is_empty() {
             break plan;
         }
@@ -651,11 +570,8 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
     // The log rows, the readers, the heads, then one durable commit.
     let mut cols = LogColumns::default();
     for row in &plan.rows {
-        let (batch, c) = batches
-            .get(row.batch)
-            .and_then(|batch| Some((batch, batch.changes.get(row.change)?)))
-            .ok_or_else(|| StorageError::Backend("append plan out of range (a bug)".into()))?;
-        let dev = keys.get(row.batch).map_or(-1, |k| k.1);
+        let (batch, c) = row.of(batches)?;
+        let dev = devs.get(row.batch).copied().unwrap_or(-1);
         cols.buurt.push(row.buurt);
         cols.seq.push(row.seq);
         cols.doc.push(c.doc.as_slice());
@@ -702,10 +618,7 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
     // The photos the stored changes' documents reference (a repeat does nothing).
     let mut refs = RefColumns::default();
     for row in &plan.rows {
-        let c = batches
-            .get(row.batch)
-            .and_then(|batch| batch.changes.get(row.change))
-            .ok_or_else(|| StorageError::Backend("append plan out of range (a bug)".into()))?;
+        let (_, c) = row.of(batches)?;
         for p in &c.photos {
             refs.buurt.push(row.buurt);
             refs.hash.push(p.hash.as_slice());
@@ -748,16 +661,7 @@ async fn append_once(pool: &Pool, batches: &[AppendBatch]) -> Res<Vec<BatchOutco
     tx.query(&set_heads, &[&head_n, &head_v, &HEADS_CHANNEL])
         .await?;
     tx.commit().await?;
-
-    Ok(plan
-        .appended
-        .into_iter()
-        .zip(&keys)
-        .map(|(appended, (n, _))| BatchOutcome {
-            appended,
-            head: plan.heads.get(n).copied().unwrap_or(0),
-        })
-        .collect())
+    Ok(plan.outcomes())
 }
 
 /// The columns of the log rows one append inserts (one `unnest` statement).
@@ -787,8 +691,8 @@ struct RefColumns<'a> {
 async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusal>> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    // Joins are serialised relay-wide (they are rare and rate-limited): the cross-buurt checks
-    // of member and actor ids and the retry lookup then see every earlier join, and two
+    // Joins are serialised relay-wide (they are rare and rate-limited): the cross-buurt facts
+    // of member and actor ids and the retry lookup then include every earlier join, and two
     // identical retries enrol one device. Each statement below reads what committed before it.
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&JOIN_LOCK])
         .await?;
@@ -800,85 +704,41 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
              FOR UPDATE OF i",
         )
         .await?;
-    let Some(row) = tx.query_opt(&invite, &[&t.invite_hash.as_slice()]).await? else {
-        return refuse(tx, JoinRefusal::UnknownInvite).await;
-    };
-    let n: i64 = row.try_get(0)?;
-    let buurt: String = row.try_get(1)?;
-    let buurt_name: String = row.try_get(2)?;
-    let invite_role: String = row.try_get(3)?;
-    let bound: Option<String> = row.try_get(4)?;
-    let (expires_at, max_uses, uses): (i64, i64, i64) =
-        (row.try_get(5)?, row.try_get(6)?, row.try_get(7)?);
-    if t.retryable {
-        if let Some(answer) = pg_retry(&tx, t, n, &buurt, &buurt_name).await? {
-            return match answer {
-                Ok(joined) => {
-                    tx.commit().await?;
-                    Ok(Ok(joined))
-                }
-                Err(why) => refuse(tx, why).await,
-            };
-        }
-    }
-    if expires_at <= t.now {
-        return refuse(tx, JoinRefusal::Expired).await;
-    }
-    if uses >= max_uses {
-        return refuse(tx, JoinRefusal::UsedUp).await;
-    }
-    if bound.as_deref().is_some_and(|m| m != t.member.as_str()) {
-        return refuse(tx, JoinRefusal::MemberTaken).await;
-    }
-    let elsewhere = tx
-        .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND buurt <> $2)")
-        .await?;
-    let taken: bool = tx
-        .query_one(&elsewhere, &[&t.member.as_str(), &n])
-        .await?
-        .try_get(0)?;
-    if taken {
-        return refuse(tx, JoinRefusal::MemberTaken).await;
-    }
-    let existing = tx
-        .prepare_cached("SELECT role FROM members WHERE buurt = $1 AND id = $2")
-        .await?;
-    let existing: Option<String> = match tx.query_opt(&existing, &[&n, &t.member.as_str()]).await? {
-        Some(row) => Some(row.try_get(0)?),
-        None => None,
-    };
-    let is_new = existing.is_none();
-    let member_role = match existing {
-        Some(_) if bound.is_none() => return refuse(tx, JoinRefusal::MemberTaken).await,
-        Some(r) => role(&r)?,
-        None => role(&invite_role)?,
-    };
+    // The ticket's actor ids, each once: the queries and the registration below take them so.
     let mut actors: Vec<Vec<u8>> = t.actors.iter().map(|a| a.to_bytes().to_vec()).collect();
     actors.sort_unstable();
     actors.dedup();
-    let elsewhere = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ANY($1) AND buurt <> $2)",
-        )
-        .await?;
-    let taken: bool = tx.query_one(&elsewhere, &[&actors, &n]).await?.try_get(0)?;
-    if taken {
-        return refuse(tx, JoinRefusal::ActorTaken).await;
-    }
-    let owners = tx
-        .prepare_cached(
-            "SELECT d.member, d.revoked_at IS NOT NULL FROM actors a
-             JOIN devices d ON d.n = a.device WHERE a.buurt = $1 AND a.actor = ANY($2)",
-        )
-        .await?;
-    for row in tx.query(&owners, &[&n, &actors]).await? {
-        let (m, revoked): (&str, bool) = (row.try_get(0)?, row.try_get(1)?);
-        if m != t.member.as_str() || !revoked {
-            return refuse(tx, JoinRefusal::ActorTaken).await;
+    let facts = match tx.query_opt(&invite, &[&t.invite_hash.as_slice()]).await? {
+        None => None,
+        Some(row) => {
+            let invite = StoredInvite {
+                buurt: row.try_get(0)?,
+                buurt_id: row.try_get(1)?,
+                buurt_name: row.try_get(2)?,
+                role: row.try_get(3)?,
+                member: row.try_get(4)?,
+                expires_at: row.try_get(5)?,
+                max_uses: row.try_get(6)?,
+                uses: row.try_get(7)?,
+            };
+            Some(join_facts(&tx, t, &actors, invite).await?)
         }
-    }
-    // The writes. Each also catches what a concurrent join registered since the checks.
-    if is_new {
+    };
+    let Enrolment {
+        buurt: n,
+        new_member,
+        joined,
+    } = match check_join(t, facts.as_ref())? {
+        Err(why) => return refuse(tx, why).await,
+        Ok(JoinPlan::Retry(joined)) => {
+            tx.commit().await?;
+            return Ok(Ok(joined));
+        }
+        Ok(JoinPlan::Enrol(enrolment)) => enrolment,
+    };
+    // The writes. Each also catches what a concurrent join registered since the facts were
+    // read.
+    if new_member {
         let insert = tx
             .prepare_cached(
                 "INSERT INTO members (buurt, id, display_name, role, joined_at)
@@ -889,7 +749,7 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
             &n,
             &t.member.as_str(),
             &t.display_name,
-            &member_role.as_str(),
+            &joined.role.as_str(),
             &t.now,
         ];
         if tx.execute(&insert, &params).await? == 0 {
@@ -932,61 +792,88 @@ async fn join_once(pool: &Pool, t: &JoinTicket) -> Res<Result<Joined, JoinRefusa
         .await?;
     tx.execute(&used, &[&t.invite_hash.as_slice()]).await?;
     tx.commit().await?;
-    Ok(Ok(Joined {
-        buurt: buurt_id(buurt)?,
-        buurt_name,
-        member: t.member.clone(),
-        role: member_role,
-        device: t.device.clone(),
-        retry: false,
-    }))
+    Ok(Ok(joined))
 }
 
 /// The advisory lock every join holds for its transaction (any constant: "join" in ASCII).
 const JOIN_LOCK: i64 = 0x6a6f_696e;
 
-/// A retried join: as SQLite's `sqlite_retry` (see [`Storage::join`]).
-async fn pg_retry(
+/// What [`check_join`] decides on, once the invite is found (`actors`: the ticket's, each
+/// once). Everything is read before any rule is applied: joins are rare, and a refused one
+/// costs a few more reads.
+async fn join_facts(
     tx: &deadpool_postgres::Transaction<'_>,
     t: &JoinTicket,
-    n: i64,
-    buurt: &str,
-    buurt_name: &str,
-) -> Res<Option<Result<Joined, JoinRefusal>>> {
-    let st = tx
+    actors: &[Vec<u8>],
+    invite: StoredInvite,
+) -> Res<JoinFacts> {
+    let n = invite.buurt;
+    let enrolled = if t.retryable {
+        let st = tx
+            .prepare_cached(
+                "SELECT d.id, d.buurt, d.member, d.revoked_at IS NOT NULL, d.join_invite, m.role,
+                        ARRAY(SELECT a.actor FROM actors a WHERE a.device = d.n)
+                 FROM devices d JOIN members m ON m.buurt = d.buurt AND m.id = d.member
+                 WHERE d.token_hash = $1",
+            )
+            .await?;
+        match tx.query_opt(&st, &[&t.token_hash.as_slice()]).await? {
+            None => None,
+            Some(row) => Some(EnrolledDevice {
+                id: row.try_get(0)?,
+                buurt: row.try_get(1)?,
+                member: row.try_get(2)?,
+                revoked: row.try_get(3)?,
+                invite: row.try_get(4)?,
+                role: row.try_get(5)?,
+                actors: row.try_get(6)?,
+            }),
+        }
+    } else {
+        None
+    };
+    let elsewhere = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = $1 AND buurt <> $2)")
+        .await?;
+    let member_elsewhere: bool = tx
+        .query_one(&elsewhere, &[&t.member.as_str(), &n])
+        .await?
+        .try_get(0)?;
+    let existing = tx
+        .prepare_cached("SELECT role FROM members WHERE buurt = $1 AND id = $2")
+        .await?;
+    let member_role: Option<String> =
+        match tx.query_opt(&existing, &[&n, &t.member.as_str()]).await? {
+            Some(row) => Some(row.try_get(0)?),
+            None => None,
+        };
+    let elsewhere = tx
         .prepare_cached(
-            "SELECT d.id, d.buurt, d.member, d.revoked_at IS NOT NULL, d.join_invite, m.role,
-                    ARRAY(SELECT a.actor FROM actors a WHERE a.device = d.n)
-             FROM devices d JOIN members m ON m.buurt = d.buurt AND m.id = d.member
-             WHERE d.token_hash = $1",
+            "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ANY($1) AND buurt <> $2)",
         )
         .await?;
-    let Some(row) = tx.query_opt(&st, &[&t.token_hash.as_slice()]).await? else {
-        return Ok(None);
-    };
-    let device: String = row.try_get(0)?;
-    let device_buurt: i64 = row.try_get(1)?;
-    let device_member: &str = row.try_get(2)?;
-    let revoked: bool = row.try_get(3)?;
-    let invite: Option<Vec<u8>> = row.try_get(4)?;
-    let member_role: &str = row.try_get(5)?;
-    let mut registered: Vec<Vec<u8>> = row.try_get(6)?;
-    let same = device_buurt == n
-        && !revoked
-        && device_member == t.member.as_str()
-        && invite.as_deref() == Some(t.invite_hash.as_slice())
-        && same_actors(&mut registered, &t.actors);
-    if !same {
-        return Ok(Some(Err(JoinRefusal::SecretTaken)));
+    let actors_elsewhere: bool = tx.query_one(&elsewhere, &[&actors, &n]).await?.try_get(0)?;
+    let holders = tx
+        .prepare_cached(
+            "SELECT d.member, d.revoked_at IS NOT NULL FROM actors a
+             JOIN devices d ON d.n = a.device WHERE a.buurt = $1 AND a.actor = ANY($2)",
+        )
+        .await?;
+    let mut actor_holders = Vec::new();
+    for row in tx.query(&holders, &[&n, &actors]).await? {
+        actor_holders.push(ActorHolder {
+            member: row.try_get(0)?,
+            revoked: row.try_get(1)?,
+        });
     }
-    Ok(Some(Ok(Joined {
-        buurt: buurt_id(buurt.to_owned())?,
-        buurt_name: buurt_name.to_owned(),
-        member: t.member.clone(),
-        role: role(member_role)?,
-        device: device_id(device)?,
-        retry: true,
-    })))
+    Ok(JoinFacts {
+        invite,
+        enrolled,
+        member_elsewhere,
+        member_role,
+        actors_elsewhere,
+        actor_holders,
+    })
 }
 
 /// One attempt of [`Storage::start_upload`]: the device's row is locked (`FOR NO KEY UPDATE`,
@@ -1023,7 +910,7 @@ async fn start_upload_once(
             .try_get(0)?,
         "blob bytes",
     )?;
-    if used.saturating_add(u64::try_from(length).unwrap_or(u64::MAX)) > quota {
+    if let Err(used) = quota_allows(used, u64::try_from(length).unwrap_or(u64::MAX), quota) {
         // Nothing written; dropping the transaction rolls it back and releases the lock.
         return Ok(Err(used));
     }
@@ -1514,7 +1401,7 @@ impl Storage for PostgresStorage {
     ) -> StorageResult<LogPage> {
         let (buurt, puller) = (buurt.clone(), puller.clone());
         let after_i = to_i64(after, "cursor")?;
-        let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+        let fetch = page_fetch(limit);
         self.run(move |pool| async move {
             let mut client = pool.get().await?;
             let tx = client
@@ -1564,21 +1451,7 @@ impl Storage for PostgresStorage {
                     bytes: row.try_get(2)?,
                 });
             }
-            if changes.len() > limit {
-                changes.truncate(limit);
-                let cursor = changes.last().map_or(after, |c| c.seq);
-                Ok(LogPage {
-                    changes,
-                    cursor,
-                    more: true,
-                })
-            } else {
-                Ok(LogPage {
-                    changes,
-                    cursor: head.max(after),
-                    more: false,
-                })
-            }
+            Ok(assemble_page(changes, after, limit, head))
         })
     }
 
@@ -1838,16 +1711,14 @@ impl Storage for PostgresStorage {
 mod tests {
     use std::sync::{Arc, Barrier};
 
-    use noaber_core::{Audience, MemberId, Role};
+    use noaber_core::{Audience, MemberId};
 
+    use super::super::fixtures::{Fixture, NOW, any_invite, anyone, buurt, enrol, ticket};
     use super::super::pg_harness::{self, Cluster};
-    use super::super::{AppendBatch, Appended, JoinRefusal, JoinTicket, NewChange, NewInvite};
+    use super::super::{AppendBatch, Appended, JoinRefusal, NewChange};
     use super::*;
-    use crate::ids::sha256;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-    const NOW: i64 = 1_800_000_000_000;
 
     /// A storage on a fresh database of the shared test cluster.
     fn fresh(_dir: &std::path::Path) -> Result<PostgresStorage, Box<dyn std::error::Error>> {
@@ -1859,48 +1730,12 @@ mod tests {
 
     super::super::conformance::suite!(fresh);
 
-    fn buurt(s: &PostgresStorage) -> Result<BuurtId, Box<dyn std::error::Error>> {
-        let b = BuurtId::new()?;
-        s.create_buurt(&b, "Schildersbuurt", NOW)?;
-        Ok(b)
-    }
-
-    fn invite(
-        s: &PostgresStorage,
-        b: &BuurtId,
-        uses: u32,
-    ) -> Result<[u8; 32], Box<dyn std::error::Error>> {
-        let hash = sha256(DeviceId::new()?.as_str().as_bytes());
-        s.create_invite(&NewInvite {
-            hash,
-            buurt: b.clone(),
-            role: Role::Resident,
-            member: None,
-            created_at: NOW,
-            expires_at: NOW + 60_000,
-            max_uses: uses,
-        })?;
-        Ok(hash)
-    }
-
-    fn ticket(invite: [u8; 32], member: &MemberId, actor: &ActorId) -> JoinTicket {
-        JoinTicket {
-            invite_hash: invite,
-            member: member.clone(),
-            display_name: "Ans".into(),
-            device: DeviceId::new().unwrap(),
-            token_hash: sha256(DeviceId::new().unwrap().as_str().as_bytes()),
-            actors: vec![actor.clone()],
-            retryable: false,
-            now: NOW,
-        }
-    }
-
     /// A device enrolled in `b`.
-    fn device(s: &PostgresStorage, b: &BuurtId) -> Result<DeviceId, Box<dyn std::error::Error>> {
-        let inv = invite(s, b, 1)?;
-        let t = ticket(inv, &MemberId::new()?, &ActorId::random());
-        Ok(s.join(&t)?.map_err(|r| format!("{r:?}"))?.device)
+    fn device(s: &dyn Storage, b: &BuurtId) -> Fixture<DeviceId> {
+        let inv = any_invite(s, b, 1)?;
+        Ok(enrol(s, inv, &MemberId::new()?, &[ActorId::random()])?
+            .joined
+            .device)
     }
 
     fn change(doc: [u8; 16], n: u32) -> NewChange {
@@ -1914,15 +1749,6 @@ mod tests {
             audience: Audience::Buurt,
             grants: Vec::new(),
             photos: Vec::new(),
-        }
-    }
-
-    /// Someone who reads every buurt document, on a device that pushed nothing.
-    fn anyone() -> Puller {
-        Puller {
-            device: DeviceId::new().unwrap(),
-            member: MemberId::new().unwrap(),
-            coordinator: false,
         }
     }
 
@@ -1951,8 +1777,11 @@ mod tests {
             Arc::new(PostgresStorage::open(&conn, 4)?),
             Arc::new(PostgresStorage::open(&conn, 4)?),
         ];
-        let (a, b) = (buurt(&relays[0])?, buurt(&relays[0])?);
-        let (da, db) = (device(&relays[0], &a)?, device(&relays[0], &b)?);
+        let (a, b) = (
+            buurt(&*relays[0], "Schildersbuurt")?,
+            buurt(&*relays[0], "Schildersbuurt")?,
+        );
+        let (da, db) = (device(&*relays[0], &a)?, device(&*relays[0], &b)?);
         const WRITERS: usize = 6;
         const ROUNDS: u32 = 15;
         let done = std::sync::atomic::AtomicUsize::new(0);
@@ -2030,15 +1859,19 @@ mod tests {
     #[test]
     fn concurrent_joins_on_the_last_use_of_an_invite_admit_exactly_one() -> TestResult {
         let s = PostgresStorage::open(&pg_harness::fresh_database()?, 8)?;
-        let b = buurt(&s)?;
+        let b = buurt(&s, "Schildersbuurt")?;
         for _ in 0..3 {
-            let inv = invite(&s, &b, 2)?;
+            let inv = any_invite(&s, &b, 2)?;
             // One use taken; the last one is raced for.
-            let first = ticket(inv, &MemberId::new()?, &ActorId::random());
+            let first = ticket(inv, &MemberId::new()?, &[ActorId::random()]);
             s.join(&first)?.map_err(|r| format!("{r:?}"))?;
             let outcomes = race(6, |_| {
-                s.join(&ticket(inv, &MemberId::new().unwrap(), &ActorId::random()))
-                    .unwrap()
+                s.join(&ticket(
+                    inv,
+                    &MemberId::new().unwrap(),
+                    &[ActorId::random()],
+                ))
+                .unwrap()
             });
             let won = outcomes.iter().filter(|o| o.is_ok()).count();
             assert_eq!(won, 1, "{outcomes:?}");
@@ -2058,14 +1891,15 @@ mod tests {
     #[test]
     fn concurrent_joins_cannot_register_one_member_or_actor_twice() -> TestResult {
         let s = PostgresStorage::open(&pg_harness::fresh_database()?, 8)?;
-        let b = buurt(&s)?;
+        let b = buurt(&s, "Schildersbuurt")?;
         // The same new member id through different invites.
         let m = MemberId::new()?;
         let invites: Vec<_> = (0..4)
-            .map(|_| invite(&s, &b, 1))
+            .map(|_| any_invite(&s, &b, 1))
             .collect::<Result<_, _>>()?;
         let outcomes = race(4, |i| {
-            s.join(&ticket(invites[i], &m, &ActorId::random())).unwrap()
+            s.join(&ticket(invites[i], &m, &[ActorId::random()]))
+                .unwrap()
         });
         assert_eq!(
             outcomes.iter().filter(|o| o.is_ok()).count(),
@@ -2080,11 +1914,15 @@ mod tests {
         // The same actor id for different members.
         let actor = ActorId::random();
         let invites: Vec<_> = (0..4)
-            .map(|_| invite(&s, &b, 1))
+            .map(|_| any_invite(&s, &b, 1))
             .collect::<Result<_, _>>()?;
         let outcomes = race(4, |i| {
-            s.join(&ticket(invites[i], &MemberId::new().unwrap(), &actor))
-                .unwrap()
+            s.join(&ticket(
+                invites[i],
+                &MemberId::new().unwrap(),
+                std::slice::from_ref(&actor),
+            ))
+            .unwrap()
         });
         assert_eq!(
             outcomes.iter().filter(|o| o.is_ok()).count(),
@@ -2106,15 +1944,21 @@ mod tests {
     #[test]
     fn concurrent_joins_across_buurten_and_retries_enrol_once() -> TestResult {
         let s = PostgresStorage::open(&pg_harness::fresh_database()?, 8)?;
-        let buurten: Vec<_> = (0..4).map(|_| buurt(&s)).collect::<Result<_, _>>()?;
+        let buurten: Vec<_> = (0..4)
+            .map(|_| buurt(&s, "Schildersbuurt"))
+            .collect::<Result<_, _>>()?;
         let invites: Vec<_> = buurten
             .iter()
-            .map(|b| invite(&s, b, 1))
+            .map(|b| any_invite(&s, b, 1))
             .collect::<Result<_, _>>()?;
         let actor = ActorId::random();
         let outcomes = race(4, |i| {
-            s.join(&ticket(invites[i], &MemberId::new().unwrap(), &actor))
-                .unwrap()
+            s.join(&ticket(
+                invites[i],
+                &MemberId::new().unwrap(),
+                std::slice::from_ref(&actor),
+            ))
+            .unwrap()
         });
         assert_eq!(
             outcomes.iter().filter(|o| o.is_ok()).count(),
@@ -2126,9 +1970,9 @@ mod tests {
                 .iter()
                 .all(|o| o.is_ok() || *o == Err(JoinRefusal::ActorTaken))
         );
-        let b = buurt(&s)?;
-        let once = invite(&s, &b, 1)?;
-        let mut t = ticket(once, &MemberId::new()?, &ActorId::random());
+        let b = buurt(&s, "Schildersbuurt")?;
+        let once = any_invite(&s, &b, 1)?;
+        let mut t = ticket(once, &MemberId::new()?, &[ActorId::random()]);
         t.retryable = true;
         let outcomes = race(4, |_| s.join(&t).unwrap());
         let joined: Vec<_> = outcomes.into_iter().map(Result::unwrap).collect();
@@ -2296,13 +2140,13 @@ mod tests {
     #[test]
     fn backend_errors_name_no_values_and_unreachable_databases_fail_cleanly() -> TestResult {
         let s = PostgresStorage::open(&pg_harness::fresh_database()?, 2)?;
-        let b = buurt(&s)?;
-        let inv = invite(&s, &b, 5)?;
-        let t = ticket(inv, &MemberId::new()?, &ActorId::random());
+        let b = buurt(&s, "Schildersbuurt")?;
+        let inv = any_invite(&s, &b, 5)?;
+        let t = ticket(inv, &MemberId::new()?, &[ActorId::random()]);
         s.join(&t)?.map_err(|r| format!("{r:?}"))?;
         // A second device with the same token hash violates a unique index; PostgreSQL's
         // DETAIL would quote the hash, our message must not.
-        let mut again = ticket(inv, &MemberId::new()?, &ActorId::random());
+        let mut again = ticket(inv, &MemberId::new()?, &[ActorId::random()]);
         again.token_hash = t.token_hash;
         let err = s.join(&again).unwrap_err().to_string();
         assert!(err.contains("23505"), "{err}");

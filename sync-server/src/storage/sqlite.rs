@@ -7,7 +7,7 @@
 //! it sees one consistent snapshot. `synchronous=FULL` makes each commit durable before it
 //! returns.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
@@ -15,12 +15,16 @@ use automerge::ActorId;
 use noaber_core::{MemberId, Role};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
-use super::decode::{array, buurt_id, device_id, member, role, same_actors, to_i64, to_u64};
+use super::decode::{array, buurt_id, device_id, member, role, to_i64, to_u64};
+use super::plan::{
+    ActorHolder, EnrolledDevice, Enrolment, JoinFacts, JoinPlan, StoredInvite, assemble_page,
+    check_join, page_fetch, plan_append, quota_allows,
+};
 use super::schema;
 use super::{
-    AppendBatch, Appended, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal,
-    JoinTicket, Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
-    StorageResult, UploadRow, audience_code,
+    AppendBatch, BatchOutcome, BlobRow, Buurt, DeviceAuth, DeviceRow, JoinRefusal, JoinTicket,
+    Joined, LogPage, LoggedChange, MemberRow, NewInvite, Puller, Storage, StorageError,
+    StorageResult, UploadRow,
 };
 use crate::ids::{BuurtId, DeviceId, hex};
 
@@ -207,58 +211,85 @@ impl SqliteStorage {
     }
 }
 
-/// A retried join ([`JoinTicket::retryable`]): the device that already has the ticket's token
-/// hash, if any. `Some(Ok)` when it is this very join done before (the answer again, nothing
-/// written), `Some(Err(SecretTaken))` when the secret belongs to another join or a revoked
-/// device, `None` when no device has it (a first attempt).
-fn sqlite_retry(
-    tx: &rusqlite::Transaction<'_>,
+/// What [`check_join`] decides on, once the invite is found: everything is read before any
+/// rule is applied (joins are rare; a refused one costs a few more reads).
+fn join_facts(
+    tx: &Transaction<'_>,
     t: &JoinTicket,
-    n: i64,
-    buurt: &str,
-    buurt_name: &str,
-) -> StorageResult<Option<Result<Joined, JoinRefusal>>> {
+    invite: StoredInvite,
+) -> StorageResult<JoinFacts> {
+    let n = invite.buurt;
+    let enrolled = if t.retryable {
+        enrolled_device(tx, &t.token_hash)?
+    } else {
+        None
+    };
+    let member_elsewhere: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = ?1 AND buurt <> ?2)")?
+        .query_row(params![t.member.as_str(), n], |r| r.get(0))?;
+    let member_role: Option<String> = tx
+        .prepare_cached("SELECT role FROM members WHERE buurt = ?1 AND id = ?2")?
+        .query_row(params![n, t.member.as_str()], |r| r.get(0))
+        .optional()?;
+    let mut elsewhere =
+        tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ?1 AND buurt <> ?2)")?;
+    let mut holder = tx.prepare_cached(
+        "SELECT d.member, d.revoked_at IS NOT NULL FROM actors a JOIN devices d ON d.n = a.device
+         WHERE a.buurt = ?1 AND a.actor = ?2",
+    )?;
+    let mut actors_elsewhere = false;
+    let mut actor_holders = Vec::new();
+    for actor in &t.actors {
+        actors_elsewhere |=
+            elsewhere.query_row(params![actor.to_bytes(), n], |r| r.get::<_, bool>(0))?;
+        if let Some((member, revoked)) = holder
+            .query_row(params![n, actor.to_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+        {
+            actor_holders.push(ActorHolder { member, revoked });
+        }
+    }
+    Ok(JoinFacts {
+        invite,
+        enrolled,
+        member_elsewhere,
+        member_role,
+        actors_elsewhere,
+        actor_holders,
+    })
+}
+
+/// The device that has the token hash `token_hash`, for a retried join.
+fn enrolled_device(
+    tx: &Transaction<'_>,
+    token_hash: &[u8; 32],
+) -> StorageResult<Option<EnrolledDevice>> {
     let found = tx
         .prepare_cached(
             "SELECT d.n, d.id, d.buurt, d.member, d.revoked_at IS NOT NULL, d.join_invite, m.role
              FROM devices d JOIN members m ON m.buurt = d.buurt AND m.id = d.member
              WHERE d.token_hash = ?1",
         )?
-        .query_row([t.token_hash.as_slice()], |r| {
+        .query_row([token_hash.as_slice()], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, bool>(4)?,
-                r.get::<_, Option<Vec<u8>>>(5)?,
-                r.get::<_, String>(6)?,
+                EnrolledDevice {
+                    id: r.get(1)?,
+                    buurt: r.get(2)?,
+                    member: r.get(3)?,
+                    revoked: r.get(4)?,
+                    invite: r.get(5)?,
+                    role: r.get(6)?,
+                    actors: Vec::new(),
+                },
             ))
         })
         .optional()?;
-    let Some((device_n, device, device_buurt, member, revoked, invite, member_role)) = found else {
+    let Some((device_n, mut device)) = found else {
         return Ok(None);
     };
-    let mut registered: Vec<Vec<u8>> = tx
-        .prepare_cached("SELECT actor FROM actors WHERE device = ?1")?
-        .query_map([device_n], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    let same = device_buurt == n
-        && !revoked
-        && member == t.member.as_str()
-        && invite.as_deref() == Some(t.invite_hash.as_slice())
-        && same_actors(&mut registered, &t.actors);
-    if !same {
-        return Ok(Some(Err(JoinRefusal::SecretTaken)));
-    }
-    Ok(Some(Ok(Joined {
-        buurt: buurt_id(buurt.to_owned())?,
-        buurt_name: buurt_name.to_owned(),
-        member: t.member.clone(),
-        role: role(&member_role)?,
-        device: device_id(device)?,
-        retry: true,
-    })))
+    device.actors = SqliteStorage::actors_of(tx, device_n)?;
+    Ok(Some(device))
 }
 
 impl Storage for SqliteStorage {
@@ -368,8 +399,8 @@ impl Storage for SqliteStorage {
     }
 
     fn join(&self, t: &JoinTicket) -> StorageResult<Result<Joined, JoinRefusal>> {
-        // One writer connection: joins are serialised, so the checks below see every earlier
-        // join and two identical retries enrol one device.
+        // One writer connection: joins are serialised, so the facts below include every
+        // earlier join and two identical retries enrol one device.
         self.write(|tx| {
             let invite = tx
                 .prepare_cached(
@@ -377,78 +408,29 @@ impl Storage for SqliteStorage {
                      FROM invites i JOIN buurten b ON b.n = i.buurt WHERE i.hash = ?1",
                 )?
                 .query_row([t.invite_hash.as_slice()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, i64>(7)?,
-                    ))
+                    Ok(StoredInvite {
+                        buurt: r.get(0)?,
+                        buurt_id: r.get(1)?,
+                        buurt_name: r.get(2)?,
+                        role: r.get(3)?,
+                        member: r.get(4)?,
+                        expires_at: r.get(5)?,
+                        max_uses: r.get(6)?,
+                        uses: r.get(7)?,
+                    })
                 })
                 .optional()?;
-            let Some((n, buurt, buurt_name, invite_role, bound, expires_at, max_uses, uses)) =
-                invite
-            else {
-                return Ok(Err(JoinRefusal::UnknownInvite));
+            let facts = invite.map(|i| join_facts(tx, t, i)).transpose()?;
+            let Enrolment {
+                buurt: n,
+                new_member,
+                joined,
+            } = match check_join(t, facts.as_ref())? {
+                Err(why) => return Ok(Err(why)),
+                Ok(JoinPlan::Retry(joined)) => return Ok(Ok(joined)),
+                Ok(JoinPlan::Enrol(enrolment)) => enrolment,
             };
-            if t.retryable {
-                if let Some(answer) = sqlite_retry(tx, t, n, &buurt, &buurt_name)? {
-                    return Ok(answer);
-                }
-            }
-            if expires_at <= t.now {
-                return Ok(Err(JoinRefusal::Expired));
-            }
-            if uses >= max_uses {
-                return Ok(Err(JoinRefusal::UsedUp));
-            }
-            if bound.as_deref().is_some_and(|m| m != t.member.as_str()) {
-                return Ok(Err(JoinRefusal::MemberTaken));
-            }
-            let elsewhere: bool = tx
-                .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE id = ?1 AND buurt <> ?2)")?
-                .query_row(params![t.member.as_str(), n], |r| r.get(0))?;
-            if elsewhere {
-                return Ok(Err(JoinRefusal::MemberTaken));
-            }
-            let existing: Option<String> = tx
-                .prepare_cached("SELECT role FROM members WHERE buurt = ?1 AND id = ?2")?
-                .query_row(params![n, t.member.as_str()], |r| r.get(0))
-                .optional()?;
-            let is_new = existing.is_none();
-            let member_role = match existing {
-                Some(_) if bound.is_none() => return Ok(Err(JoinRefusal::MemberTaken)),
-                Some(r) => role(&r)?,
-                None => role(&invite_role)?,
-            };
-            {
-                let mut elsewhere = tx.prepare_cached(
-                    "SELECT EXISTS (SELECT 1 FROM actors WHERE actor = ?1 AND buurt <> ?2)",
-                )?;
-                let mut owner = tx.prepare_cached(
-                    "SELECT d.member, d.revoked_at FROM actors a JOIN devices d ON d.n = a.device
-                     WHERE a.buurt = ?1 AND a.actor = ?2",
-                )?;
-                for actor in &t.actors {
-                    let taken: bool =
-                        elsewhere.query_row(params![actor.to_bytes(), n], |r| r.get(0))?;
-                    if taken {
-                        return Ok(Err(JoinRefusal::ActorTaken));
-                    }
-                    let row: Option<(String, Option<i64>)> = owner
-                        .query_row(params![n, actor.to_bytes()], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()?;
-                    if let Some((m, revoked)) = row {
-                        if m != t.member.as_str() || revoked.is_none() {
-                            return Ok(Err(JoinRefusal::ActorTaken));
-                        }
-                    }
-                }
-            }
-            if is_new {
+            if new_member {
                 tx.prepare_cached(
                     "INSERT INTO members (buurt, id, display_name, role, joined_at)
                      VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -457,7 +439,7 @@ impl Storage for SqliteStorage {
                     n,
                     t.member.as_str(),
                     t.display_name,
-                    member_role.as_str(),
+                    joined.role.as_str(),
                     t.now
                 ])?;
             }
@@ -485,14 +467,7 @@ impl Storage for SqliteStorage {
             }
             tx.prepare_cached("UPDATE invites SET uses = uses + 1 WHERE hash = ?1")?
                 .execute([t.invite_hash.as_slice()])?;
-            Ok(Ok(Joined {
-                buurt: buurt_id(buurt)?,
-                buurt_name,
-                member: t.member.clone(),
-                role: member_role,
-                device: t.device.clone(),
-                retry: false,
-            }))
+            Ok(Ok(joined))
         })
     }
 
@@ -680,32 +655,21 @@ impl Storage for SqliteStorage {
 
     fn append(&self, batches: &[AppendBatch]) -> StorageResult<Vec<BatchOutcome>> {
         self.write(|tx| {
-            let mut heads: HashMap<i64, u64> = HashMap::new();
-            let mut keyed = Vec::with_capacity(batches.len());
-            let mut owner = tx.prepare_cached("SELECT buurt FROM documents WHERE id = ?1")?;
-            let mut dup = tx.prepare_cached("SELECT 1 FROM log WHERE buurt = ?1 AND hash = ?2")?;
-            let mut new_doc = tx.prepare_cached(
-                "INSERT INTO documents (id, buurt, audience) VALUES (?1, ?2, ?3)",
-            )?;
-            let mut doc_audience =
-                tx.prepare_cached("SELECT audience FROM documents WHERE id = ?1")?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at, audience)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?;
-            let mut grant = tx.prepare_cached(
-                "INSERT INTO readers (doc, member, buurt, seq) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (doc, member) DO NOTHING",
-            )?;
-            let mut photo_ref = tx.prepare_cached(
-                "INSERT INTO blob_refs (buurt, hash, doc, member, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (buurt, hash, doc, member) DO NOTHING",
-            )?;
+            // The facts: each batch's buurt and device, the heads, the documents' owners and
+            // the hashes already logged. The one writer keeps them true until the commit.
+            let mut buurten = Vec::with_capacity(batches.len());
+            let mut devices = Vec::with_capacity(batches.len());
+            let mut heads = HashMap::new();
+            let mut buurt_of = tx.prepare_cached("SELECT n, head FROM buurten WHERE id = ?1")?;
             let mut device_n = tx.prepare_cached("SELECT n FROM devices WHERE id = ?1")?;
-            let mut head_of = tx.prepare_cached("SELECT head FROM buurten WHERE n = ?1")?;
             for batch in batches {
-                let n = require_buurt(tx, &batch.buurt)?;
+                let (n, head): (i64, i64) = buurt_of
+                    .query_row([batch.buurt.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?
+                    .ok_or_else(|| StorageError::NotFound {
+                        what: "buurt",
+                        id: batch.buurt.to_string(),
+                    })?;
                 let dev: i64 = device_n
                     .query_row([batch.device.as_str()], |r| r.get(0))
                     .optional()?
@@ -713,77 +677,88 @@ impl Storage for SqliteStorage {
                         what: "device",
                         id: batch.device.to_string(),
                     })?;
-                let mut head = match heads.get(&n) {
-                    Some(h) => *h,
-                    None => to_u64(head_of.query_row([n], |r| r.get(0))?, "head")?,
-                };
-                let mut appended = Vec::with_capacity(batch.changes.len());
+                buurten.push(n);
+                devices.push(dev);
+                heads.insert(n, to_u64(head, "head")?);
+            }
+            let mut owner =
+                tx.prepare_cached("SELECT buurt, audience FROM documents WHERE id = ?1")?;
+            let mut dup = tx.prepare_cached("SELECT 1 FROM log WHERE buurt = ?1 AND hash = ?2")?;
+            let mut owners = HashMap::new();
+            let mut logged = HashSet::new();
+            let mut looked_up = HashSet::new();
+            for (batch, &n) in batches.iter().zip(&buurten) {
                 for c in &batch.changes {
-                    let doc_owner: Option<i64> = owner
-                        .query_row([c.doc.as_slice()], |r| r.get(0))
-                        .optional()?;
-                    if doc_owner.is_some_and(|o| o != n) {
-                        appended.push(Appended::WrongBuurt);
-                        continue;
+                    if looked_up.insert(c.doc) {
+                        let found: Option<(i64, i64)> = owner
+                            .query_row([c.doc.as_slice()], |r| Ok((r.get(0)?, r.get(1)?)))
+                            .optional()?;
+                        if let Some(o) = found {
+                            owners.insert(c.doc, o);
+                        }
                     }
                     if dup
                         .query_row(params![n, c.hash.as_slice()], |_| Ok(()))
                         .optional()?
                         .is_some()
                     {
-                        appended.push(Appended::Duplicate);
-                        continue;
+                        logged.insert((n, c.hash));
                     }
-                    // A document's audience is its first change's; later changes keep it.
-                    let audience = if doc_owner.is_none() {
-                        let code = audience_code(c.audience);
-                        new_doc.execute(params![c.doc.as_slice(), n, code])?;
-                        code
-                    } else {
-                        doc_audience.query_row([c.doc.as_slice()], |r| r.get::<_, i64>(0))?
-                    };
-                    head = head
-                        .checked_add(1)
-                        .ok_or_else(|| StorageError::Backend("log sequence overflow".into()))?;
-                    let seq = to_i64(head, "seq")?;
-                    insert.execute(params![
-                        n,
-                        seq,
-                        c.doc.as_slice(),
-                        c.hash.as_slice(),
-                        dev,
-                        c.bytes,
-                        batch.received_at,
-                        audience
-                    ])?;
-                    for m in &c.grants {
-                        grant.execute(params![c.doc.as_slice(), m.as_str(), n, seq])?;
-                    }
-                    for p in &c.photos {
-                        photo_ref.execute(params![
-                            n,
-                            p.hash.as_slice(),
-                            c.doc.as_slice(),
-                            p.by.as_str(),
-                            seq
-                        ])?;
-                    }
-                    appended.push(Appended::Stored(head));
                 }
-                heads.insert(n, head);
-                keyed.push((n, appended));
+            }
+            let plan = plan_append(batches, &buurten, owners, &logged, heads)?;
+
+            // The writes: new documents, log rows with their photo references, readers, heads.
+            let mut new_doc = tx.prepare_cached(
+                "INSERT INTO documents (id, buurt, audience) VALUES (?1, ?2, ?3)",
+            )?;
+            for (doc, n, audience) in &plan.new_docs {
+                new_doc.execute(params![doc.as_slice(), n, audience])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO log (buurt, seq, doc, hash, device, bytes, received_at, audience)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            let mut photo_ref = tx.prepare_cached(
+                "INSERT INTO blob_refs (buurt, hash, doc, member, seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (buurt, hash, doc, member) DO NOTHING",
+            )?;
+            for row in &plan.rows {
+                let (batch, c) = row.of(batches)?;
+                let dev = devices.get(row.batch).copied().unwrap_or(-1);
+                insert.execute(params![
+                    row.buurt,
+                    row.seq,
+                    c.doc.as_slice(),
+                    c.hash.as_slice(),
+                    dev,
+                    c.bytes,
+                    batch.received_at,
+                    row.audience
+                ])?;
+                for p in &c.photos {
+                    photo_ref.execute(params![
+                        row.buurt,
+                        p.hash.as_slice(),
+                        c.doc.as_slice(),
+                        p.by.as_str(),
+                        row.seq
+                    ])?;
+                }
+            }
+            let mut grant = tx.prepare_cached(
+                "INSERT INTO readers (doc, member, buurt, seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (doc, member) DO NOTHING",
+            )?;
+            for (doc, m, n, seq) in &plan.grants {
+                grant.execute(params![doc.as_slice(), m.as_str(), n, seq])?;
             }
             let mut set_head = tx.prepare_cached("UPDATE buurten SET head = ?2 WHERE n = ?1")?;
-            for (n, head) in &heads {
+            for (n, head) in &plan.heads {
                 set_head.execute(params![n, to_i64(*head, "head")?])?;
             }
-            Ok(keyed
-                .into_iter()
-                .map(|(n, appended)| BatchOutcome {
-                    appended,
-                    head: heads.get(&n).copied().unwrap_or(0),
-                })
-                .collect())
+            Ok(plan.outcomes())
         })
     }
 
@@ -825,7 +800,7 @@ impl Storage for SqliteStorage {
                 .query_row([puller.device.as_str()], |r| r.get(0))
                 .optional()?
                 .unwrap_or(-1);
-            let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+            let fetch = page_fetch(limit);
             // Rows of restricted documents (audience != 0) only for coordinators and readers.
             let mut stmt = tx.prepare_cached(
                 "SELECT seq, doc, bytes FROM log l
@@ -858,21 +833,7 @@ impl Storage for SqliteStorage {
                     bytes,
                 });
             }
-            if changes.len() > limit {
-                changes.truncate(limit);
-                let cursor = changes.last().map_or(after, |c| c.seq);
-                Ok(LogPage {
-                    changes,
-                    cursor,
-                    more: true,
-                })
-            } else {
-                Ok(LogPage {
-                    changes,
-                    cursor: head.max(after),
-                    more: false,
-                })
-            }
+            Ok(assemble_page(changes, after, limit, head))
         })
     }
 
@@ -935,8 +896,7 @@ impl Storage for SqliteStorage {
                                       WHERE device = ?1 AND hash != ?2), 0)",
                 )?
                 .query_row(params![dev, hash.as_slice()], |r| r.get(0))?;
-            let used = to_u64(used, "blob bytes")?;
-            if used.saturating_add(row.length) > quota {
+            if let Err(used) = quota_allows(to_u64(used, "blob bytes")?, row.length, quota) {
                 return Ok(Err(used));
             }
             upsert_upload(tx, dev, hash, row)?;
