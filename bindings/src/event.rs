@@ -1,12 +1,15 @@
 //! Buurt events: RSVPs with a waitlist, volunteer roles and shifts.
 
-use noaber_core::MemberId;
-use noaber_core::model::event as core;
+use noaber_core::model::event::{
+    self as core, Attendance, Attendee, EventStatus, Rsvp, ShiftSlot, VolunteerRole,
+};
+use noaber_core::{Audience, MemberId};
 
 use crate::error::Result;
 use crate::store::NoaberStore;
-use crate::types::{GeoPoint, Notice, PointChange, count, entity, notices};
+use crate::types::{GeoPoint, Notice, PointChange, entity, notices};
 
+// Hand-converted: defaults, a `GeoPoint` point and an optional audience, unlike the core's.
 /// What a new event says.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct NewEvent {
@@ -29,13 +32,13 @@ pub struct NewEvent {
     pub capacity: Option<i64>,
     /// Who reads it; `None` for the whole buurt. Fixed at creation.
     #[uniffi(default)]
-    pub audience: Option<crate::types::Audience>,
+    pub audience: Option<Audience>,
 }
 
 impl From<NewEvent> for core::NewEvent {
     fn from(n: NewEvent) -> Self {
         core::NewEvent {
-            audience: crate::types::audience(n.audience),
+            audience: n.audience.unwrap_or_default(),
             title: n.title,
             description: n.description,
             starts_at: n.starts_at,
@@ -59,6 +62,7 @@ pub enum CapacityChange {
     Unlimited,
 }
 
+// Hand-converted: the core's `Option<Option<_>>` fields are enums here.
 /// Changes to an event; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
 pub struct EventEdit {
@@ -103,7 +107,7 @@ impl From<EventEdit> for core::EventEdit {
 }
 
 /// A member's answer to an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Rsvp {
     /// Coming (confirmed or waitlisted, by the waitlist rule).
     Going,
@@ -113,18 +117,8 @@ pub enum Rsvp {
     Declined,
 }
 
-impl From<Rsvp> for core::Rsvp {
-    fn from(r: Rsvp) -> Self {
-        match r {
-            Rsvp::Going => core::Rsvp::Going,
-            Rsvp::Maybe => core::Rsvp::Maybe,
-            Rsvp::Declined => core::Rsvp::Declined,
-        }
-    }
-}
-
 /// Derived status of an event ("past" is not a status: compare its times with the clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum EventStatus {
     /// Not cancelled.
     Upcoming,
@@ -133,17 +127,17 @@ pub enum EventStatus {
 }
 
 /// Where a member stands for an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Attendance {
     /// Has a place; `place` is 1-based in the confirmed order.
     Going {
         /// 1-based position among the confirmed.
-        place: u64,
+        place: usize,
     },
     /// Going, but waiting for a place.
     Waitlisted {
         /// 1-based position on the waitlist.
-        position: u64,
+        position: usize,
     },
     /// Answered maybe.
     Maybe,
@@ -153,56 +147,29 @@ pub enum Attendance {
     NoAnswer,
 }
 
-impl From<core::Attendance> for Attendance {
-    fn from(a: core::Attendance) -> Self {
-        match a {
-            core::Attendance::Going { place } => Attendance::Going {
-                place: count(place),
-            },
-            core::Attendance::Waitlisted { position } => Attendance::Waitlisted {
-                position: count(position),
-            },
-            core::Attendance::Maybe => Attendance::Maybe,
-            core::Attendance::Declined => Attendance::Declined,
-            core::Attendance::NoAnswer => Attendance::NoAnswer,
-        }
-    }
-}
-
 /// A member's place on one shift.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ShiftSlot {
     /// Among the first `needed` sign-ups.
     On,
     /// Signed up beyond the need.
     Reserve {
         /// 1-based position among the reserves.
-        position: u64,
+        position: usize,
     },
 }
 
-impl From<core::ShiftSlot> for ShiftSlot {
-    fn from(s: core::ShiftSlot) -> Self {
-        match s {
-            core::ShiftSlot::On => ShiftSlot::On,
-            core::ShiftSlot::Reserve { position } => ShiftSlot::Reserve {
-                position: count(position),
-            },
-        }
-    }
-}
-
 /// A member and when their current answer took effect.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Attendee {
     /// The member.
-    pub member: String,
+    pub member: MemberId,
     /// For going: when they became going (their queue position); else their answer's time.
     pub since: i64,
 }
 
 /// A volunteer role ("bar", "opbouw").
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct VolunteerRole {
     /// The role id.
     pub id: String,
@@ -212,6 +179,7 @@ pub struct VolunteerRole {
     pub description: String,
 }
 
+// Hand-converted: adds `filled` and the local member's `my_slot`.
 /// A shift of a volunteer role, with who is on it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Shift {
@@ -235,6 +203,7 @@ pub struct Shift {
     pub my_slot: Option<ShiftSlot>,
 }
 
+// Hand-converted: adds the local member's attendance and slots, and a `GeoPoint`.
 /// Everything a screen shows about one event.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct EventView {
@@ -288,17 +257,8 @@ pub struct EventView {
     pub notices: Vec<Notice>,
 }
 
-fn attendees(a: Vec<core::Attendee>) -> Vec<Attendee> {
-    a.into_iter()
-        .map(|a| Attendee {
-            member: a.member.to_string(),
-            since: a.since,
-        })
-        .collect()
-}
-
 fn view(v: core::EventView, me: &MemberId) -> EventView {
-    let my_attendance = v.attendance(me).into();
+    let my_attendance = v.attendance(me);
     EventView {
         shifts: v
             .shifts
@@ -312,7 +272,7 @@ fn view(v: core::EventView, me: &MemberId) -> EventView {
                 on: s.on.iter().map(ToString::to_string).collect(),
                 reserve: s.reserve.iter().map(ToString::to_string).collect(),
                 filled: s.filled(),
-                my_slot: s.slot_of(me).map(Into::into),
+                my_slot: s.slot_of(me),
             })
             .collect(),
         my_attendance,
@@ -327,25 +287,14 @@ fn view(v: core::EventView, me: &MemberId) -> EventView {
         creator: v.creator.to_string(),
         created_at: v.created_at,
         updated_at: v.updated_at,
-        status: match v.status {
-            core::EventStatus::Upcoming => EventStatus::Upcoming,
-            core::EventStatus::Cancelled => EventStatus::Cancelled,
-        },
+        status: v.status,
         cancelled_at: v.cancelled_at,
         cancel_reason: v.cancel_reason,
-        confirmed: attendees(v.confirmed),
-        waitlist: attendees(v.waitlist),
-        maybe: attendees(v.maybe),
-        declined: attendees(v.declined),
-        roles: v
-            .roles
-            .into_iter()
-            .map(|r| VolunteerRole {
-                id: r.id,
-                name: r.name,
-                description: r.description,
-            })
-            .collect(),
+        confirmed: v.confirmed,
+        waitlist: v.waitlist,
+        maybe: v.maybe,
+        declined: v.declined,
+        roles: v.roles,
         shifts_needed: v.shifts_needed,
         shifts_filled: v.shifts_filled,
         notices: notices(v.notices),
@@ -389,14 +338,15 @@ impl NoaberStore {
     ///
     /// `NotAllowed` for a cancelled event; `Storage`.
     pub fn rsvp_event(&self, id: String, answer: Rsvp) -> Result<Attendance> {
-        Ok(self.store.rsvp_event(&entity(&id)?, answer.into())?.into())
+        Ok(self.store.rsvp_event(&entity(&id)?, answer)?)
     }
 
-    /// Adds a volunteer role; returns its id.
+    /// Adds a volunteer role (the description may be empty, the default); returns its id.
     ///
     /// # Errors
     ///
     /// `NotAllowed` unless an organiser or staff; `InvalidInput` (`name`, `description`).
+    #[uniffi::method(default(description = ""))]
     pub fn add_event_role(&self, id: String, name: String, description: String) -> Result<String> {
         Ok(self
             .store
@@ -428,7 +378,7 @@ impl NoaberStore {
     ///
     /// `NotFound` for an unknown shift; `NotAllowed` for a cancelled event.
     pub fn signup_shift(&self, id: String, shift_id: String) -> Result<ShiftSlot> {
-        Ok(self.store.signup_shift(&entity(&id)?, &shift_id)?.into())
+        Ok(self.store.signup_shift(&entity(&id)?, &shift_id)?)
     }
 
     /// Withdraws the local member from a shift.
@@ -440,11 +390,13 @@ impl NoaberStore {
         Ok(self.store.withdraw_shift(&entity(&id)?, &shift_id)?)
     }
 
-    /// Cancels the event; everyone going or volunteering is told.
+    /// Cancels the event, with a reason (may be empty, the default); everyone going or
+    /// volunteering is told.
     ///
     /// # Errors
     ///
     /// `NotAllowed` unless an organiser or staff, or when already cancelled.
+    #[uniffi::method(default(reason = ""))]
     pub fn cancel_event(&self, id: String, reason: String) -> Result<()> {
         Ok(self.store.cancel_event(&entity(&id)?, &reason)?)
     }

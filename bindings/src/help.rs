@@ -1,11 +1,13 @@
 //! Help requests and offers: ask, offer, respond, match, done, cancel, thanks.
 
-use noaber_core::model::help as core;
+use noaber_core::model::help::{self as core, HelpStatus, Response, Thanks};
+use noaber_core::{Audience, MemberId};
 
 use crate::error::Result;
 use crate::store::NoaberStore;
 use crate::types::{Notice, entity, member, notices};
 
+// Hand-converted: defaults and an optional audience, unlike the core's.
 /// What a new help request or offer says.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct NewHelp {
@@ -36,13 +38,13 @@ pub struct NewHelp {
     pub location_label: String,
     /// Who reads it; `None` for the whole buurt. Fixed at creation.
     #[uniffi(default)]
-    pub audience: Option<crate::types::Audience>,
+    pub audience: Option<Audience>,
 }
 
 impl From<NewHelp> for core::NewHelp {
     fn from(n: NewHelp) -> Self {
         core::NewHelp {
-            audience: crate::types::audience(n.audience),
+            audience: n.audience.unwrap_or_default(),
             offer: n.offer,
             category: n.category,
             title: n.title,
@@ -57,7 +59,7 @@ impl From<NewHelp> for core::NewHelp {
 }
 
 /// Derived status of a help request (`expired` is applied by lists, with the clock).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum HelpStatus {
     /// Waiting for a helper.
     Open,
@@ -69,22 +71,12 @@ pub enum HelpStatus {
     Cancelled,
 }
 
-impl From<core::HelpStatus> for HelpStatus {
-    fn from(s: core::HelpStatus) -> Self {
-        match s {
-            core::HelpStatus::Open => HelpStatus::Open,
-            core::HelpStatus::Matched => HelpStatus::Matched,
-            core::HelpStatus::Done => HelpStatus::Done,
-            core::HelpStatus::Cancelled => HelpStatus::Cancelled,
-        }
-    }
-}
-
 /// An active "I can help".
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct HelpResponse {
+#[uniffi::remote(Record)]
+#[uniffi(name = "HelpResponse")]
+pub struct Response {
     /// The responder.
-    pub member: String,
+    pub member: MemberId,
     /// When they (last) responded, ms.
     pub at: i64,
     /// Their message.
@@ -92,16 +84,18 @@ pub struct HelpResponse {
 }
 
 /// Thanks or feedback left after done.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct HelpThanks {
+#[uniffi::remote(Record)]
+#[uniffi(name = "HelpThanks")]
+pub struct Thanks {
     /// Who wrote it.
-    pub by: String,
+    pub by: MemberId,
     /// When, ms.
     pub at: i64,
     /// The text.
     pub text: String,
 }
 
+// Hand-converted: adds `expired`, derived with the clock.
 /// Everything a screen shows about one help request.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct HelpView {
@@ -136,13 +130,13 @@ pub struct HelpView {
     /// Whether it is expired now (open, and its window has ended).
     pub expired: bool,
     /// Active responses, in order.
-    pub responses: Vec<HelpResponse>,
+    pub responses: Vec<Response>,
     /// The matched helper.
     pub helper: Option<String>,
     /// Who made the standing match.
     pub matched_by: Option<String>,
     /// Thanks and feedback.
-    pub thanks: Vec<HelpThanks>,
+    pub thanks: Vec<Thanks>,
     /// Cancel reason, if cancelled with one.
     pub cancel_reason: Option<String>,
     /// What members should be told.
@@ -165,27 +159,11 @@ fn view(v: core::HelpView, now: i64) -> HelpView {
         requester: v.requester.to_string(),
         created_at: v.created_at,
         updated_at: v.updated_at,
-        status: v.status.into(),
-        responses: v
-            .responses
-            .into_iter()
-            .map(|r| HelpResponse {
-                member: r.member.to_string(),
-                at: r.at,
-                message: r.message,
-            })
-            .collect(),
+        status: v.status,
+        responses: v.responses,
         helper: v.helper.map(|m| m.to_string()),
         matched_by: v.matched_by.map(|m| m.to_string()),
-        thanks: v
-            .thanks
-            .into_iter()
-            .map(|t| HelpThanks {
-                by: t.by.to_string(),
-                at: t.at,
-                text: t.text,
-            })
-            .collect(),
+        thanks: v.thanks,
         cancel_reason: v.cancel_reason,
         notices: notices(v.notices),
     }
@@ -213,11 +191,12 @@ impl NoaberStore {
         Ok(view(v, self.store.now_ms()))
     }
 
-    /// Edits the title and/or body (`None` keeps it).
+    /// Edits the title and/or body (`None`, the default, keeps it).
     ///
     /// # Errors
     ///
     /// `NotAllowed` unless the requester or an organiser; `InvalidInput`.
+    #[uniffi::method(default(title = None, body = None))]
     pub fn edit_help(&self, id: String, title: Option<String>, body: Option<String>) -> Result<()> {
         Ok(self
             .store
@@ -270,11 +249,13 @@ impl NoaberStore {
         Ok(self.store.complete_help(&entity(&id)?)?)
     }
 
-    /// Cancels an open or matched request (the requester or an organiser).
+    /// Cancels an open or matched request (the requester or an organiser); the reason may be
+    /// empty (the default).
     ///
     /// # Errors
     ///
     /// `NotAllowed` when done or cancelled already, or for others.
+    #[uniffi::method(default(reason = ""))]
     pub fn cancel_help(&self, id: String, reason: String) -> Result<()> {
         Ok(self.store.cancel_help(&entity(&id)?, &reason)?)
     }

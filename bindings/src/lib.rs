@@ -1,9 +1,10 @@
 //! `noaber-ffi`: the API the Android and iOS shells (and the Kotlin, Swift and Python tests)
 //! call, exported with [uniffi](https://mozilla.github.io/uniffi-rs/) proc-macros.
 //!
-//! This crate is **thin**: it converts between foreign-friendly records and the core's types
-//! and delegates. It decides nothing about the domain; every rule lives in `noaber-core`.
-//! It is also the only crate that uses uniffi.
+//! This crate is **thin**: it exports the core's own types where uniffi can take them as they
+//! are (`#[uniffi::remote]`), converts the rest to foreign-friendly records, and delegates.
+//! It decides nothing about the domain; every rule lives in `noaber-core`. It is also the only
+//! crate that uses uniffi.
 //!
 //! - [`NoaberStore`] — one device store: identity, help requests, events, tasks, reports,
 //!   profiles, comments, lists and counts, subscriptions, buurten and sync.
@@ -35,27 +36,38 @@ mod task;
 mod types;
 
 pub use error::NoaberError;
-pub use event::{
-    Attendance, Attendee, CapacityChange, EventEdit, EventStatus, EventView, NewEvent, Rsvp, Shift,
-    ShiftSlot, VolunteerRole,
-};
-pub use help::{HelpResponse, HelpStatus, HelpThanks, HelpView, NewHelp};
-pub use photo::{LocalPhoto, PhotoUpload, UploadListener, UploadReport, UploadState};
-pub use profile::{NewProfile, ProfileEdit, ProfileView};
-pub use report::{
-    MeToo, NewReport, PhotoRef, ReportPhoto, ReportStatus, ReportTransition, ReportView,
-    TimelineEntry,
-};
+pub use event::{CapacityChange, EventEdit, EventView, NewEvent, Shift};
+pub use help::{HelpView, NewHelp};
+pub use photo::UploadListener;
+pub use report::{NewReport, ReportView};
 pub use store::NoaberStore;
 pub use subscribe::{ChangeListener, Subscription};
-pub use sync::{Buurt, CancelHandle, RejectedChange, SyncListener, SyncReport, SyncStatus};
-pub use task::{
-    ChecklistItem, NewTask, Occurrence, Outcome, Pledge, TaskEdit, TaskSchedule, TaskStanding,
-    TaskStatus, TaskView,
+pub use sync::{CancelHandle, SyncListener};
+pub use task::{NewTask, TaskEdit, TaskView};
+pub use types::{GeoPoint, ListQuery, Notice, PointChange, Readers};
+
+// The core's own types the API uses as they are (exported with `#[uniffi::remote]`), under
+// their foreign names.
+pub use noaber_core::model::CommentRow as Comment;
+pub use noaber_core::model::Detail;
+pub use noaber_core::model::event::{
+    Attendance, Attendee, EventStatus, Rsvp, ShiftSlot, VolunteerRole,
 };
-pub use types::{
-    BBox, Changed, Comment, GeoPoint, Identity, Kind, ListOrder, ListQuery, MyNotice, Notice, Page,
-    PointChange, Role, StatusCount, Summary,
+pub use noaber_core::model::help::{HelpStatus, Response as HelpResponse, Thanks as HelpThanks};
+pub use noaber_core::model::profile::{NewProfile, ProfileEdit, ProfileView};
+pub use noaber_core::model::report::{
+    MeToo, PhotoRef, ReportPhoto, ReportStatus, ReportTransition, TimelineEntry,
+};
+pub use noaber_core::model::task::{
+    ChecklistItem, Occurrence, Outcome, Pledge, TaskSchedule, TaskStanding, TaskStatus,
+};
+pub use noaber_core::store::membership::Buurt;
+pub use noaber_core::store::photos::{LocalPhoto, PhotoUpload, UploadState};
+pub use noaber_core::store::query::NoticeRow as MyNotice;
+pub use noaber_core::sync::engine::{RejectedChange, SyncStatus};
+pub use noaber_core::sync::http::{SyncReport, UploadReport};
+pub use noaber_core::{
+    Audience, BBox, Changed, Identity, Kind, Order as ListOrder, Page, Role, StatusCount, Summary,
 };
 
 uniffi::setup_scaffolding!();

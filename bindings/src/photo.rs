@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 
-use noaber_core::store::photos as core;
-use noaber_core::sync::http;
+use noaber_core::EntityId;
+use noaber_core::model::report::PhotoRef;
+use noaber_core::store::photos::{LocalPhoto, PhotoUpload, UploadState};
+use noaber_core::sync::http::UploadReport;
 
 use crate::error::Result;
-use crate::report::PhotoRef;
 use crate::store::NoaberStore;
 use crate::sync::{CancelHandle, run, tell};
-use crate::types::{count, entity};
+use crate::types::entity;
 
 /// A photo's bytes as held on this device (metadata-free).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct LocalPhoto {
     /// The bytes.
     pub bytes: Vec<u8>,
@@ -21,17 +22,8 @@ pub struct LocalPhoto {
     pub mime: String,
 }
 
-impl From<core::LocalPhoto> for LocalPhoto {
-    fn from(p: core::LocalPhoto) -> Self {
-        LocalPhoto {
-            bytes: p.bytes,
-            mime: p.mime,
-        }
-    }
-}
-
 /// Where a photo's upload stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum UploadState {
     /// Waiting or in progress.
     Pending,
@@ -42,14 +34,16 @@ pub enum UploadState {
 }
 
 /// One photo in the upload queue.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct PhotoUpload {
     /// SHA-256 of the photo.
     pub hash: String,
     /// The report it is attached to.
-    pub entity_id: String,
+    #[uniffi(name = "entity_id")]
+    pub entity: EntityId,
     /// The buurt whose relay receives it (`None` until the report belongs to one).
-    pub buurt_id: Option<String>,
+    #[uniffi(name = "buurt_id")]
+    pub buurt: Option<String>,
     /// Size in bytes.
     pub size: u64,
     /// Bytes the relay holds durably.
@@ -64,48 +58,17 @@ pub struct PhotoUpload {
     pub last_error: Option<String>,
 }
 
-impl From<core::PhotoUpload> for PhotoUpload {
-    fn from(u: core::PhotoUpload) -> Self {
-        PhotoUpload {
-            hash: u.hash,
-            entity_id: u.entity.to_string(),
-            buurt_id: u.buurt,
-            size: u.size,
-            sent: u.sent,
-            state: match u.state {
-                core::UploadState::Pending => UploadState::Pending,
-                core::UploadState::Done => UploadState::Done,
-                core::UploadState::Rejected => UploadState::Rejected,
-            },
-            attempts: u.attempts,
-            next_attempt_at: u.next_attempt_at,
-            last_error: u.last_error,
-        }
-    }
-}
-
 /// What one upload run did.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct UploadReport {
     /// Photos the relay now holds whole.
-    pub completed: u64,
+    pub completed: usize,
     /// Photos the relay refused for good.
-    pub rejected: u64,
+    pub rejected: usize,
     /// Photos still waiting (retried after a backoff).
-    pub waiting: u64,
+    pub waiting: usize,
     /// Bytes sent in this run.
     pub bytes_sent: u64,
-}
-
-impl From<http::UploadReport> for UploadReport {
-    fn from(r: http::UploadReport) -> Self {
-        UploadReport {
-            completed: count(r.completed),
-            rejected: count(r.rejected),
-            waiting: count(r.waiting),
-            bytes_sent: r.bytes_sent,
-        }
-    }
 }
 
 /// Told after every chunk the relay acknowledged. Implemented by the app.
@@ -127,7 +90,7 @@ impl NoaberStore {
     /// `InvalidInput` (`photo`: not a JPEG/PNG/WebP, empty, truncated, over 15 MB);
     /// `NotAllowed` unless the reporter, a caretaker, organiser or staff; `NotFound`; `Storage`.
     pub fn attach_photo(&self, id: String, bytes: Vec<u8>) -> Result<PhotoRef> {
-        Ok(self.store.attach_photo(&entity(&id)?, &bytes)?.into())
+        Ok(self.store.attach_photo(&entity(&id)?, &bytes)?)
     }
 
     /// [`NoaberStore::attach_photo`] for a file (a larger file than allowed is not read).
@@ -136,7 +99,7 @@ impl NoaberStore {
     ///
     /// `InvalidInput` (`path` when unreadable); as `attach_photo`.
     pub fn attach_photo_file(&self, id: String, path: String) -> Result<PhotoRef> {
-        Ok(self.store.attach_photo_file(&entity(&id)?, path)?.into())
+        Ok(self.store.attach_photo_file(&entity(&id)?, path)?)
     }
 
     /// A photo's bytes if this device holds them (taken here or cached); `None`: fetch it.
@@ -145,7 +108,7 @@ impl NoaberStore {
     ///
     /// `InvalidInput` (`hash`); `Storage`.
     pub fn photo(&self, hash: String) -> Result<Option<LocalPhoto>> {
-        Ok(self.store.photo(&hash)?.map(Into::into))
+        Ok(self.store.photo(&hash)?)
     }
 
     /// The upload queue, oldest first (uploads done in the last day included).
@@ -154,12 +117,7 @@ impl NoaberStore {
     ///
     /// `Storage`.
     pub fn photo_uploads(&self) -> Result<Vec<PhotoUpload>> {
-        Ok(self
-            .store
-            .photo_uploads()?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        Ok(self.store.photo_uploads()?)
     }
 
     /// Keeps at most `bytes` of downloaded photos (photos waiting to upload are always kept).
@@ -191,7 +149,7 @@ impl NoaberStore {
         let store = Arc::clone(&self.store);
         let client = self.client();
         run(cancel, async move {
-            let report = client?
+            Ok(client?
                 .upload_photos(&store, &buurt_id, |p| {
                     if let Some(l) = &listener {
                         tell(|| {
@@ -199,8 +157,7 @@ impl NoaberStore {
                         });
                     }
                 })
-                .await?;
-            Ok(report.into())
+                .await?)
         })
         .await
     }
@@ -221,10 +178,7 @@ impl NoaberStore {
         let store = Arc::clone(&self.store);
         let client = self.client();
         run(cancel, async move {
-            Ok(client?
-                .fetch_photo(&store, &buurt_id, &hash)
-                .await?
-                .map(Into::into))
+            Ok(client?.fetch_photo(&store, &buurt_id, &hash).await?)
         })
         .await
     }

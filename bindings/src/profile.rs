@@ -1,13 +1,14 @@
 //! Member profiles: display name, household, skills, availability.
 
-use noaber_core::model::profile as core;
+use noaber_core::MemberId;
+use noaber_core::model::profile::{NewProfile, ProfileEdit, ProfileView};
 
 use crate::error::Result;
 use crate::store::NoaberStore;
 use crate::types::entity;
 
 /// What a new profile says.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct NewProfile {
     /// Display name, 1..=80 characters.
     pub display_name: String,
@@ -22,19 +23,8 @@ pub struct NewProfile {
     pub availability: String,
 }
 
-impl From<NewProfile> for core::NewProfile {
-    fn from(n: NewProfile) -> Self {
-        core::NewProfile {
-            display_name: n.display_name,
-            household: n.household,
-            skills: n.skills,
-            availability: n.availability,
-        }
-    }
-}
-
 /// Changes to a profile; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ProfileEdit {
     /// A new display name.
     #[uniffi(default)]
@@ -47,23 +37,13 @@ pub struct ProfileEdit {
     pub availability: Option<String>,
 }
 
-impl From<ProfileEdit> for core::ProfileEdit {
-    fn from(e: ProfileEdit) -> Self {
-        core::ProfileEdit {
-            display_name: e.display_name,
-            household: e.household,
-            availability: e.availability,
-        }
-    }
-}
-
 /// A member's profile.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ProfileView {
     /// Entity id.
     pub id: String,
     /// The member whose profile it is.
-    pub member: String,
+    pub member: MemberId,
     /// Display name.
     pub display_name: String,
     /// Household / complex label.
@@ -78,21 +58,6 @@ pub struct ProfileView {
     pub updated_at: i64,
 }
 
-impl From<core::ProfileView> for ProfileView {
-    fn from(v: core::ProfileView) -> Self {
-        ProfileView {
-            id: v.id,
-            member: v.member.to_string(),
-            display_name: v.display_name,
-            household: v.household,
-            skills: v.skills,
-            availability: v.availability,
-            created_at: v.created_at,
-            updated_at: v.updated_at,
-        }
-    }
-}
-
 #[uniffi::export]
 impl NoaberStore {
     /// Creates the local member's profile; returns its id.
@@ -101,7 +66,7 @@ impl NoaberStore {
     ///
     /// `InvalidInput` naming the field, or `profile` when the member already has one.
     pub fn create_profile(&self, new: NewProfile) -> Result<String> {
-        Ok(self.store.create_profile(&new.into())?.to_string())
+        Ok(self.store.create_profile(&new)?.to_string())
     }
 
     /// One profile.
@@ -110,7 +75,7 @@ impl NoaberStore {
     ///
     /// `InvalidInput` (`id`); `NotFound`; `Storage`.
     pub fn profile(&self, id: String) -> Result<ProfileView> {
-        Ok(self.store.profile(&entity(&id)?)?.into())
+        Ok(self.store.profile(&entity(&id)?)?)
     }
 
     /// The local member's profile, if they have one.
@@ -119,7 +84,7 @@ impl NoaberStore {
     ///
     /// `Storage`.
     pub fn my_profile(&self) -> Result<Option<ProfileView>> {
-        Ok(self.store.my_profile()?.map(ProfileView::from))
+        Ok(self.store.my_profile()?)
     }
 
     /// Edits the local member's profile.
@@ -128,7 +93,7 @@ impl NoaberStore {
     ///
     /// `NotAllowed` for someone else's profile; `InvalidInput` naming the field.
     pub fn edit_profile(&self, id: String, edit: ProfileEdit) -> Result<()> {
-        Ok(self.store.edit_profile(&entity(&id)?, &edit.into())?)
+        Ok(self.store.edit_profile(&entity(&id)?, &edit)?)
     }
 
     /// Adds a skill to the local member's profile.

@@ -1,12 +1,16 @@
 //! Environment issue reports: create (offline), "me too", the workflow, the responsible party,
 //! the public response, photo references.
 
-use noaber_core::model::report as core;
+use noaber_core::model::report::{
+    self as core, MeToo, PhotoRef, ReportPhoto, ReportStatus, ReportTransition, TimelineEntry,
+};
+use noaber_core::{Audience, EntityId, MemberId, Role};
 
 use crate::error::Result;
 use crate::store::NoaberStore;
-use crate::types::{Notice, Role, entity, notices};
+use crate::types::{Notice, entity, notices};
 
+// Hand-converted: defaults and an optional audience, unlike the core's.
 /// What a new report says.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct NewReport {
@@ -33,13 +37,13 @@ pub struct NewReport {
     pub severity: String,
     /// Who reads it; `None` for the whole buurt. Fixed at creation.
     #[uniffi(default)]
-    pub audience: Option<crate::types::Audience>,
+    pub audience: Option<Audience>,
 }
 
 impl From<NewReport> for core::NewReport {
     fn from(n: NewReport) -> Self {
         core::NewReport {
-            audience: crate::types::audience(n.audience),
+            audience: n.audience.unwrap_or_default(),
             category: n.category,
             description: n.description,
             lat: n.lat,
@@ -53,7 +57,7 @@ impl From<NewReport> for core::NewReport {
 }
 
 /// Derived workflow state of a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ReportStatus {
     /// Logged, nobody has acted yet.
     Reported,
@@ -77,25 +81,8 @@ pub enum ReportStatus {
     Referred,
 }
 
-impl From<core::ReportStatus> for ReportStatus {
-    fn from(s: core::ReportStatus) -> Self {
-        match s {
-            core::ReportStatus::Reported => ReportStatus::Reported,
-            core::ReportStatus::Acknowledged => ReportStatus::Acknowledged,
-            core::ReportStatus::Planned => ReportStatus::Planned,
-            core::ReportStatus::InProgress => ReportStatus::InProgress,
-            core::ReportStatus::Resolved => ReportStatus::Resolved,
-            core::ReportStatus::Confirmed => ReportStatus::Confirmed,
-            core::ReportStatus::Reopened => ReportStatus::Reopened,
-            core::ReportStatus::Rejected => ReportStatus::Rejected,
-            core::ReportStatus::Duplicate => ReportStatus::Duplicate,
-            core::ReportStatus::Referred => ReportStatus::Referred,
-        }
-    }
-}
-
 /// A workflow step.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum ReportTransition {
     /// → acknowledged (caretaker, staff).
     Acknowledge,
@@ -120,7 +107,7 @@ pub enum ReportTransition {
     /// → duplicate of another report (caretaker, organiser, staff).
     Duplicate {
         /// The report id this one duplicates.
-        of: String,
+        of: EntityId,
     },
     /// → referred to another party (caretaker, organiser, staff).
     Refer {
@@ -129,28 +116,8 @@ pub enum ReportTransition {
     },
 }
 
-impl TryFrom<ReportTransition> for core::ReportTransition {
-    type Error = crate::NoaberError;
-
-    fn try_from(t: ReportTransition) -> Result<Self> {
-        Ok(match t {
-            ReportTransition::Acknowledge => core::ReportTransition::Acknowledge,
-            ReportTransition::Plan => core::ReportTransition::Plan,
-            ReportTransition::Start => core::ReportTransition::Start,
-            ReportTransition::Resolve => core::ReportTransition::Resolve,
-            ReportTransition::Confirm => core::ReportTransition::Confirm,
-            ReportTransition::Reopen { reason } => core::ReportTransition::Reopen { reason },
-            ReportTransition::Reject { reason } => core::ReportTransition::Reject { reason },
-            ReportTransition::Duplicate { of } => {
-                core::ReportTransition::Duplicate { of: entity(&of)? }
-            }
-            ReportTransition::Refer { to } => core::ReportTransition::Refer { to },
-        })
-    }
-}
-
 /// A reference to a photo (the bytes travel separately, stripped of metadata).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct PhotoRef {
     /// SHA-256 of the photo's bytes: 64 lowercase hex digits.
     pub hash: String,
@@ -164,23 +131,11 @@ pub struct PhotoRef {
     pub height: u32,
 }
 
-impl From<core::PhotoRef> for PhotoRef {
-    fn from(p: core::PhotoRef) -> Self {
-        PhotoRef {
-            hash: p.hash,
-            mime: p.mime,
-            size: p.size,
-            width: p.width,
-            height: p.height,
-        }
-    }
-}
-
 /// An attached photo reference.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ReportPhoto {
     /// Who attached it.
-    pub by: String,
+    pub by: MemberId,
     /// When, ms.
     pub at: i64,
     /// The reference.
@@ -188,10 +143,10 @@ pub struct ReportPhoto {
 }
 
 /// One applied workflow step.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct TimelineEntry {
     /// Who took it.
-    pub by: String,
+    pub by: MemberId,
     /// Their role then.
     pub role: Role,
     /// When, ms.
@@ -207,14 +162,15 @@ pub struct TimelineEntry {
 }
 
 /// An active "me too".
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct MeToo {
     /// The member.
-    pub member: String,
+    pub member: MemberId,
     /// Since when, ms.
     pub at: i64,
 }
 
+// Hand-converted: adds the title, location label and `needs_response`.
 /// Everything a screen shows about one report.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct ReportView {
@@ -293,42 +249,15 @@ fn view(v: core::ReportView) -> ReportView {
         reporter: v.reporter.to_string(),
         created_at: v.created_at,
         updated_at: v.updated_at,
-        status: v.status.into(),
-        timeline: v
-            .timeline
-            .into_iter()
-            .map(|t| TimelineEntry {
-                by: t.by.to_string(),
-                role: t.role.into(),
-                at: t.at,
-                to: t.to.into(),
-                reason: t.reason,
-                of: t.of,
-                referred_to: t.referred_to,
-            })
-            .collect(),
-        me_too: v
-            .me_too
-            .into_iter()
-            .map(|m| MeToo {
-                member: m.member.to_string(),
-                at: m.at,
-            })
-            .collect(),
+        status: v.status,
+        timeline: v.timeline,
+        me_too: v.me_too,
         responsible: v.responsible,
         response: v.response,
         response_at: v.response_at,
         response_by: v.response_by.map(|m| m.to_string()),
         edited_at: v.edited_at,
-        photos: v
-            .photos
-            .into_iter()
-            .map(|p| ReportPhoto {
-                by: p.by.to_string(),
-                at: p.at,
-                photo: p.photo.into(),
-            })
-            .collect(),
+        photos: v.photos,
         reject_reason: v.reject_reason,
         duplicate_of: v.duplicate_of,
         referred_to: v.referred_to,
@@ -372,9 +301,7 @@ impl NoaberStore {
     /// `NotAllowed` when the step is not possible now or not for this member's role;
     /// `InvalidInput` for a missing reason or referral, or a bad `of`.
     pub fn transition_report(&self, id: String, step: ReportTransition) -> Result<()> {
-        Ok(self
-            .store
-            .transition_report(&entity(&id)?, step.try_into()?)?)
+        Ok(self.store.transition_report(&entity(&id)?, step)?)
     }
 
     /// The local member says "me too".

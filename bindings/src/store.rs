@@ -4,13 +4,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use noaber_core::Store;
+use noaber_core::model::CommentRow;
+use noaber_core::store::query::{NoticeRow, StatusCount};
 use noaber_core::sync::http::Client;
+use noaber_core::{Identity, Kind, Role, Store};
 
 use crate::error::Result;
 use crate::subscribe::{ChangeListener, Subscription};
-use crate::types::{Comment, Identity, ListQuery, MyNotice, Page, Role, StatusCount, entity};
-use crate::types::{Kind, Readers, member};
+use crate::types::{ListQuery, Readers, entity, member};
+use noaber_core::Page;
 
 /// A Noaber device store: one SQLite file holding the documents, their projections and the
 /// local change log.
@@ -49,7 +51,7 @@ impl NoaberStore {
 
     /// Who this device acts as.
     pub fn identity(&self) -> Identity {
-        self.store.identity().into()
+        self.store.identity()
     }
 
     /// Sets the role this device acts in (until a relay says otherwise), the display name and
@@ -66,8 +68,7 @@ impl NoaberStore {
     ) -> Result<Identity> {
         Ok(self
             .store
-            .set_identity(role.into(), display_name.as_deref(), household.as_deref())?
-            .into())
+            .set_identity(role, display_name.as_deref(), household.as_deref())?)
     }
 
     /// Makes this device act as an existing member (a second phone of the same person), before
@@ -92,7 +93,7 @@ impl NoaberStore {
     ///
     /// `InvalidInput` (`id`) for a malformed id; `NotFound`; `Storage`.
     pub fn kind_of(&self, id: String) -> Result<Kind> {
-        Ok(self.store.kind_of(&entity(&id)?)?.into())
+        Ok(self.store.kind_of(&entity(&id)?)?)
     }
 
     /// One page of entities matching `query` (lists, filters and full-text search). No
@@ -103,7 +104,7 @@ impl NoaberStore {
     /// `InvalidInput` naming the field for a bad cursor (`after`), box (`bbox`), page size
     /// (`limit`) or search text (`text`); `Storage`.
     pub fn list(&self, query: ListQuery) -> Result<Page> {
-        Ok(self.store.list(&query.into())?.into())
+        Ok(self.store.list(&query.into())?)
     }
 
     /// Per-kind, per-status counts with the clock applied (an organiser's overview).
@@ -112,12 +113,7 @@ impl NoaberStore {
     ///
     /// `Storage`.
     pub fn status_counts(&self) -> Result<Vec<StatusCount>> {
-        Ok(self
-            .store
-            .status_counts()?
-            .into_iter()
-            .map(StatusCount::from)
-            .collect())
+        Ok(self.store.status_counts()?)
     }
 
     /// What the local member should be told (lost claims, superseded matches, waitlist).
@@ -125,13 +121,8 @@ impl NoaberStore {
     /// # Errors
     ///
     /// `Storage`.
-    pub fn my_notices(&self) -> Result<Vec<MyNotice>> {
-        Ok(self
-            .store
-            .my_notices()?
-            .into_iter()
-            .map(MyNotice::from)
-            .collect())
+    pub fn my_notices(&self) -> Result<Vec<NoticeRow>> {
+        Ok(self.store.my_notices()?)
     }
 
     /// How many local changes wait to be synced (over every buurt, and those made before
@@ -193,13 +184,8 @@ impl NoaberStore {
     /// # Errors
     ///
     /// `InvalidInput` (`id`) for a malformed id; `Storage`.
-    pub fn comments(&self, entity_id: String) -> Result<Vec<Comment>> {
-        Ok(self
-            .store
-            .comments(&entity(&entity_id)?)?
-            .into_iter()
-            .map(Comment::from)
-            .collect())
+    pub fn comments(&self, entity_id: String) -> Result<Vec<CommentRow>> {
+        Ok(self.store.comments(&entity(&entity_id)?)?)
     }
 
     /// Shares a document written for the organisers or the participants with one more

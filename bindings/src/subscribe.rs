@@ -9,9 +9,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use noaber_core::Store;
-
-use crate::types::Changed;
+use noaber_core::{Changed, Store};
 
 /// Told which entities changed. Implemented by the app.
 #[uniffi::export(foreign)]
@@ -31,7 +29,7 @@ pub struct Subscription {
 impl Subscription {
     pub(crate) fn register(store: &Store, listener: Arc<dyn ChangeListener>) -> Arc<Subscription> {
         let inner = store.subscribe(move |changed| {
-            let changed: Vec<Changed> = changed.iter().map(Changed::from).collect();
+            let changed: Vec<Changed> = changed.to_vec();
             let delivered =
                 std::panic::catch_unwind(AssertUnwindSafe(|| listener.on_change(changed)));
             if delivered.is_err() {

@@ -15,18 +15,19 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use noaber_core::store::membership;
-use noaber_core::sync::{engine, http};
+use noaber_core::Role;
+use noaber_core::store::membership::Buurt;
+use noaber_core::sync::engine::{RejectedChange, SyncStatus};
+use noaber_core::sync::http::{self, SyncReport};
 use tokio::runtime::Runtime;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::error::{NoaberError, Result};
 use crate::store::NoaberStore;
-use crate::types::{Role, count};
 
 /// A buurt this device has joined.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Buurt {
     /// Buurt id (32 hex digits).
     pub id: String,
@@ -54,27 +55,8 @@ pub struct Buurt {
     pub failures: i64,
 }
 
-impl From<membership::Buurt> for Buurt {
-    fn from(b: membership::Buurt) -> Self {
-        Buurt {
-            id: b.id,
-            name: b.name,
-            relay_url: b.relay_url,
-            member: b.member,
-            role: b.role.into(),
-            device: b.device,
-            cursor: b.cursor,
-            head: b.head,
-            joined_at: b.joined_at,
-            last_sync_at: b.last_sync_at,
-            last_error: b.last_error,
-            failures: b.failures,
-        }
-    }
-}
-
 /// A local change the relay refused (it is not retried).
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct RejectedChange {
     /// The entity it belonged to.
     pub entity: String,
@@ -84,55 +66,30 @@ pub struct RejectedChange {
     pub reason: String,
 }
 
-impl From<engine::RejectedChange> for RejectedChange {
-    fn from(r: engine::RejectedChange) -> Self {
-        RejectedChange {
-            entity: r.entity,
-            code: r.code,
-            reason: r.reason,
-        }
-    }
-}
-
 /// What one sync did, summed over its rounds.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct SyncReport {
     /// Round trips made.
-    pub rounds: u64,
+    pub rounds: usize,
     /// Local changes pushed and accepted (durable at the relay).
-    pub accepted: u64,
+    pub accepted: usize,
     /// Local changes the relay refused for good.
     pub rejected: Vec<RejectedChange>,
     /// Local changes refused for now (`unavailable`, `missing_dependencies`): still pending,
     /// pushed again by a later sync after a doubling wait; nothing to show the user yet.
-    pub retrying: u64,
+    pub retrying: usize,
     /// Changes pulled.
-    pub pulled: u64,
+    pub pulled: usize,
     /// Of those, new to this device.
-    pub applied: u64,
+    pub applied: usize,
     /// The cursor at the end.
     pub cursor: u64,
     /// Documents repaired (missing changes fetched).
-    pub repaired: u64,
-}
-
-impl From<http::SyncReport> for SyncReport {
-    fn from(r: http::SyncReport) -> Self {
-        SyncReport {
-            rounds: count(r.rounds),
-            accepted: count(r.accepted),
-            rejected: r.rejected.into_iter().map(RejectedChange::from).collect(),
-            retrying: count(r.retrying),
-            pulled: count(r.pulled),
-            applied: count(r.applied),
-            cursor: r.cursor,
-            repaired: count(r.repaired),
-        }
-    }
+    pub repaired: usize,
 }
 
 /// What a screen shows about one buurt's sync.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct SyncStatus {
     /// The buurt.
     pub buurt: String,
@@ -150,21 +107,6 @@ pub struct SyncStatus {
     pub head: i64,
     /// Consecutive failures.
     pub failures: i64,
-}
-
-impl From<engine::SyncStatus> for SyncStatus {
-    fn from(s: engine::SyncStatus) -> Self {
-        SyncStatus {
-            buurt: s.buurt,
-            pending: s.pending,
-            rejected: s.rejected.into_iter().map(RejectedChange::from).collect(),
-            last_sync_at: s.last_sync_at,
-            last_error: s.last_error,
-            cursor: s.cursor,
-            head: s.head,
-            failures: s.failures,
-        }
-    }
 }
 
 /// Stops a long network operation (join, sync, live sync) it was passed to. One handle may
@@ -299,7 +241,7 @@ impl NoaberStore {
     ///
     /// `Storage`.
     pub fn buurten(&self) -> Result<Vec<Buurt>> {
-        Ok(self.store.buurten()?.into_iter().map(Buurt::from).collect())
+        Ok(self.store.buurten()?)
     }
 
     /// One joined buurt.
@@ -308,7 +250,7 @@ impl NoaberStore {
     ///
     /// `NotFound` when this device has not joined it.
     pub fn buurt(&self, buurt_id: String) -> Result<Buurt> {
-        Ok(self.store.buurt(&buurt_id)?.into())
+        Ok(self.store.buurt(&buurt_id)?)
     }
 
     /// The buurt new entities are created in (`None` before the first join).
@@ -341,7 +283,7 @@ impl NoaberStore {
     ///
     /// `NotFound` for a buurt not joined; `Storage`.
     pub fn sync_status(&self, buurt_id: String) -> Result<SyncStatus> {
-        Ok(self.store.sync_status(&buurt_id)?.into())
+        Ok(self.store.sync_status(&buurt_id)?)
     }
 }
 
@@ -364,10 +306,9 @@ impl NoaberStore {
         let store = Arc::clone(&self.store);
         let client = self.client();
         run(cancel, async move {
-            let b = client?
+            Ok(client?
                 .join(&store, &relay_url, &invite, &display_name)
-                .await?;
-            Ok(b.into())
+                .await?)
         })
         .await
     }
@@ -387,9 +328,10 @@ impl NoaberStore {
     ) -> Result<SyncReport> {
         let store = Arc::clone(&self.store);
         let client = self.client();
-        run(cancel, async move {
-            Ok(client?.sync(&store, &buurt_id).await?.into())
-        })
+        run(
+            cancel,
+            async move { Ok(client?.sync(&store, &buurt_id).await?) },
+        )
         .await
     }
 
@@ -411,8 +353,8 @@ impl NoaberStore {
         let client = self.client();
         run(None, async move {
             let stop = async move { cancel.cancelled().await };
-            let on_sync = |r: &noaber_core::Result<http::SyncReport>| match r {
-                Ok(report) => tell(|| listener.on_synced(report.clone().into())),
+            let on_sync = |r: &noaber_core::Result<SyncReport>| match r {
+                Ok(report) => tell(|| listener.on_synced(report.clone())),
                 Err(e) => tell(|| listener.on_sync_failed(e.into())),
             };
             Ok(client?.live(&store, &buurt_id, on_sync, stop).await?)

@@ -1,12 +1,17 @@
 //! Ownership tasks: adopt (claim) or back up, pledges, occurrences done or skipped, pause,
 //! checklists.
 
-use noaber_core::model::task as core;
+use noaber_core::model::task::{
+    self as core, ChecklistItem, Occurrence, Outcome, Pledge, TaskSchedule, TaskStanding,
+    TaskStatus,
+};
+use noaber_core::{Audience, MemberId};
 
 use crate::error::Result;
 use crate::store::NoaberStore;
 use crate::types::{GeoPoint, Notice, PointChange, count, entity, notices};
 
+// Hand-converted: defaults, a `GeoPoint` point and an optional audience, unlike the core's.
 /// What a new task says.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct NewTask {
@@ -35,13 +40,13 @@ pub struct NewTask {
     pub pledge_target: Option<u32>,
     /// Who reads it; `None` for the whole buurt. Fixed at creation.
     #[uniffi(default)]
-    pub audience: Option<crate::types::Audience>,
+    pub audience: Option<Audience>,
 }
 
 impl From<NewTask> for core::NewTask {
     fn from(n: NewTask) -> Self {
         core::NewTask {
-            audience: crate::types::audience(n.audience),
+            audience: n.audience.unwrap_or_default(),
             title: n.title,
             description: n.description,
             lat: n.point.map(|p| p.lat),
@@ -56,7 +61,7 @@ impl From<NewTask> for core::NewTask {
 }
 
 /// A task's schedule.
-#[derive(Debug, Clone, Default, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct TaskSchedule {
     /// A recurrence rule; `None` makes the task one-off.
     #[uniffi(default)]
@@ -69,6 +74,7 @@ pub struct TaskSchedule {
     pub tz: Option<String>,
 }
 
+// Hand-converted: the point is a `PointChange` (the core's is an `Option<Option<_>>`).
 /// Changes to a task; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
 pub struct TaskEdit {
@@ -96,17 +102,13 @@ impl From<TaskEdit> for core::TaskEdit {
             description: e.description,
             location_label: e.location_label,
             point: e.point.map(Into::into),
-            schedule: e.schedule.map(|s| core::TaskSchedule {
-                rrule: s.rrule,
-                dtstart: s.dtstart,
-                tz: s.tz,
-            }),
+            schedule: e.schedule,
         }
     }
 }
 
 /// Derived status of a task (`due` and `overdue` are in [`TaskView::due_state`] and lists).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum TaskStatus {
     /// Pledge mode, target not met yet.
     Pledging,
@@ -121,7 +123,7 @@ pub enum TaskStatus {
 }
 
 /// What happened to one occurrence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Outcome {
     /// Someone did it.
     Done,
@@ -129,33 +131,15 @@ pub enum Outcome {
     Skipped,
 }
 
-impl From<Outcome> for core::Outcome {
-    fn from(o: Outcome) -> Self {
-        match o {
-            Outcome::Done => core::Outcome::Done,
-            Outcome::Skipped => core::Outcome::Skipped,
-        }
-    }
-}
-
-impl From<core::Outcome> for Outcome {
-    fn from(o: core::Outcome) -> Self {
-        match o {
-            core::Outcome::Done => Outcome::Done,
-            core::Outcome::Skipped => Outcome::Skipped,
-        }
-    }
-}
-
 /// A recorded occurrence.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Occurrence {
     /// The occurrence's date, `YYYY-MM-DD`.
     pub date: String,
     /// Done or skipped.
     pub outcome: Outcome,
     /// Who recorded it.
-    pub by: String,
+    pub by: MemberId,
     /// When it was recorded, ms.
     pub at: i64,
     /// Their note (may be empty).
@@ -163,10 +147,10 @@ pub struct Occurrence {
 }
 
 /// An active pledge.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Pledge {
     /// The pledger.
-    pub member: String,
+    pub member: MemberId,
     /// The household it counts for.
     pub household: String,
     /// When they (last) pledged, ms.
@@ -174,18 +158,19 @@ pub struct Pledge {
 }
 
 /// One checklist item.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct ChecklistItem {
     /// The item id.
     pub id: String,
     /// The text.
     pub text: String,
     /// Who added it.
-    pub by: String,
+    pub by: MemberId,
     /// When, ms.
     pub at: i64,
 }
 
+// Hand-converted: adds the due state now and the local member's standing.
 /// Everything a screen shows about one task.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
 pub struct TaskView {
@@ -246,34 +231,24 @@ pub struct TaskView {
 }
 
 /// Where a member stands on a task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum TaskStanding {
     /// The adopter.
     Adopter,
     /// A backup, waiting to take over.
     Backup {
         /// 1-based place in the line of backups.
-        position: u64,
+        position: usize,
     },
-    /// Neither adopter nor backup (not `None`: that clashes with Python and Swift).
-    NotIn,
+    /// Neither adopter nor backup (`NotIn` for the foreign side: `None` clashes with Python
+    /// and Swift).
+    #[uniffi(name = "NotIn")]
+    None,
 }
 
-impl From<core::TaskStanding> for TaskStanding {
-    fn from(s: core::TaskStanding) -> Self {
-        match s {
-            core::TaskStanding::Adopter => TaskStanding::Adopter,
-            core::TaskStanding::Backup { position } => TaskStanding::Backup {
-                position: count(position),
-            },
-            core::TaskStanding::None => TaskStanding::NotIn,
-        }
-    }
-}
-
-fn view(v: core::TaskView, now: i64, me: &noaber_core::MemberId) -> TaskView {
+fn view(v: core::TaskView, now: i64, me: &MemberId) -> TaskView {
     TaskView {
-        my_standing: v.standing(me).into(),
+        my_standing: v.standing(me),
         due_state: v.due_state(now).to_owned(),
         current_occurrence: v.current_occurrence(now),
         id: v.id,
@@ -288,47 +263,14 @@ fn view(v: core::TaskView, now: i64, me: &noaber_core::MemberId) -> TaskView {
         dtstart: v.dtstart,
         tz: v.tz,
         pledge_target: v.pledge_target,
-        status: match v.status {
-            core::TaskStatus::Pledging => TaskStatus::Pledging,
-            core::TaskStatus::Unadopted => TaskStatus::Unadopted,
-            core::TaskStatus::Active => TaskStatus::Active,
-            core::TaskStatus::Paused => TaskStatus::Paused,
-            core::TaskStatus::Finished => TaskStatus::Finished,
-        },
+        status: v.status,
         adopter: v.adopter.map(|m| m.to_string()),
         backups: v.backups.iter().map(ToString::to_string).collect(),
-        pledges: v
-            .pledges
-            .into_iter()
-            .map(|p| Pledge {
-                member: p.member.to_string(),
-                household: p.household,
-                at: p.at,
-            })
-            .collect(),
+        pledges: v.pledges,
         households: count(v.households),
         paused: v.paused,
-        checklist: v
-            .checklist
-            .into_iter()
-            .map(|c| ChecklistItem {
-                id: c.id,
-                text: c.text,
-                by: c.by.to_string(),
-                at: c.at,
-            })
-            .collect(),
-        occurrences: v
-            .occurrences
-            .into_iter()
-            .map(|o| Occurrence {
-                date: o.date,
-                outcome: o.outcome.into(),
-                by: o.by.to_string(),
-                at: o.at,
-                note: o.note,
-            })
-            .collect(),
+        checklist: v.checklist,
+        occurrences: v.occurrences,
         next_open: v.next_open,
         due_at: v.due_at,
         overdue_at: v.overdue_at,
@@ -375,7 +317,7 @@ impl NoaberStore {
     ///
     /// `NotAllowed` when finished or the member is already in.
     pub fn claim_task(&self, id: String) -> Result<TaskStanding> {
-        Ok(self.store.claim_task(&entity(&id)?)?.into())
+        Ok(self.store.claim_task(&entity(&id)?)?)
     }
 
     /// The local member steps back as adopter or backup; the first backup takes over.
@@ -406,13 +348,14 @@ impl NoaberStore {
     }
 
     /// Records the occurrence on `date` (`YYYY-MM-DD`; see `TaskView.current_occurrence`)
-    /// as done or skipped.
+    /// as done or skipped, with a note (may be empty, the default).
     ///
     /// # Errors
     ///
     /// `NotAllowed` unless the adopter, a backup or a manager, or while pledging;
     /// `InvalidInput` (`date`, `note`) for a date that is not an occurrence, in the future,
     /// or already recorded.
+    #[uniffi::method(default(note = ""))]
     pub fn record_occurrence(
         &self,
         id: String,
@@ -422,7 +365,7 @@ impl NoaberStore {
     ) -> Result<()> {
         Ok(self
             .store
-            .record_occurrence(&entity(&id)?, &date, outcome.into(), &note)?)
+            .record_occurrence(&entity(&id)?, &date, outcome, &note)?)
     }
 
     /// Pauses the task: no due dates while paused.

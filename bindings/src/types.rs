@@ -1,11 +1,17 @@
 //! Records and enums shared by every kind: ids, kinds and roles, the local identity, points,
-//! comments, notices, and the list/search/count queries. Converted by hand from the core's
-//! types (the core has no uniffi derives).
+//! comments, notices, and the list/search/count queries.
+//!
+//! The core has no uniffi derives. A core type whose fields are all uniffi types is exported
+//! as it is, with `#[uniffi::remote(..)]` repeating its definition (uniffi checks the copy
+//! against the real type when it builds the converters); the rest are records of this crate,
+//! converted by hand.
 
-use noaber_core::store::query::NoticeRow;
-use noaber_core::{EntityId, MemberId};
+use noaber_core::model::{CommentRow, Detail};
+use noaber_core::store::query::{BBox, NoticeRow, Order, StatusCount};
+use noaber_core::{Audience, Changed, EntityId, Identity, Kind, MemberId, Role};
+use noaber_core::{Page, Summary};
 
-use crate::error::Result;
+use crate::error::{NoaberError, Result};
 
 /// Parses an entity id argument (32 lowercase hex digits).
 pub(crate) fn entity(id: &str) -> Result<EntityId> {
@@ -22,8 +28,48 @@ pub(crate) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
+/// The core's `usize` counts and positions, named for the foreign side.
+type Count = usize;
+
+uniffi::custom_type!(
+    /// A count or 1-based position (the core's `usize`; an unsigned 64-bit integer here).
+    Count,
+    u64,
+    {
+        remote,
+        lower: |n| count(n),
+        try_lift: |n| Ok(usize::try_from(n)?),
+    }
+);
+
+/// Exports one of the core's id newtypes as a string (a `typealias` for the foreign side), parsed
+/// as it crosses: a malformed id is refused with `InvalidInput` (`id` or `member`).
+macro_rules! id_type {
+    ($(#[$doc:meta])* $id:ident) => {
+        uniffi::custom_type!(
+            $(#[$doc])*
+            $id,
+            String,
+            {
+                remote,
+                lower: |id| id.to_string(),
+                try_lift: |s| Ok($id::parse(&s).map_err(NoaberError::from)?),
+            }
+        );
+    };
+}
+
+id_type!(
+    /// An entity id: 32 lowercase hex digits.
+    EntityId
+);
+id_type!(
+    /// A member id: 32 lowercase hex digits.
+    MemberId
+);
+
 /// The kinds of entity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Kind {
     /// A help request or offer.
     Help,
@@ -37,32 +83,8 @@ pub enum Kind {
     Profile,
 }
 
-impl From<noaber_core::Kind> for Kind {
-    fn from(k: noaber_core::Kind) -> Self {
-        match k {
-            noaber_core::Kind::Help => Kind::Help,
-            noaber_core::Kind::Event => Kind::Event,
-            noaber_core::Kind::Task => Kind::Task,
-            noaber_core::Kind::Report => Kind::Report,
-            noaber_core::Kind::Profile => Kind::Profile,
-        }
-    }
-}
-
-impl From<Kind> for noaber_core::Kind {
-    fn from(k: Kind) -> Self {
-        match k {
-            Kind::Help => noaber_core::Kind::Help,
-            Kind::Event => noaber_core::Kind::Event,
-            Kind::Task => noaber_core::Kind::Task,
-            Kind::Report => noaber_core::Kind::Report,
-            Kind::Profile => noaber_core::Kind::Profile,
-        }
-    }
-}
-
 /// Who reads a document; fixed when it is created (the core's `audience` module has the rule).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Audience {
     /// Every member of the buurt (the default).
     Buurt,
@@ -72,31 +94,7 @@ pub enum Audience {
     Participants,
 }
 
-impl From<noaber_core::Audience> for Audience {
-    fn from(a: noaber_core::Audience) -> Self {
-        match a {
-            noaber_core::Audience::Buurt => Audience::Buurt,
-            noaber_core::Audience::Organisers => Audience::Organisers,
-            noaber_core::Audience::Participants => Audience::Participants,
-        }
-    }
-}
-
-impl From<Audience> for noaber_core::Audience {
-    fn from(a: Audience) -> Self {
-        match a {
-            Audience::Buurt => noaber_core::Audience::Buurt,
-            Audience::Organisers => noaber_core::Audience::Organisers,
-            Audience::Participants => noaber_core::Audience::Participants,
-        }
-    }
-}
-
-/// The audience a new entity's optional `audience` field asks for (`None`: the whole buurt).
-pub(crate) fn audience(a: Option<Audience>) -> noaber_core::Audience {
-    a.map_or(noaber_core::Audience::Buurt, Into::into)
-}
-
+// Hand-converted: the core's member set is a `BTreeSet`, not a uniffi type.
 /// Who reads a document.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Readers {
@@ -110,14 +108,14 @@ pub struct Readers {
 impl From<noaber_core::Readers> for Readers {
     fn from(r: noaber_core::Readers) -> Self {
         Readers {
-            audience: r.audience.into(),
+            audience: r.audience,
             members: r.members.into_iter().map(|m| m.to_string()).collect(),
         }
     }
 }
 
 /// A member's role in a buurt; what each may do is the core's permission table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, uniffi::Enum)]
+#[uniffi::remote(Enum)]
 pub enum Role {
     /// A resident.
     Resident,
@@ -129,33 +127,11 @@ pub enum Role {
     Staff,
 }
 
-impl From<noaber_core::Role> for Role {
-    fn from(r: noaber_core::Role) -> Self {
-        match r {
-            noaber_core::Role::Resident => Role::Resident,
-            noaber_core::Role::Caretaker => Role::Caretaker,
-            noaber_core::Role::Organiser => Role::Organiser,
-            noaber_core::Role::Staff => Role::Staff,
-        }
-    }
-}
-
-impl From<Role> for noaber_core::Role {
-    fn from(r: Role) -> Self {
-        match r {
-            Role::Resident => noaber_core::Role::Resident,
-            Role::Caretaker => noaber_core::Role::Caretaker,
-            Role::Organiser => noaber_core::Role::Organiser,
-            Role::Staff => noaber_core::Role::Staff,
-        }
-    }
-}
-
 /// The person using this device.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Identity {
     /// The member id written into documents.
-    pub member: String,
+    pub member: MemberId,
     /// The role the device acts in.
     pub role: Role,
     /// Display name, if set.
@@ -164,18 +140,6 @@ pub struct Identity {
     pub household: Option<String>,
     /// This device's Automerge actor id (hex).
     pub actor: String,
-}
-
-impl From<noaber_core::Identity> for Identity {
-    fn from(i: noaber_core::Identity) -> Self {
-        Identity {
-            member: i.member.to_string(),
-            role: i.role.into(),
-            display_name: i.display_name,
-            household: i.household,
-            actor: i.actor,
-        }
-    }
 }
 
 /// An exact point.
@@ -208,6 +172,7 @@ impl From<PointChange> for Option<(f64, f64)> {
     }
 }
 
+// Hand-converted: the core's `code` is an enum the foreign side reads as a string.
 /// Something a member should be told because someone else's concurrent action won.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Notice {
@@ -234,8 +199,9 @@ pub(crate) fn notices(ns: Vec<noaber_core::model::Notice>) -> Vec<Notice> {
 }
 
 /// A notice for the local member, with the entity it is about.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct MyNotice {
+#[uniffi::remote(Record)]
+#[uniffi(name = "MyNotice")]
+pub struct NoticeRow {
     /// The entity.
     pub entity: String,
     /// Its kind.
@@ -248,43 +214,23 @@ pub struct MyNotice {
     pub text: String,
 }
 
-impl From<NoticeRow> for MyNotice {
-    fn from(n: NoticeRow) -> Self {
-        MyNotice {
-            entity: n.entity,
-            kind: n.kind.into(),
-            title: n.title,
-            code: n.code,
-            text: n.text,
-        }
-    }
-}
-
 /// One entity that changed in a commit.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Changed {
     /// The entity id.
-    pub id: String,
+    pub id: EntityId,
     /// Its kind.
     pub kind: Kind,
 }
 
-impl From<&noaber_core::Changed> for Changed {
-    fn from(c: &noaber_core::Changed) -> Self {
-        Changed {
-            id: c.id.to_string(),
-            kind: c.kind.into(),
-        }
-    }
-}
-
 /// A comment on an entity.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
-pub struct Comment {
+#[uniffi::remote(Record)]
+#[uniffi(name = "Comment")]
+pub struct CommentRow {
     /// The comment id (for edit and withdraw).
     pub id: String,
     /// Its author.
-    pub author: String,
+    pub author: MemberId,
     /// When it was written, ms since the epoch.
     pub at: i64,
     /// Its text (empty when withdrawn).
@@ -295,31 +241,18 @@ pub struct Comment {
     pub withdrawn: bool,
 }
 
-impl From<noaber_core::model::CommentRow> for Comment {
-    fn from(c: noaber_core::model::CommentRow) -> Self {
-        Comment {
-            id: c.id,
-            author: c.author.to_string(),
-            at: c.at,
-            body: c.body,
-            edited_at: c.edited_at,
-            withdrawn: c.withdrawn,
-        }
-    }
-}
-
 /// Sort order of a list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, uniffi::Enum)]
-pub enum ListOrder {
+#[uniffi::remote(Enum)]
+#[uniffi(name = "ListOrder")]
+pub enum Order {
     /// Most recently active first.
-    #[default]
     Recent,
     /// Soonest start first; entities without a start are left out.
     Upcoming,
 }
 
 /// A latitude/longitude rectangle.
-#[derive(Debug, Clone, Copy, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct BBox {
     /// Southern edge.
     pub south: f64,
@@ -331,6 +264,7 @@ pub struct BBox {
     pub east: f64,
 }
 
+// Hand-converted: its fields differ from the core's (`time_from` for `from`, optional order).
 /// A list, filter or search query. Every filter is optional and they combine with AND; the
 /// default lists everything, most recent first, 50 per page.
 #[derive(Debug, Clone, Default, PartialEq, uniffi::Record)]
@@ -362,9 +296,9 @@ pub struct ListQuery {
     /// Full-text search over titles, bodies and comments (words, prefix matched).
     #[uniffi(default)]
     pub text: Option<String>,
-    /// Sort order; `None` is [`ListOrder::Recent`].
+    /// Sort order; `None` is `ListOrder::Recent`.
     #[uniffi(default)]
-    pub order: Option<ListOrder>,
+    pub order: Option<Order>,
     /// Page size, 1..=500; 0 means 50.
     #[uniffi(default)]
     pub limit: u32,
@@ -376,24 +310,16 @@ pub struct ListQuery {
 impl From<ListQuery> for noaber_core::ListQuery {
     fn from(q: ListQuery) -> Self {
         noaber_core::ListQuery {
-            kind: q.kind.map(Into::into),
+            kind: q.kind,
             status: q.status,
             category: q.category,
             from: q.time_from,
             to: q.time_to,
-            bbox: q.bbox.map(|b| noaber_core::BBox {
-                south: b.south,
-                west: b.west,
-                north: b.north,
-                east: b.east,
-            }),
+            bbox: q.bbox,
             mine: q.mine,
             needs_response: q.needs_response,
             text: q.text,
-            order: match q.order.unwrap_or_default() {
-                ListOrder::Recent => noaber_core::Order::Recent,
-                ListOrder::Upcoming => noaber_core::Order::Upcoming,
-            },
+            order: q.order.unwrap_or_default(),
             limit: q.limit,
             after: q.after,
         }
@@ -401,7 +327,7 @@ impl From<ListQuery> for noaber_core::ListQuery {
 }
 
 /// One row of a list.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Summary {
     /// Entity id.
     pub id: String,
@@ -437,32 +363,8 @@ pub struct Summary {
     pub unsynced: bool,
 }
 
-impl From<noaber_core::Summary> for Summary {
-    fn from(s: noaber_core::Summary) -> Self {
-        Summary {
-            id: s.id,
-            kind: s.kind.into(),
-            status: s.status,
-            category: s.category,
-            title: s.title,
-            created_by: s.created_by,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
-            starts_at: s.starts_at,
-            ends_at: s.ends_at,
-            location_label: s.location_label,
-            lat: s.lat,
-            lon: s.lon,
-            needs_response: s.needs_response,
-            detail: s.detail.into(),
-            unsynced: s.unsynced,
-        }
-    }
-}
-
-/// What a list row shows beyond the common columns, by kind (`noaber_core::model::Detail`;
-/// member ids as their 32 hex digits, as everywhere in the bindings).
-#[derive(Debug, Clone, PartialEq, uniffi::Enum)]
+/// What a list row shows beyond the common columns, by kind (`noaber_core::model::Detail`).
+#[uniffi::remote(Enum)]
 pub enum Detail {
     /// A help request or offer.
     Help {
@@ -473,7 +375,7 @@ pub enum Detail {
         /// Location precision: `complex`, `stairwell`, `street`, `buurt`.
         precision: String,
         /// The matched helper, if any.
-        helper: Option<String>,
+        helper: Option<MemberId>,
         /// Active responses.
         responses: i64,
     },
@@ -495,7 +397,7 @@ pub enum Detail {
     /// An adoptable task.
     Task {
         /// Current adopter.
-        adopter: Option<String>,
+        adopter: Option<MemberId>,
         /// Number of backups.
         backups: i64,
         /// Distinct pledging households.
@@ -529,80 +431,8 @@ pub enum Detail {
     },
 }
 
-impl From<noaber_core::model::Detail> for Detail {
-    fn from(d: noaber_core::model::Detail) -> Self {
-        use noaber_core::model::Detail as D;
-        let id = |m: Option<MemberId>| m.map(|m| m.as_str().to_owned());
-        match d {
-            D::Help {
-                mode,
-                urgency,
-                precision,
-                helper,
-                responses,
-            } => Detail::Help {
-                mode,
-                urgency,
-                precision,
-                helper: id(helper),
-                responses,
-            },
-            D::Event {
-                capacity,
-                going,
-                waitlisted,
-                maybe,
-                shifts_needed,
-                shifts_filled,
-            } => Detail::Event {
-                capacity,
-                going,
-                waitlisted,
-                maybe,
-                shifts_needed,
-                shifts_filled,
-            },
-            D::Task {
-                adopter,
-                backups,
-                pledges,
-                pledge_target,
-                paused,
-                next_open,
-                recurrence,
-            } => Detail::Task {
-                adopter: id(adopter),
-                backups,
-                pledges,
-                pledge_target,
-                paused,
-                next_open,
-                recurrence,
-            },
-            D::Report {
-                severity,
-                me_too,
-                responsible,
-                photos,
-            } => Detail::Report {
-                severity,
-                me_too,
-                responsible,
-                photos,
-            },
-            D::Profile {
-                display_name,
-                household,
-            } => Detail::Profile {
-                display_name,
-                household,
-            },
-        }
-    }
-}
-
 /// One page of a list.
-#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct Page {
     /// The rows.
     pub items: Vec<Summary>,
@@ -610,17 +440,8 @@ pub struct Page {
     pub next: Option<String>,
 }
 
-impl From<noaber_core::Page> for Page {
-    fn from(p: noaber_core::Page) -> Self {
-        Page {
-            items: p.items.into_iter().map(Summary::from).collect(),
-            next: p.next,
-        }
-    }
-}
-
 /// How many entities of a kind have a status.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+#[uniffi::remote(Record)]
 pub struct StatusCount {
     /// Kind.
     pub kind: Kind,
@@ -628,14 +449,4 @@ pub struct StatusCount {
     pub status: String,
     /// Count.
     pub count: i64,
-}
-
-impl From<noaber_core::StatusCount> for StatusCount {
-    fn from(c: noaber_core::StatusCount) -> Self {
-        StatusCount {
-            kind: c.kind.into(),
-            status: c.status,
-            count: c.count,
-        }
-    }
 }

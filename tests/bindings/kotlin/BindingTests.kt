@@ -142,7 +142,7 @@ class Scope(val relay: Relay) : AutoCloseable {
         val s = store(name)
         val b = s.join(relay.url, relay.invites.getValue(role), name)
         eq(b.id, relay.buurt, "joined buurt")
-        eq(s.identity().role, Role.valueOf(role.uppercase()), "role from the invite")
+        eq(s.withStore { identity() }.role, Role.valueOf(role.uppercase()), "role from the invite")
         return s
     }
 
@@ -193,7 +193,7 @@ class SyncRecorder : SyncListener {
     }
 }
 
-fun help(title: String, category: String = "other") = NewHelp(category = category, title = title)
+fun newHelp(title: String, category: String = "other") = NewHelp(category = category, title = title)
 
 // ---------------------------------------------------------------------------------------------
 // Journeys, one per role
@@ -202,165 +202,166 @@ suspend fun helpJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val org = t.member("fatima", "organiser")
-    val id = ans.createHelp(
+    val id = ans.withStore { createHelp(
         NewHelp(category = "groceries", title = "Boodschappen dinsdag",
-            precision = "stairwell", locationLabel = "Portiek 12"))
-    eq(ans.help(id).status, HelpStatus.OPEN, "new request")
+            precision = "stairwell", locationLabel = "Portiek 12")) }
+    eq(ans.withStore { help(id) }.status, HelpStatus.OPEN, "new request")
     val (pushed, pulled) = t.sync(ans, bert)
     eq(pushed.accepted, 1uL, "accepted")
     check(pulled.applied >= 1uL) { "bert pulled nothing" }
-    val open = bert.list(ListQuery(kind = Kind.HELP, needsResponse = true))
+    val open = bert.withStore { list(ListQuery(kind = Kind.HELP, needsResponse = true)) }
     eq(open.items.map { it.id }, listOf(id), "needs a response")
-    bert.respondHelp(id, "Ik kan dinsdag")
+    bert.withStore { respondHelp(id, "Ik kan dinsdag") }
     t.sync(bert, org)
-    eq(org.help(id).responses.map { it.member }, listOf(bert.identity().member), "responders")
-    org.matchHelp(id, bert.identity().member)
+    eq(org.withStore { help(id) }.responses.map { it.member }, listOf(bert.withStore { identity() }.member), "responders")
+    val helper = bert.withStore { identity().member }
+    org.withStore { matchHelp(id, helper) }
     t.sync(org, ans)
-    val matched = ans.help(id)
+    val matched = ans.withStore { help(id) }
     eq(matched.status, HelpStatus.MATCHED, "status")
-    eq(matched.helper, bert.identity().member, "helper")
-    eq(matched.matchedBy, org.identity().member, "matched by")
-    ans.completeHelp(id)
-    ans.thankHelp(id, "Dank je wel!")
-    val done = ans.help(id)
+    eq(matched.helper, bert.withStore { identity() }.member, "helper")
+    eq(matched.matchedBy, org.withStore { identity() }.member, "matched by")
+    ans.withStore { completeHelp(id) }
+    ans.withStore { thankHelp(id, "Dank je wel!") }
+    val done = ans.withStore { help(id) }
     eq(done.status, HelpStatus.DONE, "status")
     eq(done.thanks.map { it.text }, listOf("Dank je wel!"), "thanks")
-    val comment = bert.addComment(id, "Graag gedaan")
+    val comment = bert.withStore { addComment(id, "Graag gedaan") }
     t.sync(bert, ans)
-    eq(ans.comments(id).map { it.id to it.body }, listOf(comment to "Graag gedaan"), "comments")
-    bert.editComment(id, comment, "Graag gedaan, tot volgende keer")
-    bert.withdrawComment(id, comment)
-    check(bert.comments(id).single().withdrawn) { "comment not withdrawn" }
+    eq(ans.withStore { comments(id) }.map { it.id to it.body }, listOf(comment to "Graag gedaan"), "comments")
+    bert.withStore { editComment(id, comment, "Graag gedaan, tot volgende keer") }
+    bert.withStore { withdrawComment(id, comment) }
+    check(bert.withStore { comments(id) }.single().withdrawn) { "comment not withdrawn" }
     t.sync(bert)
-    val found = bert.list(ListQuery(text = "boodschap"))
+    val found = bert.withStore { list(ListQuery(text = "boodschap")) }
     eq(found.items.map { it.id to it.status }, listOf(id to "done"), "search")
 }
 
 suspend fun eventJourney(t: Scope) {
     val org = t.member("organiser", "organiser")
     val ans = t.member("ans", "resident")
-    val start = org.nowMs() + 7 * 86_400_000L
-    val id = org.createEvent(
+    val start = org.withStore { nowMs() } + 7 * 86_400_000L
+    val id = org.withStore { createEvent(
         NewEvent(title = "Buurtbarbecue", startsAt = start, endsAt = start + 4 * 3_600_000L,
-            place = "Binnentuin", capacity = 1L))
-    val role = org.addEventRole(id, "Opbouw", "tafels en stoelen")
-    val shift = org.addEventShift(id, role, start - 3_600_000L, start, 1L)
-    eq(org.rsvpEvent(id, Rsvp.GOING), Attendance.Going(1uL), "organiser's place")
+            place = "Binnentuin", capacity = 1L)) }
+    val role = org.withStore { addEventRole(id, "Opbouw", "tafels en stoelen") }
+    val shift = org.withStore { addEventShift(id, role, start - 3_600_000L, start, 1L) }
+    eq(org.withStore { rsvpEvent(id, Rsvp.GOING) }, Attendance.Going(1uL), "organiser's place")
     t.sync(org, ans)
-    eq(ans.rsvpEvent(id, Rsvp.GOING), Attendance.Waitlisted(1uL), "the only place is taken")
-    eq(ans.signupShift(id, shift), ShiftSlot.On, "shift")
-    val view = ans.event(id)
+    eq(ans.withStore { rsvpEvent(id, Rsvp.GOING) }, Attendance.Waitlisted(1uL), "the only place is taken")
+    eq(ans.withStore { signupShift(id, shift) }, ShiftSlot.On, "shift")
+    val view = ans.withStore { event(id) }
     eq(view.myAttendance, Attendance.Waitlisted(1uL), "my attendance")
     eq(view.shifts.single().mySlot, ShiftSlot.On, "my slot")
     eq(view.shiftsNeeded to view.shiftsFilled, 1L to 1L, "coverage")
-    org.rsvpEvent(id, Rsvp.DECLINED)
+    org.withStore { rsvpEvent(id, Rsvp.DECLINED) }
     t.sync(org, ans)
-    eq(ans.event(id).myAttendance, Attendance.Going(1uL), "promoted from the waitlist")
-    org.editEvent(id, EventEdit(capacity = CapacityChange.Unlimited,
-        point = PointChange.Set(GeoPoint(52.09, 5.12))))
-    val edited = org.event(id)
+    eq(ans.withStore { event(id) }.myAttendance, Attendance.Going(1uL), "promoted from the waitlist")
+    org.withStore { editEvent(id, EventEdit(capacity = CapacityChange.Unlimited,
+        point = PointChange.Set(GeoPoint(52.09, 5.12)))) }
+    val edited = org.withStore { event(id) }
     eq(edited.capacity, null, "capacity")
     eq(edited.point, GeoPoint(52.09, 5.12), "point")
-    val upcoming = ans.list(ListQuery(kind = Kind.EVENT, order = ListOrder.UPCOMING))
+    val upcoming = ans.withStore { list(ListQuery(kind = Kind.EVENT, order = ListOrder.UPCOMING)) }
     eq(upcoming.items.map { it.id }, listOf(id), "upcoming")
-    org.cancelEvent(id, "regen")
-    eq(org.event(id).status, EventStatus.CANCELLED, "status")
+    org.withStore { cancelEvent(id, "regen") }
+    eq(org.withStore { event(id) }.status, EventStatus.CANCELLED, "status")
 }
 
 suspend fun taskJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
-    val id = ans.createTask(
-        NewTask(title = "Binnentuin water geven", rrule = "FREQ=DAILY", dtstart = "2026-01-01"))
-    eq(ans.task(id).status, TaskStatus.UNADOPTED, "new task")
-    eq(ans.task(id).myStanding, TaskStanding.NotIn, "not in yet")
-    eq(ans.claimTask(id), TaskStanding.Adopter, "the first claim adopts")
+    val id = ans.withStore { createTask(
+        NewTask(title = "Binnentuin water geven", rrule = "FREQ=DAILY", dtstart = "2026-01-01")) }
+    eq(ans.withStore { task(id) }.status, TaskStatus.UNADOPTED, "new task")
+    eq(ans.withStore { task(id) }.myStanding, TaskStanding.NotIn, "not in yet")
+    eq(ans.withStore { claimTask(id) }, TaskStanding.Adopter, "the first claim adopts")
     t.sync(ans, bert)
-    eq(bert.claimTask(id), TaskStanding.Backup(1uL), "the second backs up")
-    val view = bert.task(id)
+    eq(bert.withStore { claimTask(id) }, TaskStanding.Backup(1uL), "the second backs up")
+    val view = bert.withStore { task(id) }
     eq(view.myStanding, TaskStanding.Backup(1uL), "standing in the view")
-    eq(view.adopter, ans.identity().member, "adopter")
-    eq(view.backups, listOf(bert.identity().member), "backups")
+    eq(view.adopter, ans.withStore { identity() }.member, "adopter")
+    eq(view.backups, listOf(bert.withStore { identity() }.member), "backups")
     eq(view.status, TaskStatus.ACTIVE, "status")
     val day = view.currentOccurrence ?: throw Failure("no current occurrence")
-    bert.recordOccurrence(id, day, Outcome.DONE, "flink gegoten")
-    val item = bert.addChecklistItem(id, "gieter vullen")
-    val recorded = bert.task(id)
+    bert.withStore { recordOccurrence(id, day, Outcome.DONE, "flink gegoten") }
+    val item = bert.withStore { addChecklistItem(id, "gieter vullen") }
+    val recorded = bert.withStore { task(id) }
     eq(recorded.occurrences.first().date to recorded.occurrences.first().outcome,
         day to Outcome.DONE, "occurrence")
     eq(recorded.checklist.map { it.id }, listOf(item), "checklist")
-    bert.removeChecklistItem(id, item)
+    bert.withStore { removeChecklistItem(id, item) }
     t.sync(bert, ans)
-    ans.pauseTask(id)
-    eq(ans.task(id).status, TaskStatus.PAUSED, "paused")
-    ans.resumeTask(id)
-    ans.releaseTask(id)
-    eq(ans.task(id).adopter, bert.identity().member, "hand-over to the backup")
-    eq(bert.list(ListQuery(kind = Kind.TASK, mine = true)).items.map { it.id }, listOf(id), "mine")
-    val pledge = ans.createTask(NewTask(title = "Bankje schilderen", pledgeTarget = 2u))
-    ans.pledgeTask(pledge)
-    eq(ans.task(pledge).status, TaskStatus.PLEDGING, "pledging")
-    ans.unpledgeTask(pledge)
+    ans.withStore { pauseTask(id) }
+    eq(ans.withStore { task(id) }.status, TaskStatus.PAUSED, "paused")
+    ans.withStore { resumeTask(id) }
+    ans.withStore { releaseTask(id) }
+    eq(ans.withStore { task(id) }.adopter, bert.withStore { identity() }.member, "hand-over to the backup")
+    eq(bert.withStore { list(ListQuery(kind = Kind.TASK, mine = true)) }.items.map { it.id }, listOf(id), "mine")
+    val pledge = ans.withStore { createTask(NewTask(title = "Bankje schilderen", pledgeTarget = 2u)) }
+    ans.withStore { pledgeTask(pledge) }
+    eq(ans.withStore { task(pledge) }.status, TaskStatus.PLEDGING, "pledging")
+    ans.withStore { unpledgeTask(pledge) }
 }
 
 suspend fun reportJourney(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val care = t.member("caretaker", "caretaker")
-    val id = ans.createReport(
+    val id = ans.withStore { createReport(
         NewReport(category = "lighting", lat = 52.0907, lon = 5.1214, floor = "kelder",
-            severity = "high", description = "Lamp kapot"))
-    eq(ans.syncStatus(t.relay.buurt).pending, 1L, "waits to sync")
+            severity = "high", description = "Lamp kapot")) }
+    eq(ans.withStore { syncStatus(t.relay.buurt) }.pending, 1L, "waits to sync")
     t.sync(ans, bert, care)
-    eq(ans.syncStatus(t.relay.buurt).pending, 0L, "synced")
-    bert.meTooReport(id)
-    care.transitionReport(id, ReportTransition.Acknowledge)
-    care.setReportResponsible(id, "Gemeente")
-    care.setReportResponse(id, "We komen donderdag")
-    care.transitionReport(id, ReportTransition.Resolve)
+    eq(ans.withStore { syncStatus(t.relay.buurt) }.pending, 0L, "synced")
+    bert.withStore { meTooReport(id) }
+    care.withStore { transitionReport(id, ReportTransition.Acknowledge) }
+    care.withStore { setReportResponsible(id, "Gemeente") }
+    care.withStore { setReportResponse(id, "We komen donderdag") }
+    care.withStore { transitionReport(id, ReportTransition.Resolve) }
     t.sync(bert, care, ans)
-    val view = ans.report(id)
+    val view = ans.withStore { report(id) }
     eq(view.status, ReportStatus.RESOLVED, "status")
     eq(view.timeline.map { it.to }, listOf(ReportStatus.ACKNOWLEDGED, ReportStatus.RESOLVED), "timeline")
     eq(view.timeline.first().role, Role.CARETAKER, "role in the timeline")
-    eq(view.meToo.map { it.member }, listOf(bert.identity().member), "me too")
+    eq(view.meToo.map { it.member }, listOf(bert.withStore { identity() }.member), "me too")
     eq(view.responsible to view.response, "Gemeente" to "We komen donderdag", "triage")
     eq(view.title, "Lamp kapot", "title")
-    ans.attachPhotoFile(id, CAMERA_JPG.path)
-    ans.transitionReport(id, ReportTransition.Confirm)
-    eq(ans.report(id).status, ReportStatus.CONFIRMED, "confirmed")
-    eq(ans.report(id).photos.size, 1, "photos")
+    ans.withStore { attachPhotoFile(id, CAMERA_JPG.path) }
+    ans.withStore { transitionReport(id, ReportTransition.Confirm) }
+    eq(ans.withStore { report(id) }.status, ReportStatus.CONFIRMED, "confirmed")
+    eq(ans.withStore { report(id) }.photos.size, 1, "photos")
     val box = BBox(south = 52.08, west = 5.11, north = 52.10, east = 5.13)
-    eq(ans.list(ListQuery(kind = Kind.REPORT, bbox = box)).items.map { it.id }, listOf(id), "bbox")
+    eq(ans.withStore { list(ListQuery(kind = Kind.REPORT, bbox = box)) }.items.map { it.id }, listOf(id), "bbox")
 }
 
 suspend fun profileListsAndCounts(t: Scope) {
     val s = t.store("solo")
-    val me = s.setIdentity(Role.ORGANISER, "Fatima", "Complex 4")
+    val me = s.withStore { setIdentity(Role.ORGANISER, "Fatima", "Complex 4") }
     eq(Triple(me.role, me.displayName, me.household), Triple(Role.ORGANISER, "Fatima", "Complex 4"), "identity")
-    eq(s.myProfile(), null, "no profile yet")
-    val pid = s.createProfile(NewProfile(displayName = "Fatima", skills = listOf("fietsen")))
-    s.addSkill(pid, "Turks")
-    s.removeSkill(pid, "fietsen")
-    s.editProfile(pid, ProfileEdit(availability = "woensdagmiddag"))
-    val p = s.myProfile() ?: throw Failure("no profile")
+    eq(s.withStore { myProfile() }, null, "no profile yet")
+    val pid = s.withStore { createProfile(NewProfile(displayName = "Fatima", skills = listOf("fietsen"))) }
+    s.withStore { addSkill(pid, "Turks") }
+    s.withStore { removeSkill(pid, "fietsen") }
+    s.withStore { editProfile(pid, ProfileEdit(availability = "woensdagmiddag")) }
+    val p = s.withStore { myProfile() } ?: throw Failure("no profile")
     eq(Triple(p.id, p.skills, p.availability), Triple(pid, listOf("Turks"), "woensdagmiddag"), "profile")
-    val ids = (0 until 5).map { s.createHelp(help("Koffie $it", "company")) }
+    val ids = (0 until 5).map { s.withStore { createHelp(newHelp("Koffie $it", "company")) } }
     val seen = mutableListOf<String>()
     var after: String? = null
     do {
-        val page = s.list(ListQuery(kind = Kind.HELP, limit = 2u, after = after))
+        val page = s.withStore { list(ListQuery(kind = Kind.HELP, limit = 2u, after = after)) }
         check(page.items.size <= 2) { "page larger than its limit" }
         seen += page.items.map { it.id }
         after = page.next
     } while (after != null)
     eq(seen.sorted(), ids.sorted(), "all pages")
-    val counts = s.statusCounts().associate { (it.kind to it.status) to it.count }
+    val counts = s.withStore { statusCounts() }.associate { (it.kind to it.status) to it.count }
     eq(counts[Kind.HELP to "open"], 5L, "open requests")
-    eq(s.kindOf(ids.first()), Kind.HELP, "kind")
-    eq(s.pendingCount(), 9uL, "4 profile changes and 5 requests wait to sync")
-    eq(s.myNotices(), emptyList<MyNotice>(), "notices")
-    eq(s.rebuildProjections(), 6uL, "rebuilt")
+    eq(s.withStore { kindOf(ids.first()) }, Kind.HELP, "kind")
+    eq(s.withStore { pendingCount() }, 9uL, "4 profile changes and 5 requests wait to sync")
+    eq(s.withStore { myNotices() }, emptyList<MyNotice>(), "notices")
+    eq(s.withStore { rebuildProjections() }, 6uL, "rebuilt")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,23 +369,27 @@ suspend fun profileListsAndCounts(t: Scope) {
 
 suspend fun invalidInputNamesTheField(t: Scope) {
     val s = t.store("errors")
-    eq(throws<NoaberException.InvalidInput> { s.createHelp(help("")) }.field, "title", "field")
-    eq(throws<NoaberException.InvalidInput> { s.help("not-an-id") }.field, "id", "field")
-    eq(throws<NoaberException.InvalidInput> { s.list(ListQuery(limit = 501u)) }.field, "limit", "field")
+    eq(throws<NoaberException.InvalidInput> { s.withStore { createHelp(newHelp("")) } }.field, "title", "field")
+    eq(throws<NoaberException.InvalidInput> { s.withStore { help("not-an-id") } }.field, "id", "field")
+    eq(throws<NoaberException.InvalidInput> { s.withStore { list(ListQuery(limit = 501u)) } }.field, "limit", "field")
+    // An id inside an argument (the core's `EntityId`) is checked as it crosses, the same way.
+    val report = "0123456789abcdef0123456789abcdef"
+    val step = ReportTransition.Duplicate("not-an-id")
+    eq(throws<NoaberException.InvalidInput> { s.withStore { transitionReport(report, step) } }.field, "id", "field")
 }
 
 suspend fun notFoundAndNotAllowed(t: Scope) {
     val s = t.store("errors")
     val missing = "0123456789abcdef0123456789abcdef"
-    eq(throws<NoaberException.NotFound> { s.help(missing) }.id, missing, "id")
+    eq(throws<NoaberException.NotFound> { s.withStore { help(missing) } }.id, missing, "id")
     val refused = throws<NoaberException.NotAllowed> {
-        s.createEvent(NewEvent(title = "Feest", startsAt = 0L, endsAt = 1L, place = "Hier"))
+        s.withStore { createEvent(NewEvent(title = "Feest", startsAt = 0L, endsAt = 1L, place = "Hier")) }
     }
     check(refused.reason.contains("resident")) { "reason names the role: ${refused.reason}" }
-    val id = s.createHelp(help("Brood"))
-    s.cancelHelp(id, "")
-    throws<NoaberException.NotAllowed> { s.completeHelp(id) }
-    throws<NoaberException.NotFound> { s.syncStatus(missing) }
+    val id = s.withStore { createHelp(newHelp("Brood")) }
+    s.withStore { cancelHelp(id, "") }
+    throws<NoaberException.NotAllowed> { s.withStore { completeHelp(id) } }
+    throws<NoaberException.NotFound> { s.withStore { syncStatus(missing) } }
 }
 
 suspend fun relayRefusalAndOffline(t: Scope) {
@@ -407,9 +412,9 @@ suspend fun listenerFromARustThreadUntilCancelled(t: Scope) {
     val bert = t.member("bert", "resident")
     val rec = Recorder()
     val sub = bert.onChange(rec::onChange)
-    val own = bert.createHelp(help("Eigen"))
+    val own = bert.withStore { createHelp(newHelp("Eigen")) }
     eq(rec.ids(), setOf(own), "a local write notifies")
-    val first = ans.createHelp(help("Eerste"))
+    val first = ans.withStore { createHelp(newHelp("Eerste")) }
     t.sync(ans, bert)
     check(first in rec.ids()) { "the pulled change was not announced" }
     // JNA names a native thread it attaches "Thread-N"; the JVM's own threads here are the
@@ -420,10 +425,10 @@ suspend fun listenerFromARustThreadUntilCancelled(t: Scope) {
     sub.cancel()
     sub.cancel() // idempotent
     val n = rec.batches.size
-    val second = ans.createHelp(help("Tweede"))
-    bert.createHelp(help("Nog een"))
+    val second = ans.withStore { createHelp(newHelp("Tweede")) }
+    bert.withStore { createHelp(newHelp("Nog een")) }
     t.sync(ans, bert)
-    check(second in bert.list(ListQuery()).items.map { it.id }) { "second not pulled" }
+    check(second in bert.withStore { list(ListQuery()) }.items.map { it.id }) { "second not pulled" }
     eq(rec.batches.size, n, "no delivery after cancel()")
 }
 
@@ -431,16 +436,16 @@ suspend fun closingTheSubscriptionStopsDelivery(t: Scope) {
     val s = t.store("drop")
     val rec = Recorder()
     // The generated subscription is AutoCloseable: `use` stops delivery.
-    s.store.subscribe(rec).use { s.createHelp(help("Een")) }
-    s.createHelp(help("Twee"))
+    s.store.subscribe(rec).use { s.withStore { createHelp(newHelp("Een")) } }
+    s.withStore { createHelp(newHelp("Twee")) }
     eq(rec.batches.size, 1, "deliveries")
 }
 
 suspend fun aFailingListenerDoesNotBreakTheWrite(t: Scope) {
     val s = t.store("broken")
     val sub = s.onChange { throw IllegalStateException("app bug") }
-    val id = s.createHelp(help("Toch opgeslagen"))
-    eq(s.help(id).title, "Toch opgeslagen", "title")
+    val id = s.withStore { createHelp(newHelp("Toch opgeslagen")) }
+    eq(s.withStore { help(id) }.title, "Toch opgeslagen", "title")
     sub.cancel()
 }
 
@@ -450,44 +455,46 @@ suspend fun aFailingListenerDoesNotBreakTheWrite(t: Scope) {
 suspend fun twoStoresSyncThroughARealRelay(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
-    eq(ans.buurten().map { it.id }, listOf(t.relay.buurt), "buurten")
-    eq(ans.activeBuurt(), t.relay.buurt, "active")
-    val id = ans.createHelp(help("Lift naar het ziekenhuis", "transport"))
+    eq(ans.withStore { buurten() }.map { it.id }, listOf(t.relay.buurt), "buurten")
+    eq(ans.withStore { activeBuurt() }, t.relay.buurt, "active")
+    val id = ans.withStore { createHelp(newHelp("Lift naar het ziekenhuis", "transport")) }
     // The generated call with an explicit handle, then the wrapper's.
     val pushed = ans.store.sync(t.relay.buurt, CancelHandle())
     eq(pushed.accepted to pushed.rejected, 1uL to emptyList<RejectedChange>(), "pushed")
     val pulled = bert.sync(t.relay.buurt)
     check(pulled.applied >= 1uL) { "nothing applied" }
-    eq(bert.help(id).title, "Lift naar het ziekenhuis", "title on the other device")
-    val status = bert.syncStatus(t.relay.buurt)
+    eq(bert.withStore { help(id) }.title, "Lift naar het ziekenhuis", "title on the other device")
+    val status = bert.withStore { syncStatus(t.relay.buurt) }
     eq(Triple(status.pending, status.failures, status.lastError), Triple(0L, 0L, null), "status")
     check(status.lastSyncAt != null) { "no last sync" }
-    bert.setActiveBuurt(t.relay.buurt)
+    bert.withStore { setActiveBuurt(t.relay.buurt) }
     bert.leaveBuurt(t.relay.buurt)
-    eq(bert.buurten(), emptyList<Buurt>(), "left")
-    eq(bert.list(ListQuery()).items, emptyList<Summary>(), "data removed")
+    eq(bert.withStore { buurten() }, emptyList<Buurt>(), "left")
+    eq(bert.withStore { list(ListQuery()) }.items, emptyList<Summary>(), "data removed")
 }
 
 suspend fun aRestrictedRequestReachesOnlyItsReaders(t: Scope) {
     val ans = t.member("ans", "resident")
     val kees = t.member("kees", "resident")
     val org = t.member("fatima", "organiser")
-    val id = ans.createHelp(
-        NewHelp(category = "paperwork", title = "Brief van de bank", audience = Audience.PARTICIPANTS))
-    val readers = ans.readers(id)
+    val id = ans.withStore { createHelp(
+        NewHelp(category = "paperwork", title = "Brief van de bank", audience = Audience.PARTICIPANTS)) }
+    val readers = ans.withStore { readers(id) }
     eq(readers.audience, Audience.PARTICIPANTS, "audience")
-    eq(readers.members, listOf(ans.identity().member), "readers")
+    eq(readers.members, listOf(ans.withStore { identity() }.member), "readers")
     t.sync(ans, kees, org)
-    eq(org.help(id).title, "Brief van de bank", "the organiser reads it")
-    throws<NoaberException.NotFound> { kees.help(id) }
-    throws<NoaberException.NotFound> { kees.share(id, kees.identity().member) }
-    org.share(id, kees.identity().member)
+    eq(org.withStore { help(id) }.title, "Brief van de bank", "the organiser reads it")
+    throws<NoaberException.NotFound> { kees.withStore { help(id) } }
+    val keesId = kees.withStore { identity().member }
+    throws<NoaberException.NotFound> { kees.withStore { share(id, identity().member) } }
+    org.withStore { share(id, keesId) }
     t.sync(org, kees)
-    eq(kees.help(id).title, "Brief van de bank", "shared, the neighbour reads it")
+    eq(kees.withStore { help(id) }.title, "Brief van de bank", "shared, the neighbour reads it")
     // Only the creator or an organiser shares further.
-    throws<NoaberException.NotAllowed> { kees.share(id, org.identity().member) }
-    val open = ans.createHelp(help("Boodschappen", "groceries"))
-    eq(throws<NoaberException.InvalidInput> { ans.share(open, kees.identity().member) }.field,
+    val orgId = org.withStore { identity().member }
+    throws<NoaberException.NotAllowed> { kees.withStore { share(id, orgId) } }
+    val open = ans.withStore { createHelp(newHelp("Boodschappen", "groceries")) }
+    eq(throws<NoaberException.InvalidInput> { ans.withStore { share(open, keesId) } }.field,
         "audience", "field")
 }
 
@@ -500,7 +507,7 @@ suspend fun liveSyncPullsAndStopsOnCancel(t: Scope) {
         // The generated call with its handle (the wrapper's Flow is tested below).
         val live = async(Dispatchers.IO) { bert.store.syncLive(t.relay.buurt, rec, cancel) }
         waitFor("live sync never synced", rec.first::await)
-        ans.createHelp(help("Live"))
+        ans.withStore { createHelp(newHelp("Live")) }
         ans.sync(t.relay.buurt)
         waitFor("the live connection pulled nothing", rec.pulled::await)
         check(!live.isCompleted) { "live sync ended by itself" }
@@ -509,7 +516,7 @@ suspend fun liveSyncPullsAndStopsOnCancel(t: Scope) {
     }
     check(cancel.isCancelled()) { "handle not cancelled" }
     eq(rec.errors.toList(), emptyList<NoaberException>(), "errors")
-    check("Live" in bert.list(ListQuery()).items.map { it.title }) { "not pulled" }
+    check("Live" in bert.withStore { list(ListQuery()) }.items.map { it.title }) { "not pulled" }
 }
 
 /**
@@ -606,8 +613,8 @@ suspend fun changesFlowAndObserve(t: Scope) {
                     .first { it.size == 2 }
             }
         }
-        val own = bert.createHelp(help("Eigen"))
-        val pulled = ans.createHelp(help("Van Ans"))
+        val own = bert.withStore { createHelp(newHelp("Eigen")) }
+        val pulled = ans.withStore { createHelp(newHelp("Van Ans")) }
         t.sync(ans, bert)
         val got = batches.await()
         eq(got.first().map { it.id to it.kind }, listOf(own to Kind.HELP), "the local write")
@@ -616,14 +623,14 @@ suspend fun changesFlowAndObserve(t: Scope) {
     }
     // Collection stopped (take), so the subscriptions were cancelled: a write is not delivered
     // anywhere and does not fail.
-    bert.createHelp(help("Na afloop"))
+    bert.withStore { createHelp(newHelp("Na afloop")) }
 }
 
 suspend fun liveSyncFlowPullsUntilTheCollectorStops(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     t.sync(bert) // what earlier tests left on the relay: the live connection's first sync pulls nothing
-    val before = bert.syncStatus(t.relay.buurt).lastSyncAt
+    val before = bert.withStore { syncStatus(t.relay.buurt) }.lastSyncAt
     val events = Channel<LiveSync>(Channel.UNLIMITED)
     coroutineScope {
         val live = launch(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
@@ -633,7 +640,7 @@ suspend fun liveSyncFlowPullsUntilTheCollectorStops(t: Scope) {
         check(first is LiveSync.Synced) { "the connection's first sync: $first" }
         // The sync status follows syncs run through the same Noaber, live ones included.
         withTimeout(WAIT_MS) { bert.syncStatusFlow(t.relay.buurt).first { it.lastSyncAt != before } }
-        ans.createHelp(help("Live via Flow"))
+        ans.withStore { createHelp(newHelp("Live via Flow")) }
         ans.sync(t.relay.buurt)
         withTimeout(WAIT_MS) {
             while (true) {
@@ -646,7 +653,7 @@ suspend fun liveSyncFlowPullsUntilTheCollectorStops(t: Scope) {
         live.cancel() // closes the connection (the flow's awaitClose cancels the handle)
         withTimeout(WAIT_MS) { live.join() }
     }
-    check("Live via Flow" in bert.list(ListQuery()).items.map { it.title }) { "not pulled" }
+    check("Live via Flow" in bert.withStore { list(ListQuery()) }.items.map { it.title }) { "not pulled" }
 }
 
 /** The caretaker's journey: a report made offline waits, is shown as waiting, then syncs. */
@@ -690,46 +697,46 @@ suspend fun offlineReportWaitsAndSyncsWhenBack(t: Scope) {
 
 suspend fun closingTheWrapperReleasesTheStore(t: Scope) {
     val path = File(t.dir, "closed.db").path
-    val id = Noaber.open(path).use { it.createHelp(help("Bewaard")) }
+    val id = Noaber.open(path).use { it.withStore { createHelp(newHelp("Bewaard")) } }
     val closed = Noaber.open(path)
     closed.close()
     closed.close() // idempotent
-    throws<IllegalStateException> { closed.identity() }
-    Noaber.open(path).use { eq(it.help(id).title, "Bewaard", "reopened") }
+    throws<IllegalStateException> { closed.withStore { identity() } }
+    Noaber.open(path).use { eq(it.withStore { help(id) }.title, "Bewaard", "reopened") }
 }
 
 suspend fun listDetailsAreReadFromTheRow(t: Scope) {
     // The row's detail is a typed enum per kind: no JSON in the shell.
     val ans = t.member("ans", "resident")
-    ans.createHelp(help("Boodschappen"))
-    val row = ans.list(ListQuery(kind = Kind.HELP)).items.single()
+    ans.withStore { createHelp(newHelp("Boodschappen")) }
+    val row = ans.withStore { list(ListQuery(kind = Kind.HELP)) }.items.single()
     val d = row.detail as? Detail.Help ?: throw AssertionError("a help row has a help detail: ${row.detail}")
     eq(Triple(d.mode, d.responses, d.helper), Triple("ask", 0L, null), "help detail")
-    eq(row.toHelpCard(ans.identity().member).offer, false, "help card")
+    eq(row.toHelpCard(ans.withStore { identity().member }).offer, false, "help card")
     throws<IllegalStateException> { row.toEventCard(emptySet()) }
     val org = t.member("fatima", "organiser")
-    val start = org.nowMs() + 86_400_000L
-    val ev = org.createEvent(NewEvent(title = "Opruimdag", startsAt = start, endsAt = start + 1, place = "Plein", capacity = 10L))
-    org.addEventShift(ev, org.addEventRole(ev, "Prikker"), start, start + 1, 3L)
-    val card = org.list(ListQuery(kind = Kind.EVENT)).items.single().toEventCard(emptySet())
+    val start = org.withStore { nowMs() } + 86_400_000L
+    val ev = org.withStore { createEvent(NewEvent(title = "Opruimdag", startsAt = start, endsAt = start + 1, place = "Plein", capacity = 10L)) }
+    org.withStore { addEventShift(ev, addEventRole(ev, "Prikker"), start, start + 1, 3L) }
+    val card = org.withStore { list(ListQuery(kind = Kind.EVENT)) }.items.single().toEventCard(emptySet())
     eq(Triple(card.capacity, card.shiftsNeeded, card.volunteersMissing), Triple(10L, 3L, 3L), "event card")
-    org.rsvpEvent(ev, Rsvp.GOING)
-    eq(org.list(ListQuery(kind = Kind.EVENT)).items.single().toEventCard(emptySet()).placesLeft, 9L, "places left")
+    org.withStore { rsvpEvent(ev, Rsvp.GOING) }
+    eq(org.withStore { list(ListQuery(kind = Kind.EVENT)) }.items.single().toEventCard(emptySet()).placesLeft, 9L, "places left")
 }
 
 suspend fun residentHomeShowsBoardEventsAndTasks(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val org = t.member("fatima", "organiser")
-    val start = org.nowMs() + 3 * 86_400_000L
-    val ev = org.createEvent(NewEvent(title = "Buurtsoep", startsAt = start, endsAt = start + 7_200_000L, place = "Buurthuis"))
-    val theirs = bert.createHelp(NewHelp(category = "transport", title = "Lift naar de markt"))
-    val offer = bert.createHelp(NewHelp(offer = true, category = "odd_jobs", title = "Ik plak fietsbanden"))
+    val start = org.withStore { nowMs() } + 3 * 86_400_000L
+    val ev = org.withStore { createEvent(NewEvent(title = "Buurtsoep", startsAt = start, endsAt = start + 7_200_000L, place = "Buurthuis")) }
+    val theirs = bert.withStore { createHelp(NewHelp(category = "transport", title = "Lift naar de markt")) }
+    val offer = bert.withStore { createHelp(NewHelp(offer = true, category = "odd_jobs", title = "Ik plak fietsbanden")) }
     t.sync(org, bert, ans)
-    val mine = ans.createHelp(help("Hulp bij formulier", "paperwork"))
-    val task = ans.createTask(NewTask(title = "Portiek vegen", rrule = "FREQ=WEEKLY", dtstart = "2026-01-05"))
-    ans.claimTask(task)
-    ans.rsvpEvent(ev, Rsvp.GOING)
+    val mine = ans.withStore { createHelp(newHelp("Hulp bij formulier", "paperwork")) }
+    val task = ans.withStore { createTask(NewTask(title = "Portiek vegen", rrule = "FREQ=WEEKLY", dtstart = "2026-01-05")) }
+    ans.withStore { claimTask(task) }
+    ans.withStore { rsvpEvent(ev, Rsvp.GOING) }
     val home = withTimeout(WAIT_MS) { homeState(ans).first() }
     eq(home.helpBoard.map { it.id }.toSet(), setOf(theirs, offer), "neighbours' open requests and offers")
     eq(home.helpBoard.single { it.id == offer }.offer, true, "an offer")
@@ -741,7 +748,7 @@ suspend fun residentHomeShowsBoardEventsAndTasks(t: Scope) {
         val next = async(Dispatchers.Default, start = CoroutineStart.UNDISPATCHED) {
             withTimeout(WAIT_MS) { homeState(ans).first { theirs !in it.helpBoard.map { c -> c.id } } }
         }
-        ans.respondHelp(theirs, "Ik rijd zaterdag")
+        ans.withStore { respondHelp(theirs, "Ik rijd zaterdag") }
         eq(next.await().helpBoard.map { it.id }, listOf(offer), "answered request left the board")
     }
 }
@@ -750,25 +757,27 @@ suspend fun organiserBoardShowsWhatNobodyPickedUp(t: Scope) {
     val ans = t.member("ans", "resident")
     val bert = t.member("bert", "resident")
     val org = t.member("fatima", "organiser")
-    val start = org.nowMs() + 2 * 86_400_000L
-    val ev = org.createEvent(NewEvent(title = "Kerstmarkt", startsAt = start, endsAt = start + 3_600_000L, place = "Plein"))
-    val role = org.addEventRole(ev, "Kraam")
-    val shift = org.addEventShift(ev, role, start, start + 3_600_000L, 2L)
-    val full = org.createEvent(NewEvent(title = "Koffie", startsAt = start, endsAt = start + 1, place = "Hal"))
-    org.addEventShift(full, org.addEventRole(full, "Schenken"), start, start + 1, 1L)
-    org.signupShift(full, org.event(full).shifts.single().id)
-    val first = ans.createHelp(help("Boodschappen", "groceries"))
-    val second = bert.createHelp(help("Gordijnen ophangen", "odd_jobs"))
+    val start = org.withStore { nowMs() } + 2 * 86_400_000L
+    val ev = org.withStore { createEvent(NewEvent(title = "Kerstmarkt", startsAt = start, endsAt = start + 3_600_000L, place = "Plein")) }
+    val role = org.withStore { addEventRole(ev, "Kraam") }
+    val shift = org.withStore { addEventShift(ev, role, start, start + 3_600_000L, 2L) }
+    val full = org.withStore { createEvent(NewEvent(title = "Koffie", startsAt = start, endsAt = start + 1, place = "Hal")) }
+    org.withStore {
+        addEventShift(full, addEventRole(full, "Schenken"), start, start + 1, 1L)
+        signupShift(full, event(full).shifts.single().id)
+    }
+    val first = ans.withStore { createHelp(newHelp("Boodschappen", "groceries")) }
+    val second = bert.withStore { createHelp(newHelp("Gordijnen ophangen", "odd_jobs")) }
     t.sync(ans, bert, org)
-    org.respondHelp(second, "Ik vraag Kees")
+    org.withStore { respondHelp(second, "Ik vraag Kees") }
     val board = withTimeout(WAIT_MS) { boardState(org).first() }
     eq(board.unmatchedHelp.map { it.id }.toSet(), setOf(first, second), "open without a helper")
     eq(board.unmatchedHelp.single { it.id == second }.responses, 1L, "one response, no match yet")
     eq(board.shiftGaps.map { it.event.id to it.missing }, listOf(ev to 2L), "short of volunteers")
     // A match and a sign-up take them off the board.
-    org.matchHelp(second, org.identity().member)
+    org.withStore { matchHelp(second, identity().member) }
     t.sync(org, bert)
-    bert.signupShift(ev, shift)
+    bert.withStore { signupShift(ev, shift) }
     t.sync(bert, org)
     val after = withTimeout(WAIT_MS) { boardState(org).first() }
     eq(after.unmatchedHelp.map { it.id }, listOf(first), "matched request left")
@@ -807,28 +816,28 @@ val CAMERA_JPG = File("tests/fixtures/photos/camera.jpg")
 suspend fun photoTakenOfflineArrivesWithoutMetadata(t: Scope) {
     val care = t.member("caretaker", "caretaker")
     val ans = t.member("ans", "resident")
-    val id = care.createReport(NewReport(category = "lighting", lat = 52.2001, lon = 5.3001))
-    val photo = care.attachPhoto(id, CAMERA_JPG.readBytes())
+    val id = care.withStore { createReport(NewReport(category = "lighting", lat = 52.2001, lon = 5.3001)) }
+    val photo = care.withStore { attachPhoto(id, CAMERA_JPG.readBytes()) }
     eq(Triple(photo.mime, photo.width, photo.height), Triple("image/jpeg", 96u, 64u), "photo")
-    val held = care.localPhoto(photo.hash) ?: error("the photo is held here")
+    val held = care.withStore { photo(photo.hash) } ?: error("the photo is held here")
     for (secret in listOf("SN-HOME-4242", "Ans de Vries", "GPS", "xmpmeta")) {
         check(!String(held.bytes, Charsets.ISO_8859_1).contains(secret)) { "$secret survived" }
     }
-    eq(care.photoUploads().single().state, UploadState.PENDING, "queued")
+    eq(care.withStore { photoUploads() }.single().state, UploadState.PENDING, "queued")
     try {
-        care.attachPhoto(id, "GIF89a".toByteArray())
+        care.withStore { attachPhoto(id, "GIF89a".toByteArray()) }
         error("a GIF is not accepted")
     } catch (e: NoaberException.InvalidInput) {
         eq(e.field, "photo", "field")
     }
     t.sync(care, ans)
-    eq(ans.report(id).photos.map { it.photo.hash }, listOf(photo.hash), "the reference")
+    eq(ans.withStore { report(id) }.photos.map { it.photo.hash }, listOf(photo.hash), "the reference")
     eq(ans.fetchPhoto(t.relay.buurt, photo.hash), null, "pending until uploaded")
     val progress = Collections.synchronizedList(mutableListOf<PhotoProgress>())
     val report = care.uploadPhotos(t.relay.buurt) { progress.add(it) }
     eq(report.completed, 1uL, "uploaded")
     eq(progress.last(), PhotoProgress(photo.hash, id, photo.size, photo.size), "progress")
-    eq(care.photoUploads().single().state, UploadState.DONE, "done")
+    eq(care.withStore { photoUploads() }.single().state, UploadState.DONE, "done")
     val got = ans.fetchPhoto(t.relay.buurt, photo.hash) ?: error("fetched")
     check(got.bytes.contentEquals(held.bytes)) { "the same clean bytes" }
     eq(got.mime, "image/jpeg", "mime")

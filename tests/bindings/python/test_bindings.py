@@ -383,6 +383,12 @@ class Errors(Base):
         with self.assertRaises(nf.NoaberError.InvalidInput) as e:
             s.list(nf.ListQuery(limit=501))
         self.assertEqual(e.exception.field, "limit")
+        # An id inside an argument (the core's `EntityId`) is checked as it crosses, the same way.
+        with self.assertRaises(nf.NoaberError.InvalidInput) as e:
+            s.transition_report(
+                "0123456789abcdef0123456789abcdef", nf.ReportTransition.DUPLICATE("not-an-id")
+            )
+        self.assertEqual(e.exception.field, "id")
 
     def test_not_found_and_not_allowed(self):
         s = self.store("errors")

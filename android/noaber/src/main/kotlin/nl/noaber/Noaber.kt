@@ -29,26 +29,20 @@ import nl.noaber.ffi.Buurt
 import nl.noaber.ffi.CancelHandle
 import nl.noaber.ffi.ChangeListener
 import nl.noaber.ffi.Changed
-import nl.noaber.ffi.Comment
-import nl.noaber.ffi.Identity
-import nl.noaber.ffi.Kind
 import nl.noaber.ffi.ListQuery
-import nl.noaber.ffi.MyNotice
 import nl.noaber.ffi.NoaberException
 import nl.noaber.ffi.NoaberStore
-import nl.noaber.ffi.Page
-import nl.noaber.ffi.Readers
-import nl.noaber.ffi.Role
-import nl.noaber.ffi.StatusCount
 import nl.noaber.ffi.Subscription
+import nl.noaber.ffi.Summary
 import nl.noaber.ffi.SyncListener
 import nl.noaber.ffi.SyncReport
 import nl.noaber.ffi.SyncStatus
 
 /**
- * A Noaber device store for coroutine code: every local call is a `suspend` function that runs
- * on [io] (`Dispatchers.IO` by default), network calls stop when their coroutine is cancelled,
- * and changes, sync status and live sync are [Flow]s.
+ * A Noaber device store for coroutine code: every local call goes through one `suspend`
+ * entry point, [withStore], that runs the generated store's methods on [io]
+ * (`Dispatchers.IO` by default); network calls stop when their coroutine is cancelled; and
+ * changes, sync status and live sync are [Flow]s.
  *
  * The wrapper converts and schedules; every decision (statuses, who may do what, what waits to
  * sync) is the Rust core's. Errors are the generated [NoaberException] subclasses, thrown
@@ -59,15 +53,16 @@ import nl.noaber.ffi.SyncStatus
  *
  * ```kotlin
  * val noaber = Noaber.open("${context.filesDir}/noaber.db")
- * val id = noaber.createHelp(NewHelp(category = "groceries", title = "Boodschappen dinsdag"))
+ * val id = noaber.withStore { createHelp(NewHelp(category = "groceries", title = "Boodschappen dinsdag")) }
  * noaber.observe { list(ListQuery(kind = Kind.HELP, needsResponse = true)) }
  *     .collect { page -> render(page.items) }
  * ```
  */
 class Noaber private constructor(
     /**
-     * The generated store, for a call this class does not wrap. Its methods block on disk I/O:
-     * call them off the main thread, or through [withStore].
+     * The generated store. Its local methods block on disk I/O: call them through
+     * [withStore]. Its network methods (`sync`, `syncLive`, ...) take a [CancelHandle]
+     * ([withCancelHandle]); [join], [sync] and [liveSync] pass one for you.
      */
     val store: NoaberStore,
     private val io: CoroutineDispatcher,
@@ -93,8 +88,22 @@ class Noaber private constructor(
     }
 
     /**
-     * Runs [block] against the generated store on the I/O dispatcher: several calls in one
-     * hop, or a call this class does not wrap.
+     * The way into the store for every local call: runs [block] against the generated
+     * [NoaberStore] on [io] and returns its result. There is no Kotlin function per store
+     * method: each generated method (`createHelp`, `help`, `list`, `claimTask`, `syncStatus`,
+     * ..., documented on [NoaberStore]) is called inside the block, so a method added to the
+     * Rust API is usable here as soon as the bindings are generated again. Several calls in
+     * one block take one hop.
+     *
+     * Errors are the generated [NoaberException] subclasses, thrown unchanged; nothing is
+     * locked here (the Rust store serialises its own SQLite access). Only local calls belong in
+     * [block]: the generated network calls are `suspend` and go through [join], [sync],
+     * [liveSync], [uploadPhotos] and [fetchPhoto], which cancel them with the coroutine.
+     *
+     * ```kotlin
+     * val id = noaber.withStore { createHelp(NewHelp(category = "groceries", title = "Brood")) }
+     * val (view, comments) = noaber.withStore { help(id) to comments(id) }
+     * ```
      */
     suspend fun <T> withStore(block: NoaberStore.() -> T): T = withContext(io) { store.block() }
 
@@ -104,98 +113,16 @@ class Noaber private constructor(
     }
 
     // -----------------------------------------------------------------------------------------
-    // Identity, queries and comments
-
-    /** Who this device acts as. */
-    suspend fun identity(): Identity = withStore { identity() }
-
-    /**
-     * Sets the role this device acts in (until a relay says otherwise), the display name and
-     * the household label; `null` clears a name or label.
-     *
-     * @throws NoaberException.InvalidInput (`display_name`, `household`) for over-long text.
-     */
-    suspend fun setIdentity(role: Role, displayName: String?, household: String?): Identity =
-        withStore { setIdentity(role, displayName, household) }
-
-    /** Now, by the store's clock, in ms since the epoch (what statuses are derived against). */
-    suspend fun nowMs(): Long = withStore { nowMs() }
-
-    /** One page of entities matching [query]; `Page.next` is the next page's `after`. */
-    suspend fun list(query: ListQuery): Page = withStore { list(query) }
-
-    /** Every page of [query], read one page at a time (the query's `limit` sets the page size). */
-    suspend fun listAll(query: ListQuery): List<nl.noaber.ffi.Summary> {
-        val all = mutableListOf<nl.noaber.ffi.Summary>()
-        var after: String? = query.after
-        do {
-            val page = list(query.copy(after = after))
-            all += page.items
-            after = page.next
-        } while (after != null)
-        return all
-    }
-
-    /** Per-kind, per-status counts with the clock applied. */
-    suspend fun statusCounts(): List<StatusCount> = withStore { statusCounts() }
-
-    /** What the local member should be told (lost claims, superseded matches, waitlist). */
-    suspend fun myNotices(): List<MyNotice> = withStore { myNotices() }
-
-    /** How many local changes wait for a relay's acknowledgement, over every buurt. */
-    suspend fun pendingCount(): ULong = withStore { pendingCount() }
-
-    /** The kind of a stored entity. */
-    suspend fun kindOf(id: String): Kind = withStore { kindOf(id) }
-
-    /** Derives every list row again from the documents; returns how many it projected. */
-    suspend fun rebuildProjections(): ULong = withStore { rebuildProjections() }
-
-    /** Adds a comment by the local member; returns its id. */
-    suspend fun addComment(entity: String, body: String): String = withStore { addComment(entity, body) }
-
-    /** Edits the local member's own comment. */
-    suspend fun editComment(entity: String, comment: String, body: String) =
-        withStore { editComment(entity, comment, body) }
-
-    /** Withdraws the local member's own comment. */
-    suspend fun withdrawComment(entity: String, comment: String) = withStore { withdrawComment(entity, comment) }
-
-    /** The comments of an entity, oldest first. */
-    suspend fun comments(entity: String): List<Comment> = withStore { comments(entity) }
-
-    /** Shares a document written for the organisers or the participants with one more member. */
-    suspend fun share(entity: String, member: String) = withStore { share(entity, member) }
-
-    /** Who reads a document. */
-    suspend fun readers(entity: String): Readers = withStore { readers(entity) }
-
-    /** Makes this device act as an existing member (a second phone), before joining. */
-    suspend fun adoptMember(member: String) = withStore { adoptMember(member) }
-
-    // -----------------------------------------------------------------------------------------
     // Buurten and sync
 
-    /** The buurten this device has joined, oldest first. */
-    suspend fun buurten(): List<Buurt> = withStore { buurten() }
-
-    /** One joined buurt. @throws NoaberException.NotFound when not joined. */
-    suspend fun buurt(id: String): Buurt = withStore { buurt(id) }
-
-    /** The buurt new entities are created in (`null` before the first join). */
-    suspend fun activeBuurt(): String? = withStore { activeBuurt() }
-
-    /** Makes a joined buurt the one new entities are created in. */
-    suspend fun setActiveBuurt(id: String) = withStore { setActiveBuurt(id) }
-
-    /** Leaves a buurt: forgets its token and removes its entities from this device. */
+    /**
+     * Leaves a buurt: forgets its token and removes its entities from this device, then tells
+     * the sync-status flows of [id].
+     */
     suspend fun leaveBuurt(id: String) {
         withStore { leaveBuurt(id) }
         syncEnded.tryEmit(id)
     }
-
-    /** The sync status of one buurt now; [syncStatusFlow] follows it. */
-    suspend fun syncStatus(buurt: String): SyncStatus = withStore { syncStatus(buurt) }
 
     /**
      * Joins a buurt on the relay at [relayUrl] with an [invite] code; it becomes the active
@@ -293,8 +220,8 @@ class Noaber private constructor(
     }.buffer(Channel.UNLIMITED)
 
     /**
-     * [query]'s result now and again after every commit and after every sync run through this
-     * instance, skipping repeats. (An acknowledged push commits no entity change, so
+     * [query]'s result (run like [withStore], on [io]) now and again after every commit and
+     * after every sync run through this instance, skipping repeats. (An acknowledged push commits no entity change, so
      * subscribers are not told; re-running after a sync keeps `pendingCount()` and sync
      * statuses in a query current.) Signals that arrive while a query runs are coalesced into
      * one more run, so a burst costs two queries.
@@ -303,8 +230,8 @@ class Noaber private constructor(
      * noaber.observe { list(ListQuery(kind = Kind.EVENT, order = ListOrder.UPCOMING)) }
      * ```
      */
-    fun <T> observe(query: suspend Noaber.() -> T): Flow<T> = triggers("")
-        .map { this.query() }
+    fun <T> observe(query: NoaberStore.() -> T): Flow<T> = triggers("")
+        .map { withStore(query) }
         .distinctUntilChanged()
 
     /**
@@ -314,12 +241,12 @@ class Noaber private constructor(
      * commit.
      */
     fun syncStatusFlow(buurt: String): Flow<SyncStatus> = triggers(buurt)
-        .map { syncStatus(buurt) }
+        .map { withStore { syncStatus(buurt) } }
         .distinctUntilChanged()
 
-    /** [pendingCount] now and whenever it may have moved (see [syncStatusFlow]). */
+    /** `pendingCount()` now and whenever it may have moved (see [syncStatusFlow]). */
     fun pendingCountFlow(): Flow<ULong> = triggers("")
-        .map { pendingCount() }
+        .map { withStore { pendingCount() } }
         .distinctUntilChanged()
 
     /**
@@ -344,6 +271,21 @@ class Noaber private constructor(
             subscription.close()
         }
     }.conflate()
+}
+
+/**
+ * Every page of [query], read one page at a time (the query's `limit` sets the page size).
+ * Blocks like the generated calls: use it inside [Noaber.withStore] or [Noaber.observe].
+ */
+fun NoaberStore.listAll(query: ListQuery): List<Summary> {
+    val all = mutableListOf<Summary>()
+    var after: String? = query.after
+    do {
+        val page = list(query.copy(after = after))
+        all += page.items
+        after = page.next
+    } while (after != null)
+    return all
 }
 
 /** What one sync of a [Noaber.liveSync] connection did. */

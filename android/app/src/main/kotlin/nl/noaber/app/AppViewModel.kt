@@ -29,9 +29,6 @@ import nl.noaber.ffi.Identity
 import nl.noaber.ffi.NoaberException
 import nl.noaber.ffi.NewHelp
 import nl.noaber.ffi.Rsvp
-import nl.noaber.createHelp
-import nl.noaber.respondHelp
-import nl.noaber.rsvpEvent
 
 /** Who the device is and where it syncs; `null` buurt before the first join. */
 data class Session(val identity: Identity, val buurt: String?)
@@ -58,7 +55,7 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
 
     private suspend fun refreshSession() {
         val n = store.await()
-        session.value = Session(n.identity(), n.activeBuurt())
+        session.value = n.withStore { Session(identity(), activeBuurt()) }
     }
 
     private fun <T> screen(make: (Noaber, Session) -> Flow<T>): StateFlow<T?> = session
@@ -93,13 +90,13 @@ class AppViewModel(app: Application) : AndroidViewModel(app) {
     }
 
     /** Asks for (or offers) help. */
-    fun ask(new: NewHelp) = act("Geplaatst") { n -> n.createHelp(new) }
+    fun ask(new: NewHelp) = act("Geplaatst") { n -> n.withStore { createHelp(new) } }
 
     /** Responds to a neighbour's request. */
-    fun respond(id: String, message: String) = act("Verstuurd") { n -> n.respondHelp(id, message) }
+    fun respond(id: String, message: String) = act("Verstuurd") { n -> n.withStore { respondHelp(id, message) } }
 
     /** RSVPs to an event. */
-    fun rsvp(id: String, answer: Rsvp) = act { n -> n.rsvpEvent(id, answer) }
+    fun rsvp(id: String, answer: Rsvp) = act { n -> n.withStore { rsvpEvent(id, answer) } }
 
     /** Stores a report; the form keeps [onResult]'s field error. */
     fun submit(draft: ReportDraft, onResult: (SubmitResult) -> Unit) {

@@ -4,7 +4,7 @@ package nl.noaber.app.state
 
 import kotlinx.coroutines.flow.Flow
 import nl.noaber.Noaber
-import nl.noaber.createReport
+import nl.noaber.listAll
 import nl.noaber.ffi.Kind
 import nl.noaber.ffi.ListOrder
 import nl.noaber.ffi.ListQuery
@@ -149,13 +149,15 @@ suspend fun submitReport(noaber: Noaber, draft: ReportDraft): SubmitResult {
     val lon = draft.lon ?: return SubmitResult.FieldError("lon", "no location yet")
     return try {
         SubmitResult.Saved(
-            noaber.createReport(
-                NewReport(
-                    category = draft.category.trim(), description = draft.description.trim(), lat = lat, lon = lon,
-                    complex = draft.complex.trim().ifEmpty { null }, floor = draft.floor.trim().ifEmpty { null },
-                    stairwell = draft.stairwell.trim().ifEmpty { null }, severity = draft.severity,
-                ),
-            ),
+            noaber.withStore {
+                createReport(
+                    NewReport(
+                        category = draft.category.trim(), description = draft.description.trim(), lat = lat, lon = lon,
+                        complex = draft.complex.trim().ifEmpty { null }, floor = draft.floor.trim().ifEmpty { null },
+                        stairwell = draft.stairwell.trim().ifEmpty { null }, severity = draft.severity,
+                    ),
+                )
+            },
         )
     } catch (e: NoaberException.InvalidInput) {
         SubmitResult.FieldError(e.field, e.reason)
