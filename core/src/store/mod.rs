@@ -541,9 +541,10 @@ impl Store {
     }
 
     /// Drops every projection row and derives them again from the documents, one document at
-    /// a time (memory stays bounded), and records the projection version (`projection_version` setting) in the same
-    /// transaction. Returns how many entities were projected; documents that fail to load are
-    /// skipped (and logged by id) so one corrupt entity cannot block the rest.
+    /// a time (memory stays bounded), and records the projection version (the
+    /// `projection_version` setting) in the same transaction. Returns how many entities were
+    /// projected; documents that fail to load are skipped (and logged by id) so one corrupt
+    /// entity cannot block the rest.
     ///
     /// # Errors
     ///
