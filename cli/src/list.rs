@@ -9,7 +9,7 @@ use crate::time;
 
 #[derive(Debug, Args)]
 pub(crate) struct ListArgs {
-    /// help, event, task, report, profile, or all.
+    /// The kind to list, or all of them.
     #[arg(value_parser = kind_or_all())]
     kind: KindOrAll,
     /// Only this status (open, matched, done, cancelled, expired, upcoming, active, due, overdue, reported, ...).

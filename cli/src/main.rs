@@ -75,7 +75,7 @@ enum Command {
     /// Comments on any entity.
     #[command(subcommand)]
     Comment(comment::CommentCmd),
-    /// List entities of a kind (`help`, `event`, `task`, `report`, `profile`, or `all`).
+    /// List entities of one kind, or of all kinds.
     List(list::ListArgs),
     /// Full-text search over titles, bodies and comments.
     Search(list::SearchArgs),
