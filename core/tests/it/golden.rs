@@ -264,3 +264,70 @@ fn profile_v1() -> Result<()> {
         |s, id| Ok(serde_json::to_value(s.profile(id)?).unwrap()),
     )
 }
+
+/// A store written by the release before typed list details (schema 6: per-kind projection
+/// tables, untyped `entities.detail`), frozen in `tests/frozen/store_v6.db` by that release's
+/// CLI: an organiser's help ask and offer, an event with one RSVP, an adopted weekly task, a
+/// report and a profile, with a comment. The current code opens it, migrates, re-derives its
+/// list rows into typed details, still reads every document, and writes on.
+#[test]
+fn a_store_from_the_release_before_typed_details_opens_and_lists() -> Result<()> {
+    use noaber_core::model::Detail;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("noaber.db");
+    std::fs::copy(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/frozen/store_v6.db"),
+        &db,
+    )
+    .unwrap();
+    let store = Store::open(&db)?;
+    let rows = store.list(&noaber_core::ListQuery::default())?.items;
+    let mut kinds: Vec<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["event", "help", "help", "profile", "report", "task"]
+    );
+    for row in &rows {
+        assert_eq!(row.detail.kind(), row.kind, "{}", row.id);
+        let id = EntityId::parse(&row.id)?;
+        match &row.detail {
+            Detail::Help { mode, urgency, .. } if mode == "ask" => {
+                assert_eq!(urgency, "high");
+                assert_eq!(store.help(&id)?.title, "Boodschappen dinsdag");
+                assert_eq!(store.comments(&id)?.len(), 1);
+            }
+            Detail::Help { mode, .. } => assert_eq!(mode, "offer"),
+            Detail::Event {
+                capacity, going, ..
+            } => assert_eq!((*capacity, *going), (Some(20), 1)),
+            Detail::Task {
+                adopter,
+                next_open,
+                recurrence,
+                ..
+            } => {
+                assert!(adopter.is_some());
+                assert_eq!(next_open.as_deref(), Some("2027-01-04"));
+                assert_eq!(recurrence.as_deref(), Some("FREQ=WEEKLY;BYDAY=MO"));
+                assert_eq!(store.task(&id)?.title, "Portiek vegen");
+            }
+            Detail::Report { severity, .. } => assert_eq!(severity, "urgent"),
+            Detail::Profile {
+                display_name,
+                household,
+            } => assert_eq!(
+                (display_name.as_str(), household.as_deref()),
+                ("Fatima", Some("Complex 4"))
+            ),
+        }
+    }
+    // The old change log still pushes, and the store writes on.
+    assert_eq!(store.pending_count()?, 9);
+    store.create_help(&NewHelp::ask("other", "Na de update"))?;
+    assert_eq!(
+        store.list(&noaber_core::ListQuery::default())?.items.len(),
+        7
+    );
+    Ok(())
+}
