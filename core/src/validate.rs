@@ -36,7 +36,10 @@
 //! | 11 | reading | a document of a restricted [`crate::audience`] is written only by its readers (as they were before the change); a new document's `audience`, if any, is one this code knows (`bad_change`) | `not_allowed`, `bad_change` |
 //! | 12 | the rest | accepted | |
 //!
-//! Root kind fields, by kind ("creator" is the document's `created_by`):
+//! Root kind fields, by kind ("creator" is the document's `created_by`). Each kind's table is
+//! `FIELDS` in `model/<kind>/fields.rs`, read here through `model::fields` and by the kind's
+//! operations before they write a field, so an honest device and the relay decide alike
+//! (tested as a matrix, `field_tables_decide_for_operations_and_relay_alike`):
 //!
 //! | kind | field | who may write it after creation |
 //! |---|---|---|

@@ -7,134 +7,11 @@ use automerge::{AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
 use crate::audience;
 use crate::doc;
-use crate::ids::{EntityId, MemberId};
-use crate::model::{Action, Kind, allowed};
+use crate::ids::EntityId;
+use crate::model::fields::Who;
+use crate::model::{Kind, allowed, create_action, fields};
 
 use super::*;
-
-/// Who may write a root kind field after creation.
-#[derive(Debug, Clone, Copy)]
-enum Who {
-    /// Nobody: the field is set at creation only.
-    Nobody,
-    /// Only the document's creator.
-    Creator,
-    /// The creator, or a role allowed to take the action.
-    CreatorOr(Action),
-    /// A role allowed to take the action.
-    RoleFor(Action),
-}
-
-impl Who {
-    fn permits(self, pusher: &Pusher, creator: &MemberId) -> bool {
-        match self {
-            Who::Nobody => false,
-            Who::Creator => pusher.member == *creator,
-            Who::CreatorOr(action) => pusher.member == *creator || allowed(action, pusher.role),
-            Who::RoleFor(action) => allowed(action, pusher.role),
-        }
-    }
-}
-
-/// The root kind fields of one kind: `(field, who)`, and who writes keys not listed.
-struct Fields {
-    known: &'static [(&'static str, Who)],
-    unknown: Who,
-}
-
-const HELP_EDITOR: Who = Who::CreatorOr(Action::MatchHelpForOthers);
-const EVENT_EDITOR: Who = Who::CreatorOr(Action::ManageEvent);
-const TASK_EDITOR: Who = Who::CreatorOr(Action::ManageTask);
-
-const HELP_FIELDS: Fields = Fields {
-    known: &[
-        ("title", HELP_EDITOR),
-        ("body", HELP_EDITOR),
-        ("mode", Who::Nobody),
-        ("category", Who::Nobody),
-        ("urgency", Who::Nobody),
-        ("window_start", Who::Nobody),
-        ("window_end", Who::Nobody),
-        ("precision", Who::Nobody),
-        ("location_label", Who::Nobody),
-    ],
-    unknown: HELP_EDITOR,
-};
-
-const EVENT_FIELDS: Fields = Fields {
-    known: &[
-        ("title", EVENT_EDITOR),
-        ("description", EVENT_EDITOR),
-        ("starts_at", EVENT_EDITOR),
-        ("ends_at", EVENT_EDITOR),
-        ("place", EVENT_EDITOR),
-        ("lat", EVENT_EDITOR),
-        ("lon", EVENT_EDITOR),
-        ("capacity", EVENT_EDITOR),
-    ],
-    unknown: EVENT_EDITOR,
-};
-
-const TASK_FIELDS: Fields = Fields {
-    known: &[
-        ("title", TASK_EDITOR),
-        ("description", TASK_EDITOR),
-        ("location_label", TASK_EDITOR),
-        ("lat", TASK_EDITOR),
-        ("lon", TASK_EDITOR),
-        ("rrule", Who::Nobody),
-        ("dtstart", Who::Nobody),
-        ("tz", Who::Nobody),
-        ("pledge_target", Who::Nobody),
-    ],
-    unknown: TASK_EDITOR,
-};
-
-const REPORT_FIELDS: Fields = Fields {
-    known: &[
-        ("description", Who::CreatorOr(Action::WorkReport)),
-        ("response", Who::RoleFor(Action::TriageReport)),
-        ("category", Who::Nobody),
-        ("lat", Who::Nobody),
-        ("lon", Who::Nobody),
-        ("complex", Who::Nobody),
-        ("floor", Who::Nobody),
-        ("stairwell", Who::Nobody),
-        ("severity", Who::Nobody),
-    ],
-    unknown: Who::Creator,
-};
-
-const PROFILE_FIELDS: Fields = Fields {
-    known: &[
-        ("display_name", Who::Creator),
-        ("household", Who::Creator),
-        ("availability", Who::Creator),
-    ],
-    unknown: Who::Creator,
-};
-
-fn fields(kind: Kind) -> &'static Fields {
-    match kind {
-        Kind::Help => &HELP_FIELDS,
-        Kind::Event => &EVENT_FIELDS,
-        Kind::Task => &TASK_FIELDS,
-        Kind::Report => &REPORT_FIELDS,
-        Kind::Profile => &PROFILE_FIELDS,
-    }
-}
-
-/// The action a role needs to create a document of `kind`; `None` for profiles (anyone, for
-/// themself — rule 4 already requires `created_by` to be the pusher).
-fn create_action(kind: Kind) -> Option<Action> {
-    match kind {
-        Kind::Help => Some(Action::CreateHelp),
-        Kind::Event => Some(Action::CreateEvent),
-        Kind::Task => Some(Action::CreateTask),
-        Kind::Report => Some(Action::CreateReport),
-        Kind::Profile => None,
-    }
-}
 
 /// Whether every value at `obj.key` (winner and conflicts) is the string `want`, and there is
 /// at least one.
@@ -329,7 +206,7 @@ impl Rules<'_> {
                 ),
             ));
         }
-        if !who.permits(self.pusher, &header.created_by) {
+        if !who.permits(&self.pusher.member, self.pusher.role, &header.created_by) {
             return Err(reject(
                 NOT_ALLOWED,
                 format!(

@@ -117,12 +117,7 @@ impl Relay {
         Ok(())
     }
 
-    pub(super) fn check(
-        &self,
-        entity: &EntityId,
-        change: &Change,
-        p: &Pusher,
-    ) -> Result<(), Rejection> {
+    fn check(&self, entity: &EntityId, change: &Change, p: &Pusher) -> Result<(), Rejection> {
         check_change(self.docs.get(entity), entity, change, p)
     }
 
@@ -491,7 +486,7 @@ impl World {
         self.relay.forge(&self.id, actor(by))
     }
 
-    pub(super) fn check(&self, d: &mut AutoCommit, by: &Store) -> &'static str {
+    fn check(&self, d: &mut AutoCommit, by: &Store) -> &'static str {
         code(self.relay.check(&self.id, &last(d), &pusher(by)))
     }
 
@@ -1426,5 +1421,232 @@ fn an_offline_entry_may_be_older_than_what_it_did_not_see() -> TestResult {
     relay.sync(&[&later, &early])?;
     let v = crate::model::event::derive(&relay.docs[&id])?;
     assert_eq!(v.confirmed[0].member, member(&early));
+    Ok(())
+}
+
+// -----------------------------------------------------------------------------------------
+// One field table per kind: the operation, the table and the relay decide alike.
+
+/// The operation that writes one root field (and nothing the table does not also govern).
+type FieldOp = fn(&mut AutoCommit, &Ctx) -> crate::Result<()>;
+
+/// The operation writing `field` of a `kind` document, `None` for a field no operation writes
+/// after creation.
+fn field_op(kind: Kind, field: &str) -> Option<FieldOp> {
+    use crate::model::{event, help, profile, report, task};
+    let op: FieldOp = match (kind, field) {
+        (Kind::Help, "title") => |d, c| help::edit_help(d, c, Some("Nieuwe titel"), None),
+        (Kind::Help, "body") => |d, c| help::edit_help(d, c, None, Some("Nieuwe tekst")),
+        (Kind::Event, "title") => |d, c| {
+            let e = EventEdit {
+                title: Some("Nieuwe titel".into()),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "description") => |d, c| {
+            let e = EventEdit {
+                description: Some("Nieuwe tekst".into()),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "starts_at") => |d, c| {
+            let e = EventEdit {
+                starts_at: Some(T0 + DAY + HOUR),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "ends_at") => |d, c| {
+            let e = EventEdit {
+                ends_at: Some(T0 + DAY + 4 * HOUR),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "place") => |d, c| {
+            let e = EventEdit {
+                place: Some("Buurthuis".into()),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "lat" | "lon") => |d, c| {
+            let e = EventEdit {
+                point: Some(Some((52.1, 5.1))),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Event, "capacity") => |d, c| {
+            let e = EventEdit {
+                capacity: Some(Some(40)),
+                ..EventEdit::default()
+            };
+            event::edit(d, c, &e)
+        },
+        (Kind::Task, "title") => |d, c| {
+            let e = TaskEdit {
+                title: Some("Nieuwe titel".into()),
+                ..TaskEdit::default()
+            };
+            task::edit_task(d, c, &e)
+        },
+        (Kind::Task, "description") => |d, c| {
+            let e = TaskEdit {
+                description: Some("Nieuwe tekst".into()),
+                ..TaskEdit::default()
+            };
+            task::edit_task(d, c, &e)
+        },
+        (Kind::Task, "location_label") => |d, c| {
+            let e = TaskEdit {
+                location_label: Some("Bij de bank".into()),
+                ..TaskEdit::default()
+            };
+            task::edit_task(d, c, &e)
+        },
+        (Kind::Task, "lat" | "lon") => |d, c| {
+            let e = TaskEdit {
+                point: Some(Some((52.1, 5.1))),
+                ..TaskEdit::default()
+            };
+            task::edit_task(d, c, &e)
+        },
+        (Kind::Report, "description") => |d, c| report::edit_report(d, c, "Nieuwe tekst"),
+        (Kind::Report, "response") => |d, c| report::set_report_response(d, c, "We komen"),
+        (Kind::Profile, "display_name") => |d, c| {
+            let e = ProfileEdit {
+                display_name: Some("Bea".into()),
+                ..ProfileEdit::default()
+            };
+            profile::edit_profile(d, c, &e)
+        },
+        (Kind::Profile, "household") => |d, c| {
+            let e = ProfileEdit {
+                household: Some("Nummer 14".into()),
+                ..ProfileEdit::default()
+            };
+            profile::edit_profile(d, c, &e)
+        },
+        (Kind::Profile, "availability") => |d, c| {
+            let e = ProfileEdit {
+                availability: Some("avonden".into()),
+                ..ProfileEdit::default()
+            };
+            profile::edit_profile(d, c, &e)
+        },
+        _ => return None,
+    };
+    Some(op)
+}
+
+/// One document of each kind, created by a staff member and accepted by the relay.
+fn one_of_each(creator: &Store, relay: &mut Relay) -> crate::Result<Vec<(Kind, EntityId)>> {
+    let ids = vec![
+        (
+            Kind::Help,
+            creator.create_help(&NewHelp::ask("groceries", "Boodschappen"))?,
+        ),
+        (
+            Kind::Event,
+            creator.create_event(&NewEvent::new(
+                "Barbecue",
+                "Speeltuin",
+                T0 + DAY,
+                T0 + DAY + 3 * HOUR,
+            ))?,
+        ),
+        (Kind::Task, creator.create_task(&NewTask::new("Bankje"))?),
+        (
+            Kind::Report,
+            creator.create_report(&NewReport::at("litter", 52.37, 4.89))?,
+        ),
+        (
+            Kind::Profile,
+            creator.create_profile(&NewProfile {
+                display_name: "Ans".into(),
+                ..NewProfile::default()
+            })?,
+        ),
+    ];
+    relay.sync(&[creator]).unwrap();
+    Ok(ids)
+}
+
+/// For each kind, every field of its table × every role × creator or not: the operation that
+/// writes the field succeeds exactly when the table permits it, the relay accepts the change
+/// it made, and the relay refuses the same field written directly on the document by whom
+/// the table refuses (`not_allowed`, or `immutable` for fields set at creation only).
+#[test]
+fn field_tables_decide_for_operations_and_relay_alike() -> TestResult {
+    use crate::model::fields::Who;
+    let creator = phone(Role::Staff)?;
+    let creator_id = member(&creator);
+    let other = MemberId::new()?;
+    let mut relay = Relay::default();
+    let ids = one_of_each(&creator, &mut relay)?;
+    let (mut cases, mut written, mut forged) = (0, 0, 0);
+    for (kind, id) in &ids {
+        let table = crate::model::fields(*kind);
+        for (field, who) in table.known {
+            for role in Role::ALL {
+                for is_creator in [true, false] {
+                    let member = if is_creator {
+                        creator_id.clone()
+                    } else {
+                        other.clone()
+                    };
+                    let ctx = ctx(&member, role);
+                    let actor = ActorId::random();
+                    let p = Pusher {
+                        member: member.clone(),
+                        role,
+                        actors: vec![actor.clone()],
+                        not_after: None,
+                        created_not_before: None,
+                    };
+                    let permits = table.permits(field, &ctx, &creator_id);
+                    assert_eq!(permits, who.permits(&member, role, &creator_id));
+                    let case = format!("{kind:?}.{field} by a {role:?} (creator: {is_creator})");
+                    if let Some(op) = field_op(*kind, field) {
+                        let mut d = relay.forge(id, actor.clone());
+                        match op(&mut d, &ctx) {
+                            Ok(()) => {
+                                assert!(permits, "{case}: the operation wrote it");
+                                let got = code(relay.check(id, &last(&mut d), &p));
+                                assert_eq!(got, "accepted", "{case}: the relay refused it");
+                                written += 1;
+                            }
+                            Err(crate::Error::NotAllowed { .. }) => {
+                                assert!(!permits, "{case}: the operation refused it")
+                            }
+                            Err(e) => panic!("{case}: {e}"),
+                        }
+                    } else {
+                        assert_eq!(*who, Who::Nobody, "{case}: no operation writes it");
+                    }
+                    if !permits {
+                        let mut d = relay.forge(id, actor);
+                        d.put(ROOT, *field, "forged").unwrap();
+                        let want = if *who == Who::Nobody {
+                            IMMUTABLE
+                        } else {
+                            NOT_ALLOWED
+                        };
+                        let got = code(relay.check(id, &last(&mut d), &p));
+                        assert_eq!(got, want, "{case}: a forged write");
+                        forged += 1;
+                    }
+                    cases += 1;
+                }
+            }
+        }
+    }
+    // 9 help + 8 event + 9 task + 9 report + 3 profile fields, × 4 roles × 2.
+    assert_eq!(cases, 38 * 8);
+    // Every case either wrote through its operation or was forged: 119 permitted writes.
+    assert_eq!((written, forged), (119, 185));
     Ok(())
 }

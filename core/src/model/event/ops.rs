@@ -122,11 +122,25 @@ fn require_manager(ctx: &Ctx, what: &str) -> Result<()> {
 
 pub(crate) fn edit(doc: &mut AutoCommit, ctx: &Ctx, e: &EventEdit) -> Result<()> {
     let v = derive(doc)?;
-    if !v.may_edit(ctx) {
-        return Err(Error::not_allowed(
-            "only an organiser, staff or the creator may edit an event",
-        ));
-    }
+    // Who may write each field is the kind's table, which `validate` reads too. A time edit
+    // writes both `starts_at` and `ends_at`, a point both `lat` and `lon`.
+    let times = e.starts_at.is_some() || e.ends_at.is_some();
+    FIELDS.require(
+        &[
+            ("title", e.title.is_some()),
+            ("description", e.description.is_some()),
+            ("starts_at", times),
+            ("ends_at", times),
+            ("place", e.place.is_some()),
+            ("lat", e.point.is_some()),
+            ("lon", e.point.is_some()),
+            ("capacity", e.capacity.is_some()),
+        ],
+        ctx,
+        &v.creator,
+        "only an organiser, staff or the creator may edit an event",
+    )?;
+    // An extra rule of the operation, not of the table: a cancelled event is not edited.
     refuse_if_cancelled(&v, "edit")?;
     // Validate everything before writing anything.
     let title = e

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
-use crate::model::{Action, Ctx, Notice, allowed};
+use crate::model::Notice;
 
 /// Allowed capacities (number of confirmed places).
 pub const CAPACITY: std::ops::RangeInclusive<i64> = 1..=100_000;
@@ -332,9 +332,5 @@ impl EventView {
     /// The shift with this id.
     pub fn shift(&self, id: &str) -> Option<&Shift> {
         self.shifts.iter().find(|s| s.id == id)
-    }
-
-    pub(super) fn may_edit(&self, ctx: &Ctx) -> bool {
-        allowed(Action::ManageEvent, ctx.role) || ctx.member == self.creator
     }
 }

@@ -37,11 +37,13 @@
 
 mod derive;
 mod entry;
+mod fields;
 mod ops;
 mod types;
 
 pub(crate) use derive::*;
 pub use entry::*;
+pub(crate) use fields::*;
 pub(crate) use ops::*;
 pub use types::*;
 

@@ -70,11 +70,13 @@ pub(crate) fn edit_help(
     body: Option<&str>,
 ) -> Result<()> {
     let v = derive(doc)?;
-    if !v.may_manage(ctx) {
-        return Err(Error::not_allowed(
-            "only the requester or an organiser may edit a help request",
-        ));
-    }
+    // Who may write each field is the kind's table, which `validate` reads too.
+    FIELDS.require(
+        &[("title", title.is_some()), ("body", body.is_some())],
+        ctx,
+        &v.requester,
+        "only the requester or an organiser may edit a help request",
+    )?;
     if let Some(t) = title {
         let t = doc::require_text("title", t, MAX_TITLE)?;
         doc::set_text(doc, &ROOT, "title", &t)?;

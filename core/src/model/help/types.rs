@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
+use super::fields::EDITOR;
 use crate::ids::MemberId;
-use crate::model::{Action, Ctx, Notice};
+use crate::model::{Ctx, Notice};
 
 /// Categories of help.
 pub const CATEGORIES: &[&str] = &[
@@ -170,6 +171,6 @@ impl HelpView {
     }
 
     pub(super) fn may_manage(&self, ctx: &Ctx) -> bool {
-        ctx.member == self.requester || crate::model::allowed(Action::MatchHelpForOthers, ctx.role)
+        EDITOR.permits(&ctx.member, ctx.role, &self.requester)
     }
 }

@@ -84,7 +84,17 @@ fn own(v: &ProfileView, ctx: &Ctx) -> Result<()> {
 /// The operation behind `Store::edit_profile` (its docs state the rule and the errors).
 pub(crate) fn edit_profile(doc: &mut AutoCommit, ctx: &Ctx, edit: &ProfileEdit) -> Result<()> {
     let v = derive(doc)?;
-    own(&v, ctx)?;
+    // Who may write each field is the kind's table, which `validate` reads too.
+    FIELDS.require(
+        &[
+            ("display_name", edit.display_name.is_some()),
+            ("household", edit.household.is_some()),
+            ("availability", edit.availability.is_some()),
+        ],
+        ctx,
+        &v.member,
+        "only the member themself may edit their profile",
+    )?;
     let name = edit.display_name.as_deref().map(display_name).transpose()?;
     let household = edit
         .household

@@ -81,12 +81,14 @@
 mod checks;
 mod derive;
 mod entry;
+mod fields;
 mod ops;
 mod types;
 
 pub use checks::*;
 pub(crate) use derive::*;
 pub use entry::*;
+pub(crate) use fields::*;
 pub(crate) use ops::*;
 pub use types::*;
 

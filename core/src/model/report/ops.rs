@@ -6,7 +6,7 @@ use automerge::{AutoCommit, ROOT};
 use crate::doc::{self, Field};
 use crate::error::{Error, Result};
 use crate::ids::EntityId;
-use crate::model::{Action, Ctx, Kind, allowed, require};
+use crate::model::{Action, Ctx, Kind, require};
 
 use super::*;
 
@@ -55,11 +55,13 @@ pub(crate) fn refuse(v: &ReportView, action: &'static str) -> Error {
 /// The operation behind `Store::edit_report` (its docs state the rule and the errors).
 pub(crate) fn edit_report(doc: &mut AutoCommit, ctx: &Ctx, description: &str) -> Result<()> {
     let v = derive(doc)?;
-    if ctx.member != v.reporter && !allowed(Action::WorkReport, ctx.role) {
-        return Err(Error::not_allowed(
-            "only the reporter, a caretaker or staff may edit a report",
-        ));
-    }
+    // Who may write the field is the kind's table, which `validate` reads too.
+    FIELDS.require(
+        &[("description", true)],
+        ctx,
+        &v.reporter,
+        "only the reporter, a caretaker or staff may edit a report",
+    )?;
     let description = description.trim();
     doc::check_len("description", description, MAX_DESCRIPTION)?;
     doc::set_text(doc, &ROOT, "description", description)?;
@@ -154,7 +156,18 @@ pub(crate) fn set_report_responsible(doc: &mut AutoCommit, ctx: &Ctx, party: &st
 
 /// The operation behind `Store::set_report_response` (its docs state the rule and the errors).
 pub(crate) fn set_report_response(doc: &mut AutoCommit, ctx: &Ctx, text: &str) -> Result<()> {
-    require(ctx, Action::TriageReport)?;
+    // Who may write the field is the kind's table, which `validate` reads too.
+    let v = derive(doc)?;
+    FIELDS.require(
+        &[("response", true)],
+        ctx,
+        &v.reporter,
+        &format!(
+            "a {} may not {}",
+            ctx.role.as_str(),
+            Action::TriageReport.describe()
+        ),
+    )?;
     let text = text.trim();
     doc::check_len("response", text, MAX_RESPONSE)?;
     doc::set_text(doc, &ROOT, "response", text)?;

@@ -94,12 +94,14 @@
 
 mod derive;
 mod entry;
+mod fields;
 mod ops;
 mod schedule;
 mod types;
 
 pub(crate) use derive::*;
 pub use entry::*;
+pub(crate) use fields::*;
 pub(crate) use ops::*;
 pub use schedule::*;
 pub use types::*;

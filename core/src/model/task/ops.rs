@@ -84,7 +84,23 @@ pub(crate) fn refuse_because(action: &'static str, status: &str) -> Error {
 /// The operation behind `Store::edit_task` (its docs state the rule and the errors).
 pub(crate) fn edit_task(d: &mut AutoCommit, ctx: &Ctx, edit: &TaskEdit) -> Result<()> {
     let v = derive(d)?;
-    if !v.may_edit(ctx) {
+    // Who may write each field is the kind's table, which `validate` reads too. A schedule
+    // change is a `schedule` entry, not a root field: it is written by the same editors
+    // ([`EDITOR`], which the replay also applies), so a schedule-only edit is checked as if
+    // it wrote every field.
+    FIELDS.require(
+        &[
+            ("title", edit.title.is_some()),
+            ("description", edit.description.is_some()),
+            ("location_label", edit.location_label.is_some()),
+            ("lat", edit.point.is_some()),
+            ("lon", edit.point.is_some()),
+        ],
+        ctx,
+        &v.creator,
+        "only the creator, a caretaker or an organiser may edit a task",
+    )?;
+    if edit.schedule.is_some() && !v.may_edit(ctx) {
         return Err(Error::not_allowed(
             "only the creator, a caretaker or an organiser may edit a task",
         ));

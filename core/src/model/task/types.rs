@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
 use crate::model::rrule::Rule;
-use crate::model::{Action, Ctx, Notice, allowed};
+use crate::model::{Ctx, Notice};
 
 use super::*;
 
@@ -350,6 +350,6 @@ impl TaskView {
     }
 
     pub(super) fn may_edit(&self, ctx: &Ctx) -> bool {
-        ctx.member == self.creator || allowed(Action::ManageTask, ctx.role)
+        EDITOR.permits(&ctx.member, ctx.role, &self.creator)
     }
 }
