@@ -3,7 +3,7 @@
 
 use std::io::Read;
 
-use super::*;
+use super::{BAD_CHANGE, Rejection, TOO_LARGE, Work, reject, work};
 
 /// The magic bytes every Automerge chunk starts with.
 pub(super) const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];

@@ -11,7 +11,7 @@ use automerge::{
 use crate::doc;
 use crate::ids::EntityId;
 
-use super::*;
+use super::{BAD_CHANGE, Rejection, WRONG_DOCUMENT, reject};
 
 /// The keys whose values never change after creation (rule 5).
 pub(super) const HEADER: [&str; 9] = [

@@ -11,7 +11,10 @@ use crate::ids::EntityId;
 use crate::model::fields::Who;
 use crate::model::{Kind, allowed, create_action, fields};
 
-use super::*;
+use super::{
+    Act, BAD_CHANGE, BAD_TIME, Before, FORGED_ENTRY, HEADER, IMMUTABLE, NOT_ALLOWED, Pusher,
+    Rejection, Seg, Touch, WRONG_DOCUMENT, reject,
+};
 
 /// Whether every value at `obj.key` (winner and conflicts) is the string `want`, and there is
 /// at least one.

@@ -12,7 +12,10 @@ use crate::model::{
     Action, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, allowed,
 };
 
-use super::*;
+use super::{
+    Attendee, CAPACITY, EventEntry, EventStatus, EventView, NEEDED, Rsvp, SEEN_CONFIRMED,
+    SEEN_WAITLISTED, Shift, VolunteerRole, check_times,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Derivation

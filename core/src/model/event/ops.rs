@@ -8,7 +8,12 @@ use crate::error::{Error, Result};
 use crate::ids::EntityId;
 use crate::model::{Action, Ctx, Kind, allowed, require};
 
-use super::*;
+use super::{
+    Attendance, CAPACITY, EventEdit, EventEntry, EventStatus, EventView, FIELDS, MAX_DESCRIPTION,
+    MAX_PLACE, MAX_REASON, MAX_ROLE_DESCRIPTION, MAX_ROLE_NAME, MAX_ROLES, MAX_SHIFTS, MAX_TITLE,
+    NEEDED, NewEvent, Rsvp, SEEN_CONFIRMED, SEEN_WAITLISTED, ShiftSlot, TIMES, capacity_usize,
+    derive,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Validation

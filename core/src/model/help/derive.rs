@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::ids::MemberId;
 use crate::model::{Action, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation};
 
-use super::*;
+use super::{HelpEntry, HelpStatus, HelpView, Response, Thanks};
 
 /// Derives the view: replays the log as the module docs describe.
 pub(crate) fn derive(doc: &impl ReadDoc) -> Result<HelpView> {

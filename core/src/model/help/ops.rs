@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Ctx, Kind, require};
 
-use super::*;
+use super::{
+    CATEGORIES, FIELDS, HelpEntry, HelpStatus, HelpView, MAX_BODY, MAX_LABEL, MAX_MESSAGE,
+    MAX_TITLE, NewHelp, PRECISIONS, URGENCIES, derive,
+};
 
 fn one_of(field: &'static str, value: &str, allowed: &[&str]) -> Result<String> {
     if allowed.contains(&value) {

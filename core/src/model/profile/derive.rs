@@ -9,7 +9,7 @@ use crate::doc;
 use crate::error::Result;
 use crate::model::{Detail, Kind, Participant, Projection, Relation};
 
-use super::*;
+use super::{ProfileEntry, ProfileView, skill, skill_key};
 
 /// Derives the view: the root fields, and the skills replayed from the log.
 pub(crate) fn derive(d: &impl ReadDoc) -> Result<ProfileView> {

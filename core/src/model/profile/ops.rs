@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 use crate::ids::EntityId;
 use crate::model::{Ctx, Kind};
 
-use super::*;
+use super::{
+    FIELDS, MAX_AVAILABILITY, MAX_DISPLAY_NAME, MAX_HOUSEHOLD, MAX_SKILL, MAX_SKILLS, NewProfile,
+    ProfileEdit, ProfileEntry, ProfileView, derive,
+};
 
 fn display_name(value: &str) -> Result<String> {
     crate::names::check_name("display_name", value, MAX_DISPLAY_NAME)

@@ -10,7 +10,10 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Action, Kind, Role, allowed};
 
-use super::*;
+use super::{
+    MAX_LABEL_PART, MAX_PARTY, MAX_PHOTO_BYTES, MAX_PHOTO_SIDE, MAX_REASON, PHOTO_MIMES, PhotoRef,
+    ReportEntry, ReportStatus, ReportView, derive, derive_from,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Validation shared by the API and the replay
@@ -84,7 +87,7 @@ pub(super) fn photo_from_entry(e: &Entry) -> Option<PhotoRef> {
 
 /// The photos a report document references: the hashes of the photo entries
 /// [`Store::report`](crate::Store::report) shows (well-formed, attached by someone allowed to, at
-/// most [`MAX_PHOTOS`], each once), in attachment order. Empty for a document of another kind or
+/// most [`MAX_PHOTOS`](super::MAX_PHOTOS), each once), in attachment order. Empty for a document of another kind or
 /// one without a readable header. The relay records who attached them ([`photo_refs`]).
 pub fn photo_hashes(d: &impl ReadDoc) -> Vec<String> {
     if !doc::header(d).is_ok_and(|h| matches!(h.kind, Kind::Report)) {

@@ -11,7 +11,10 @@ use crate::model::{
     Action, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, allowed,
 };
 
-use super::*;
+use super::{
+    Attempt, MAX_PARTY, MAX_PHOTOS, MeToo, Refusal, ReportEntry, ReportPhoto, ReportStatus,
+    ReportView, TimelineEntry, check, photo_from_entry,
+};
 
 /// Derives the view: replays the log as the module docs describe.
 pub(crate) fn derive(d: &impl ReadDoc) -> Result<ReportView> {

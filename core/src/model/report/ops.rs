@@ -8,7 +8,11 @@ use crate::error::{Error, Result};
 use crate::ids::EntityId;
 use crate::model::{Action, Ctx, Kind, require};
 
-use super::*;
+use super::{
+    Attempt, CATEGORIES, FIELDS, MAX_DESCRIPTION, MAX_PARTY, MAX_PHOTOS, MAX_RESPONSE, NewReport,
+    PhotoRef, Refusal, ReportEntry, ReportStatus, ReportTransition, ReportView, SEVERITIES, check,
+    check_photo, derive, label_part, one_of,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Document

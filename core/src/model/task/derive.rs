@@ -13,7 +13,11 @@ use crate::model::{
     Action, Detail, Kind, Notice, NoticeCode, Participant, Projection, Relation, allowed,
 };
 
-use super::*;
+use super::{
+    ChecklistItem, DEFAULT_TZ, MAX_CHECKLIST, MAX_HOUSEHOLD, MAX_ITEM, MAX_NOTE, MAX_PLEDGE_TARGET,
+    Occurrence, Outcome, Pledge, RECENT_OCCURRENCES, Schedule, TaskEntry, TaskStatus, TaskView,
+    check_schedule, parse_date,
+};
 
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -64,7 +68,7 @@ impl Replay {
         self.recorded.iter().map(|r| r.date).max()
     }
 
-    pub(super) fn finished(&self) -> bool {
+    fn finished(&self) -> bool {
         self.schedule.finished(self.latest())
     }
 

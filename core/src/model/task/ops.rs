@@ -9,7 +9,11 @@ use crate::ids::EntityId;
 use crate::model::rrule::Rule;
 use crate::model::{Action, Ctx, Kind, allowed, require};
 
-use super::*;
+use super::{
+    FIELDS, MAX_CHECKLIST, MAX_DESCRIPTION, MAX_HOUSEHOLD, MAX_ITEM, MAX_LABEL, MAX_NOTE,
+    MAX_PLEDGE_TARGET, MAX_TITLE, NewTask, Outcome, TaskEdit, TaskEntry, TaskStanding, TaskStatus,
+    TaskView, check_point, check_schedule, derive, parse_date,
+};
 
 /// Writes a new task into an empty document.
 pub(crate) fn create(d: &mut AutoCommit, id: &EntityId, ctx: &Ctx, new: &NewTask) -> Result<()> {

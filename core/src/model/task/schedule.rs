@@ -9,7 +9,7 @@ use crate::doc;
 use crate::error::{Error, Result};
 use crate::model::rrule::Rule;
 
-use super::*;
+use super::{DEFAULT_TZ, MAX_TZ, ONE_OFF_GRACE, YEARS};
 
 /// The schedule in force: parsed, for computing dates.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,7 +99,7 @@ impl Schedule {
     }
 }
 
-/// How far [`TaskView::current_occurrence`] looks back.
+/// How far [`TaskView::current_occurrence`](super::TaskView::current_occurrence) looks back.
 pub const LOOKBACK_DAYS: i64 = 800;
 
 fn default_tz() -> (String, TimeZone) {

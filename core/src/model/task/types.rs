@@ -10,7 +10,7 @@ use crate::ids::MemberId;
 use crate::model::rrule::Rule;
 use crate::model::{Ctx, Notice};
 
-use super::*;
+use super::{EDITOR, LOOKBACK_DAYS, Schedule, parse_date, parse_tz};
 
 /// The time zone a task uses when none is given.
 pub const DEFAULT_TZ: &str = "Europe/Amsterdam";
