@@ -15,6 +15,7 @@ use serde::Serialize;
 
 pub use crate::kind::{Ctx, Kind, Role};
 pub use detail::{DETAIL_VERSION, Detail};
+pub(crate) use fields::{create_action, fields};
 
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
@@ -87,6 +88,7 @@ pub mod audience;
 pub mod comment;
 pub mod detail;
 pub mod event;
+pub(crate) mod fields;
 pub mod help;
 pub mod profile;
 pub mod report;
