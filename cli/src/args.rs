@@ -24,7 +24,7 @@ pub(crate) fn audience(s: &str) -> Result<Audience, Error> {
 
 /// A kind argument, or `all`; `--help` lists the values.
 pub(crate) fn kind_or_all() -> impl TypedValueParser<Value = KindOrAll> {
-    let names = std::iter::once("all").chain(Kind::ALL.map(Kind::as_str));
+    let names = std::iter::once("all").chain(Kind::ALL.iter().map(|k| k.as_str()));
     PossibleValuesParser::new(names).try_map(|s| match s.as_str() {
         "all" => Ok(KindOrAll(None)),
         k => Kind::parse(k).map(|k| KindOrAll(Some(k))),

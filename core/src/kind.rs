@@ -7,43 +7,45 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
 
-/// The kinds of entity; one Automerge document each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
+/// Declares [`Kind`] from one list, so a new kind cannot be missing from [`Kind::ALL`], from
+/// [`Kind::as_str`] or from the parse error's list of names.
+macro_rules! kinds {
+    ($($(#[$m:meta])* $var:ident = $s:literal,)+) => {
+        /// The kinds of entity; one Automerge document each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind {
+            $($(#[$m])* $var,)+
+        }
+
+        impl Kind {
+            /// Every kind, in a stable order (the declaration order, which is also `Ord`'s).
+            pub const ALL: &'static [Kind] = &[$(Kind::$var,)+];
+
+            /// The name used in documents, SQL and the CLI.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$var => $s,)+
+                }
+            }
+        }
+    };
+}
+
+kinds! {
     /// A help request or offer.
-    Help,
+    Help = "help",
     /// A buurt event.
-    Event,
+    Event = "event",
     /// An ownership task (adopted by residents).
-    Task,
+    Task = "task",
     /// An environment issue report.
-    Report,
+    Report = "report",
     /// A member profile.
-    Profile,
+    Profile = "profile",
 }
 
 impl Kind {
-    /// Every kind, in a stable order.
-    pub const ALL: [Kind; 5] = [
-        Kind::Help,
-        Kind::Event,
-        Kind::Task,
-        Kind::Report,
-        Kind::Profile,
-    ];
-
-    /// The name used in documents, SQL and the CLI.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Help => "help",
-            Kind::Event => "event",
-            Kind::Task => "task",
-            Kind::Report => "report",
-            Kind::Profile => "profile",
-        }
-    }
-
     /// Parses [`Kind::as_str`]'s output.
     ///
     /// # Errors
@@ -51,13 +53,12 @@ impl Kind {
     /// [`Error::InvalidInput`] for an unknown kind.
     pub fn parse(s: &str) -> Result<Kind> {
         Kind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                Error::invalid(
-                    "kind",
-                    format!("unknown kind `{s}` (help, event, task, report, profile)"),
-                )
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                Error::invalid("kind", format!("unknown kind `{s}` ({})", names.join(", ")))
             })
     }
 }

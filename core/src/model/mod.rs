@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn kinds_and_roles_round_trip() -> Result<()> {
-        for k in Kind::ALL {
+        for &k in Kind::ALL {
             assert_eq!(Kind::parse(k.as_str())?, k);
         }
         for r in Role::ALL {

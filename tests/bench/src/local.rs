@@ -11,7 +11,10 @@
 //! - the two alternate, write for write, so a noisy neighbour hurts both alike;
 //! - open: the store reopened (the OS page cache is warm: a phone's usually is too);
 //! - queries: the five an app's screens make most (open help requests, what needs a response,
-//!   upcoming events, a word search, the status counts), each run many times.
+//!   upcoming events, a word search, the status counts), each run many times;
+//! - pages: how many database pages one write adds to the WAL (a create, a title edit, a
+//!   status change, and the bare write), on a small fresh store — a count, not a time, so it
+//!   does not move with a noisy neighbour; most of a write's time is the pages it commits.
 
 use std::time::Instant;
 
@@ -71,6 +74,7 @@ pub fn run(scale: Scale) -> BenchResult<Report> {
     let loaded_at_open = store.loaded_documents();
 
     let queries = queries(&store, query_runs)?;
+    let pages = pages_per_write()?;
     let mut r = Report::new("local");
     r.add(
         "write_p50_us",
@@ -133,6 +137,18 @@ pub fn run(scale: Scale) -> BenchResult<Report> {
             &format!("{name}, p95 (µs)"),
         );
     }
+    for (key, n, what) in [
+        ("pages_per_create", pages.create, "creating a request"),
+        ("pages_per_edit", pages.edit, "editing a title"),
+        (
+            "pages_per_status_change",
+            pages.status,
+            "cancelling a request",
+        ),
+        ("pages_per_bare_write", pages.bare, "the bare SQLite write"),
+    ] {
+        r.add(key, n, &format!("WAL pages written by {what}, mean"));
+    }
     r.add(
         "rss_mb",
         own_rss_mb(),
@@ -152,6 +168,71 @@ fn micros(started: Instant) -> f64 {
 
 /// A database with the store's pragmas and the least a write needs: a change row and a
 /// projection row.
+/// WAL pages per write, by kind of write (see the module docs).
+struct Pages {
+    create: f64,
+    edit: f64,
+    status: f64,
+    bare: f64,
+}
+
+/// Writes 30 of each kind of write on a fresh store (well under the 4 000-page checkpoint, so
+/// the WAL only grows) and divides its growth by the frames a page takes.
+fn pages_per_write() -> BenchResult<Pages> {
+    const N: usize = 30;
+    let t = TempStore::new()?;
+    let wal = |p: &std::path::Path| {
+        let mut w = p.as_os_str().to_owned();
+        w.push("-wal");
+        std::fs::metadata(w).map(|m| m.len()).unwrap_or(0)
+    };
+    let page: u64 =
+        Connection::open(&t.path)?.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    // A WAL frame is a 24-byte header and one page.
+    let per = |from: u64, to: u64| to.saturating_sub(from) as f64 / N as f64 / (page + 24) as f64;
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(
+            t.store
+                .create_help(&NewHelp::ask("groceries", &format!("Eerder {i}")))?,
+        );
+    }
+    let a = wal(&t.path);
+    for i in 0..N {
+        ids.push(t.store.create_help(&NewHelp::ask(
+            "groceries",
+            &format!("Hulp gezocht bij de boodschappen {i}"),
+        ))?);
+    }
+    let b = wal(&t.path);
+    for (i, id) in ids.iter().take(N).enumerate() {
+        t.store
+            .edit_help(id, Some(&format!("Boodschappen, versie {i}")), None)?;
+    }
+    let c = wal(&t.path);
+    for id in ids.iter().skip(10).take(N) {
+        t.store.cancel_help(id, "")?;
+    }
+    let d = wal(&t.path);
+
+    let bare = bare_sqlite(t.dir())?;
+    let bare_path = t.dir().join("bare.db");
+    for i in 0..10 {
+        bare_write(&bare, i)?;
+    }
+    let e = wal(&bare_path);
+    for i in 10..10 + N {
+        bare_write(&bare, i)?;
+    }
+    let f = wal(&bare_path);
+    Ok(Pages {
+        create: per(a, b),
+        edit: per(b, c),
+        status: per(c, d),
+        bare: per(e, f),
+    })
+}
+
 fn bare_sqlite(dir: &std::path::Path) -> BenchResult<Connection> {
     let conn = Connection::open(dir.join("bare.db"))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
