@@ -104,3 +104,73 @@ pub(crate) fn create_action(kind: Kind) -> Option<Action> {
         Kind::Profile => profile::CREATE,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table in `validate.rs`'s docs (what a second client reads) says what the code
+    /// tables say: every row's "who" is the code's, and every field of every kind has a row.
+    #[test]
+    fn the_documented_table_is_the_code_table() {
+        let docs = include_str!("../validate.rs");
+        let who = |text: &str| -> Who {
+            let action = |t: &str| {
+                let name = t.split("[`Action::").nth(1)?.split('`').next()?;
+                ALL_ACTIONS
+                    .iter()
+                    .copied()
+                    .find(|a| format!("{a:?}") == name)
+            };
+            if text.starts_with("nobody") {
+                Who::Nobody
+            } else if text.starts_with("the creator only") {
+                Who::Creator
+            } else if text.starts_with("the creator") {
+                Who::CreatorOr(action(text).expect("an action after `or`"))
+            } else {
+                Who::RoleFor(action(text).expect("an action"))
+            }
+        };
+        let mut documented = Vec::new();
+        for line in docs.lines().filter_map(|l| l.strip_prefix("//! | ")) {
+            let cells: Vec<&str> = line.split(" | ").map(str::trim).collect();
+            let Some(kind) = Kind::ALL.iter().find(|k| k.as_str() == cells[0]) else {
+                continue;
+            };
+            for field in cells[1].split(", ") {
+                let field = field.trim_matches('`');
+                documented.push((*kind, field.to_owned()));
+                assert_eq!(
+                    fields(*kind).who(field),
+                    who(cells[2]),
+                    "validate.rs documents {}.{field} as `{}`",
+                    kind.as_str(),
+                    cells[2]
+                );
+            }
+        }
+        for &kind in Kind::ALL {
+            for (field, _) in fields(kind).known {
+                assert!(
+                    documented.contains(&(kind, (*field).to_owned())),
+                    "{}.{field} is missing from validate.rs's table",
+                    kind.as_str()
+                );
+            }
+        }
+    }
+
+    /// Every action, for reading the documented table.
+    const ALL_ACTIONS: &[Action] = &[
+        Action::CreateHelp,
+        Action::CreateReport,
+        Action::CreateTask,
+        Action::MatchHelpForOthers,
+        Action::CreateEvent,
+        Action::ManageEvent,
+        Action::ManageTask,
+        Action::WorkReport,
+        Action::TriageReport,
+    ];
+}
