@@ -127,16 +127,9 @@ public final class Noaber: @unchecked Sendable {
 
     // MARK: - Photos
 
-    /// Attaches a photo (JPEG, PNG or WebP bytes, e.g. `UIImage.jpegData`; convert HEIC first)
-    /// to a report, on a background queue. The core strips its metadata (EXIF with GPS,
-    /// serial numbers, times; XMP; IPTC; thumbnails) before anything is stored, and queues the
-    /// upload; it works offline.
-    ///
-    /// - Throws: `NoaberError.InvalidInput` (`photo`) for anything but a JPEG, PNG or WebP up
-    ///   to 15 MB; `.NotAllowed` unless the reporter or a caretaker, organiser or staff.
-    public func attachPhoto(reportId: String, bytes: Data) async throws -> PhotoRef {
-        try await local { try $0.attachPhoto(id: reportId, bytes: bytes) }
-    }
+    // Attaching a photo is a local call like any other:
+    // `local { try $0.attachPhoto(id: reportId, bytes: jpegData) }` (the core strips its
+    // metadata before anything is stored and queues the upload; it works offline).
 
     /// Uploads the buurt's waiting photos, each resuming from the relay's offset; `progress`
     /// hears every acknowledged chunk (on a Rust thread). Cancelling the calling `Task` stops

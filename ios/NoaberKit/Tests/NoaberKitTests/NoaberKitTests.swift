@@ -232,7 +232,8 @@ final class NoaberKitTests: XCTestCase {
         let care = try await t.member("caretaker", "caretaker")
         let ans = try await t.member("ans", "resident")
         let id = try care.store.createReport(new: NewReport(category: "lighting", lat: 52.2001, lon: 5.3001))
-        let photo = try await care.attachPhoto(reportId: id, bytes: try Data(contentsOf: cameraJpg))
+        let jpeg = try Data(contentsOf: cameraJpg)
+        let photo = try await care.local { try $0.attachPhoto(id: id, bytes: jpeg) }
         XCTAssertEqual(photo.mime, "image/jpeg", "mime")
         XCTAssertEqual([photo.width, photo.height], [96, 64], "size")
         let held = try XCTUnwrap(try care.store.photo(hash: photo.hash), "held here")
@@ -241,7 +242,7 @@ final class NoaberKitTests: XCTestCase {
         }
         XCTAssertEqual(try care.store.photoUploads().first?.state, .pending, "queued")
         do {
-            _ = try await care.attachPhoto(reportId: id, bytes: Data("GIF89a".utf8))
+            _ = try await care.local { try $0.attachPhoto(id: id, bytes: Data("GIF89a".utf8)) }
             XCTFail("a GIF is not accepted")
         } catch let NoaberError.InvalidInput(field, _) {
             XCTAssertEqual(field, "photo", "field")
