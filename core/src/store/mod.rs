@@ -59,8 +59,9 @@ fn projection_version() -> String {
     )
 }
 
-/// The version of the derivation rules (see [`projection_version`]).
-const PROJECTION_RULES: u32 = 1;
+/// The version of the derivation rules (see [`projection_version`]). 2: the full-text index
+/// was recreated empty by migration 008.
+const PROJECTION_RULES: u32 = 2;
 
 /// The local person using this device, as they act in the active buurt.
 ///

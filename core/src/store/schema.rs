@@ -30,6 +30,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "007_typed_detail",
         include_str!("migrations/007_typed_detail.sql"),
     ),
+    (
+        "008_search_pages",
+        include_str!("migrations/008_search_pages.sql"),
+    ),
 ];
 
 /// The schema version this code writes.
