@@ -26,6 +26,8 @@ pub mod photo;
 pub mod retry;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod validate;
 
 pub use audience::{Audience, Readers};

@@ -248,32 +248,11 @@ pub(crate) fn share(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::model::help::NewHelp;
-    use crate::{ManualClock, Store};
+    use crate::testing::{Device, deliver};
 
     const T: i64 = 1_800_000_000_000;
-
-    fn store(role: Role) -> Result<(Store, MemberId)> {
-        let s = Store::open_in_memory(Arc::new(ManualClock::new(T)))?;
-        let m = MemberId::new()?;
-        s.set_member_id(&m)?;
-        s.set_identity(role, None, None)?;
-        Ok((s, m))
-    }
-
-    /// Sends every pending change of `from` to `to`.
-    fn deliver(from: &Store, to: &Store) -> Result<()> {
-        let batch: Vec<_> = from
-            .pending_changes(1000)?
-            .into_iter()
-            .map(|c| (c.entity, c.bytes))
-            .collect();
-        to.apply_remote_changes(&batch)?;
-        Ok(())
-    }
 
     #[test]
     fn audiences_round_trip_and_unknown_is_restricted() -> Result<()> {
@@ -291,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_buurt_document_stores_no_audience_key() -> Result<()> {
-        let (s, _) = store(Role::Resident)?;
+        let s = Device::new(Role::Resident, T)?.store;
         let id = s.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
         let bytes = s.document_bytes(&id)?;
         let d = automerge::AutoCommit::load(&bytes)?;
@@ -302,11 +281,11 @@ mod tests {
 
     #[test]
     fn readers_of_each_audience() -> Result<()> {
-        let (requester, r) = store(Role::Resident)?;
-        let (helper, h) = store(Role::Resident)?;
-        let (organiser, o) = store(Role::Organiser)?;
-        let (other, x) = store(Role::Resident)?;
-        let (caretaker, c) = store(Role::Caretaker)?;
+        let (requester, _, r) = Device::new(Role::Resident, T)?.into_parts();
+        let (helper, _, h) = Device::new(Role::Resident, T)?.into_parts();
+        let (organiser, _, o) = Device::new(Role::Organiser, T)?.into_parts();
+        let (other, _, x) = Device::new(Role::Resident, T)?.into_parts();
+        let (caretaker, _, c) = Device::new(Role::Caretaker, T)?.into_parts();
         let new = NewHelp {
             audience: Audience::Participants,
             ..NewHelp::ask("paperwork", "Hulp met een brief")
@@ -360,9 +339,9 @@ mod tests {
     fn a_share_by_someone_not_allowed_is_ignored() -> Result<()> {
         // A forged share entry (a resident who is not the creator, writing by hand) does not
         // add a reader on any device.
-        let (requester, _) = store(Role::Resident)?;
-        let (other, x) = store(Role::Resident)?;
-        let (_, y) = store(Role::Resident)?;
+        let requester = Device::new(Role::Resident, T)?.store;
+        let (other, _, x) = Device::new(Role::Resident, T)?.into_parts();
+        let y = Device::new(Role::Resident, T)?.member;
         for audience in [Audience::Organisers, Audience::Participants] {
             let new = NewHelp {
                 audience,
@@ -398,7 +377,7 @@ mod tests {
         use Audience::{Organisers, Participants};
         use Author::{Creator, Other};
         use Role::{Caretaker, Organiser, Resident, Staff};
-        let (requester, r) = store(Role::Resident)?;
+        let (requester, _, r) = Device::new(Role::Resident, T)?.into_parts();
         #[rustfmt::skip]
         let cases: &[(Kind, Audience, &str, &str, Author, bool)] = &[
             // share {member}: the creator or a coordinator, in both restricted audiences.
@@ -474,9 +453,9 @@ mod tests {
     fn a_respond_naming_someone_makes_only_its_author_a_reader() -> Result<()> {
         // The attack of issue 11: a participant responds with another member's id as the
         // message; that member must not read the request.
-        let (requester, _) = store(Role::Resident)?;
-        let (neighbour, _) = store(Role::Resident)?;
-        let (_, victim) = store(Role::Resident)?;
+        let requester = Device::new(Role::Resident, T)?.store;
+        let neighbour = Device::new(Role::Resident, T)?.store;
+        let victim = Device::new(Role::Resident, T)?.member;
         let id = requester.create_help(&NewHelp {
             audience: Audience::Participants,
             ..NewHelp::ask("paperwork", "Schulden")

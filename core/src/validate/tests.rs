@@ -11,12 +11,10 @@ use crate::model::{Kind, Role};
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
 
 use automerge::transaction::Transactable;
 
 use super::*;
-use crate::clock::ManualClock;
 use crate::model::Ctx;
 use crate::model::event::{EventEdit, NewEvent, Rsvp};
 use crate::model::help::{HelpStatus, NewHelp};
@@ -24,20 +22,18 @@ use crate::model::profile::{NewProfile, ProfileEdit};
 use crate::model::report::{NewReport, PhotoRef, ReportStatus, ReportTransition};
 use crate::model::task::{NewTask, Outcome, TaskEdit, TaskSchedule};
 use crate::store::Store;
+use crate::testing::{DAY, Device, HOUR};
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// Tuesday 2025-03-25 12:00 UTC.
 const T0: i64 = 1_742_904_000_000;
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
 const MAX_BYTES: usize = 1 << 20;
 const MAX_INFLATED: usize = 4 << 20;
 
+/// A phone whose clock reads `T0`.
 fn phone(role: Role) -> crate::Result<Store> {
-    let s = Store::open_in_memory(Arc::new(ManualClock::new(T0)))?;
-    s.set_identity(role, None, None)?;
-    Ok(s)
+    phone_at(role, T0)
 }
 
 fn member(s: &Store) -> MemberId {
@@ -1234,9 +1230,7 @@ fn a_new_document_with_an_unknown_audience_is_refused() -> TestResult {
 
 /// A phone whose clock reads `now`.
 fn phone_at(role: Role, now: i64) -> crate::Result<Store> {
-    let s = Store::open_in_memory(Arc::new(ManualClock::new(now)))?;
-    s.set_identity(role, None, None)?;
-    Ok(s)
+    Ok(Device::new(role, now)?.store)
 }
 
 /// `s` as a relay whose clock reads `relay_now` sees them.

@@ -27,6 +27,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("model", &["model/", "validate.rs", "validate/"]),
     ("store", &["store/"]),
     ("sync", &["sync/"]),
+    // The unit tests' shared helpers drive whole stores.
+    ("testing", &["testing.rs"]),
 ];
 
 /// The module paths that reach into each layer, as `crate::…` would name them.

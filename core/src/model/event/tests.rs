@@ -9,60 +9,12 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Ctx, Detail, Kind};
 
-use std::sync::Arc;
-
 use super::*;
-use crate::clock::ManualClock;
 use crate::model::Role;
-use crate::store::Store;
 use crate::store::query::ListQuery;
+use crate::testing::{Device, HOUR, deliver, sync};
 
 const T0: i64 = 1_750_000_000_000;
-const MIN: i64 = 60_000;
-const HOUR: i64 = 3_600_000;
-
-struct Device {
-    store: Store,
-    clock: Arc<ManualClock>,
-    member: MemberId,
-}
-
-fn device(role: Role) -> Result<Device> {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open_in_memory(clock.clone())?;
-    let member = MemberId::new()?;
-    store.set_member_id(&member)?;
-    store.set_identity(role, None, None)?;
-    Ok(Device {
-        store,
-        clock,
-        member,
-    })
-}
-
-/// Sends every change `from` made to `to` (duplicates are ignored by the store).
-fn send(from: &Device, to: &Device) -> Result<()> {
-    let batch: Vec<(EntityId, Vec<u8>)> = from
-        .store
-        .pending_changes(1000)?
-        .into_iter()
-        .map(|c| (c.entity, c.bytes))
-        .collect();
-    to.store.apply_remote_changes(&batch)?;
-    Ok(())
-}
-
-/// Everyone sends to everyone.
-fn exchange(devices: &[&Device]) -> Result<()> {
-    for from in devices {
-        for to in devices {
-            if !std::ptr::eq(*from, *to) {
-                send(from, to)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 fn party() -> NewEvent {
     NewEvent::new(
@@ -104,15 +56,9 @@ fn invalid_transition<T>(r: Result<T>) -> bool {
     matches!(r, Err(Error::InvalidTransition { .. }))
 }
 
-/// Acts on `d` as `member`, one minute after the previous action.
-fn as_member(d: &Device, member: &MemberId) -> Result<()> {
-    d.clock.advance(MIN);
-    d.store.set_member_id(member)
-}
-
 #[test]
 fn creation_validates_every_field() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let p = party();
     let cases: Vec<(&str, NewEvent)> = vec![
         (
@@ -253,14 +199,14 @@ fn creation_validates_every_field() -> Result<()> {
 
 #[test]
 fn waitlist_with_capacity_two_and_a_decline_promoting() -> Result<()> {
-    let d = device(Role::Organiser)?;
+    let d = Device::new(Role::Organiser, T0)?;
     let id = d.store.create_event(&NewEvent {
         capacity: Some(2),
         ..party()
     })?;
     let m = members(4)?;
     for (i, member) in m.iter().enumerate() {
-        as_member(&d, member)?;
+        d.as_member(member)?;
         let got = d.store.rsvp_event(&id, Rsvp::Going)?;
         let want = if i < 2 {
             Attendance::Going { place: i + 1 }
@@ -286,7 +232,7 @@ fn waitlist_with_capacity_two_and_a_decline_promoting() -> Result<()> {
     );
 
     // A confirmed member declines: the first on the waitlist gets the place and is told.
-    as_member(&d, &m[1])?;
+    d.as_member(&m[1])?;
     d.store.rsvp_event(&id, Rsvp::Declined)?;
     let v = d.store.event(&id)?;
     assert_eq!(ids(&v.confirmed), vec![m[0].clone(), m[2].clone()]);
@@ -338,24 +284,24 @@ fn waitlist_with_capacity_two_and_a_decline_promoting() -> Result<()> {
 
 #[test]
 fn going_maybe_going_goes_to_the_back() -> Result<()> {
-    let d = device(Role::Organiser)?;
+    let d = Device::new(Role::Organiser, T0)?;
     let id = d.store.create_event(&NewEvent {
         capacity: Some(2),
         ..party()
     })?;
     let m = members(3)?;
     for member in &m {
-        as_member(&d, member)?;
+        d.as_member(member)?;
         d.store.rsvp_event(&id, Rsvp::Going)?;
     }
-    as_member(&d, &m[0])?;
+    d.as_member(&m[0])?;
     assert_eq!(d.store.rsvp_event(&id, Rsvp::Maybe)?, Attendance::Maybe);
     let v = d.store.event(&id)?;
     assert_eq!(ids(&v.confirmed), vec![m[1].clone(), m[2].clone()]);
     assert_eq!(ids(&v.maybe), vec![m[0].clone()]);
     assert_eq!(codes(&v, &m[2]), vec!["promoted"]);
 
-    as_member(&d, &m[0])?;
+    d.as_member(&m[0])?;
     assert_eq!(
         d.store.rsvp_event(&id, Rsvp::Going)?,
         Attendance::Waitlisted { position: 1 }
@@ -369,17 +315,17 @@ fn going_maybe_going_goes_to_the_back() -> Result<()> {
 
 #[test]
 fn two_devices_of_one_member_saying_going_keep_the_first_place() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&NewEvent {
         capacity: Some(1),
         ..party()
     })?;
-    let phone = device(Role::Resident)?;
-    let tablet = device(Role::Resident)?;
+    let phone = Device::new(Role::Resident, T0)?;
+    let tablet = Device::new(Role::Resident, T0)?;
     tablet.store.set_member_id(&phone.member)?;
-    let other = device(Role::Resident)?;
+    let other = Device::new(Role::Resident, T0)?;
     for d in [&phone, &tablet, &other] {
-        send(&org, d)?;
+        deliver(&org.store, &d.store)?;
     }
     phone.clock.set(T0 + 100);
     phone.store.rsvp_event(&id, Rsvp::Going)?;
@@ -387,7 +333,7 @@ fn two_devices_of_one_member_saying_going_keep_the_first_place() -> Result<()> {
     other.store.rsvp_event(&id, Rsvp::Going)?;
     tablet.clock.set(T0 + 200);
     tablet.store.rsvp_event(&id, Rsvp::Going)?;
-    exchange(&[&org, &phone, &tablet, &other])?;
+    sync(&[&org, &phone, &tablet, &other])?;
     let v = org.store.event(&id)?;
     assert_eq!(ids(&v.confirmed), vec![phone.member.clone()]);
     assert_eq!(ids(&v.waitlist), vec![other.member.clone()]);
@@ -397,16 +343,16 @@ fn two_devices_of_one_member_saying_going_keep_the_first_place() -> Result<()> {
 
 #[test]
 fn racing_for_the_last_place_converges_and_tells_the_loser() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&NewEvent {
         capacity: Some(2),
         ..party()
     })?;
     org.store.rsvp_event(&id, Rsvp::Going)?; // one place left
-    let a = device(Role::Resident)?;
-    let b = device(Role::Resident)?;
-    send(&org, &a)?;
-    send(&org, &b)?;
+    let a = Device::new(Role::Resident, T0)?;
+    let b = Device::new(Role::Resident, T0)?;
+    deliver(&org.store, &a.store)?;
+    deliver(&org.store, &b.store)?;
 
     // Both offline, both see the last place free and take it.
     a.clock.set(T0 + 100);
@@ -420,7 +366,7 @@ fn racing_for_the_last_place_converges_and_tells_the_loser() -> Result<()> {
         Attendance::Going { place: 2 }
     );
 
-    exchange(&[&org, &a, &b])?;
+    sync(&[&org, &a, &b])?;
     let va = a.store.event(&id)?;
     let vb = b.store.event(&id)?;
     assert_eq!(va, vb, "both devices derive the same view");
@@ -448,7 +394,7 @@ fn racing_for_the_last_place_converges_and_tells_the_loser() -> Result<()> {
     // The winner steps back: the loser gets the place and is told.
     a.clock.set(T0 + 300);
     a.store.rsvp_event(&id, Rsvp::Declined)?;
-    exchange(&[&org, &a, &b])?;
+    sync(&[&org, &a, &b])?;
     let vb = b.store.event(&id)?;
     assert_eq!(vb, a.store.event(&id)?);
     assert_eq!(
@@ -461,7 +407,7 @@ fn racing_for_the_last_place_converges_and_tells_the_loser() -> Result<()> {
 
 #[test]
 fn cancel_wins_over_later_rsvps_and_freezes_earlier_ones() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&NewEvent {
         capacity: Some(5),
         ..party()
@@ -470,10 +416,10 @@ fn cancel_wins_over_later_rsvps_and_freezes_earlier_ones() -> Result<()> {
     let shift = org
         .store
         .add_event_shift(&id, &role, T0 + 24 * HOUR, T0 + 26 * HOUR, 2)?;
-    let early = device(Role::Resident)?;
-    let late = device(Role::Resident)?;
-    send(&org, &early)?;
-    send(&org, &late)?;
+    let early = Device::new(Role::Resident, T0)?;
+    let late = Device::new(Role::Resident, T0)?;
+    deliver(&org.store, &early.store)?;
+    deliver(&org.store, &late.store)?;
 
     // Offline: one answers before the cancel, the organiser cancels, one answers after.
     early.clock.set(T0 + 100);
@@ -486,7 +432,7 @@ fn cancel_wins_over_later_rsvps_and_freezes_earlier_ones() -> Result<()> {
     early.clock.set(T0 + 400);
     early.store.rsvp_event(&id, Rsvp::Declined)?; // after the cancel: ignored too
 
-    exchange(&[&org, &early, &late])?;
+    sync(&[&org, &early, &late])?;
     let v = org.store.event(&id)?;
     assert_eq!(v, early.store.event(&id)?);
     assert_eq!(v, late.store.event(&id)?);
@@ -528,7 +474,7 @@ fn cancel_wins_over_later_rsvps_and_freezes_earlier_ones() -> Result<()> {
 
 #[test]
 fn shifts_coverage_and_over_subscription() -> Result<()> {
-    let d = device(Role::Organiser)?;
+    let d = Device::new(Role::Organiser, T0)?;
     let id = d.store.create_event(&party())?;
     let bar = d.store.add_event_role(&id, "Bar", "Tap and serve")?;
     let s1 = d
@@ -574,7 +520,7 @@ fn shifts_coverage_and_over_subscription() -> Result<()> {
 
     let m = members(4)?;
     for (i, member) in m.iter().take(3).enumerate() {
-        as_member(&d, member)?;
+        d.as_member(member)?;
         let slot = d.store.signup_shift(&id, &s1)?;
         let want = if i < 2 {
             ShiftSlot::On
@@ -602,7 +548,7 @@ fn shifts_coverage_and_over_subscription() -> Result<()> {
         "the second shift is still short"
     );
 
-    as_member(&d, &m[3])?;
+    d.as_member(&m[3])?;
     d.store.signup_shift(&id, &s2)?;
     let v = d.store.event(&id)?;
     assert_eq!((v.shifts_filled, v.coverage()), (3, Some(1.0)));
@@ -622,7 +568,7 @@ fn shifts_coverage_and_over_subscription() -> Result<()> {
     ));
 
     // One who is on withdraws: the reserve moves up.
-    as_member(&d, &m[0])?;
+    d.as_member(&m[0])?;
     d.store.withdraw_shift(&id, &s1)?;
     assert!(matches!(
         d.store.withdraw_shift(&id, &s1),
@@ -644,21 +590,21 @@ fn shifts_coverage_and_over_subscription() -> Result<()> {
 
 #[test]
 fn racing_for_the_last_shift_place_converges() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&party())?;
     let role = org.store.add_event_role(&id, "Opbouw", "")?;
     let shift = org
         .store
         .add_event_shift(&id, &role, T0 + 20 * HOUR, T0 + 24 * HOUR, 1)?;
-    let a = device(Role::Resident)?;
-    let b = device(Role::Resident)?;
-    send(&org, &a)?;
-    send(&org, &b)?;
+    let a = Device::new(Role::Resident, T0)?;
+    let b = Device::new(Role::Resident, T0)?;
+    deliver(&org.store, &a.store)?;
+    deliver(&org.store, &b.store)?;
     b.clock.set(T0 + 100);
     a.clock.set(T0 + 200);
     assert_eq!(a.store.signup_shift(&id, &shift)?, ShiftSlot::On);
     assert_eq!(b.store.signup_shift(&id, &shift)?, ShiftSlot::On);
-    exchange(&[&org, &a, &b])?;
+    sync(&[&org, &a, &b])?;
     let v = a.store.event(&id)?;
     assert_eq!(v, b.store.event(&id)?);
     let s = v.shift(&shift).expect("shift");
@@ -673,15 +619,15 @@ fn racing_for_the_last_shift_place_converges() -> Result<()> {
 
 #[test]
 fn residents_may_not_create_cancel_edit_or_add_shifts() -> Result<()> {
-    let resident = device(Role::Resident)?;
-    let caretaker = device(Role::Caretaker)?;
+    let resident = Device::new(Role::Resident, T0)?;
+    let caretaker = Device::new(Role::Caretaker, T0)?;
     assert!(not_allowed(resident.store.create_event(&party())));
     assert!(not_allowed(caretaker.store.create_event(&party())));
 
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&party())?;
     let role = org.store.add_event_role(&id, "Bar", "")?;
-    send(&org, &resident)?;
+    deliver(&org.store, &resident.store)?;
     let s = T0 + HOUR;
     assert!(not_allowed(resident.store.cancel_event(&id, "")));
     assert!(not_allowed(
@@ -703,8 +649,8 @@ fn residents_may_not_create_cancel_edit_or_add_shifts() -> Result<()> {
     resident.store.rsvp_event(&id, Rsvp::Maybe)?;
 
     // Staff who did not create it may manage it.
-    let staff = device(Role::Staff)?;
-    send(&org, &staff)?;
+    let staff = Device::new(Role::Staff, T0)?;
+    deliver(&org.store, &staff.store)?;
     staff.store.edit_event(&id, &retitle)?;
     staff.store.add_event_shift(&id, &role, s, s, 3)?;
     staff.store.cancel_event(&id, "")?;
@@ -771,10 +717,10 @@ fn entries_by_unauthorised_roles_are_ignored_in_derivation() -> Result<()> {
 
 #[test]
 fn rsvp_is_always_by_the_local_member() -> Result<()> {
-    let org = device(Role::Organiser)?;
+    let org = Device::new(Role::Organiser, T0)?;
     let id = org.store.create_event(&party())?;
-    let r = device(Role::Resident)?;
-    send(&org, &r)?;
+    let r = Device::new(Role::Resident, T0)?;
+    deliver(&org.store, &r.store)?;
     r.store.rsvp_event(&id, Rsvp::Going)?;
     r.store.signup_shift(&id, "none").ok(); // no shift: refused, nothing written
     let entries = r
@@ -786,7 +732,7 @@ fn rsvp_is_always_by_the_local_member() -> Result<()> {
             .iter()
             .all(|e| e.t == "rsvp" && e.by == r.member && e.role == Role::Resident)
     );
-    send(&r, &org)?;
+    deliver(&r.store, &org.store)?;
     let v = org.store.event(&id)?;
     assert_eq!(ids(&v.confirmed), vec![r.member.clone()]);
     assert_eq!(v.attendance(&org.member), Attendance::NoAnswer);
@@ -799,14 +745,14 @@ fn rsvp_is_always_by_the_local_member() -> Result<()> {
 
 #[test]
 fn edits_validate_and_a_capacity_change_rederives_the_waitlist() -> Result<()> {
-    let d = device(Role::Organiser)?;
+    let d = Device::new(Role::Organiser, T0)?;
     let id = d.store.create_event(&NewEvent {
         capacity: Some(3),
         ..party()
     })?;
     let m = members(3)?;
     for member in &m {
-        as_member(&d, member)?;
+        d.as_member(member)?;
         d.store.rsvp_event(&id, Rsvp::Going)?;
     }
     let lower = EventEdit {
@@ -930,7 +876,7 @@ fn edits_validate_and_a_capacity_change_rederives_the_waitlist() -> Result<()> {
 
 #[test]
 fn the_creator_may_edit_even_as_a_resident_later() -> Result<()> {
-    let d = device(Role::Organiser)?;
+    let d = Device::new(Role::Organiser, T0)?;
     let id = d.store.create_event(&party())?;
     d.store.set_identity(Role::Resident, None, None)?;
     d.store.edit_event(

@@ -5,32 +5,12 @@
 use crate::error::{Error, Result};
 use crate::ids::MemberId;
 
-use std::sync::Arc;
-
 use super::*;
-use crate::clock::ManualClock;
 use crate::model::Role;
 use crate::store::Store;
+use crate::testing::{Device, deliver};
 
 const T0: i64 = 1_790_000_000_000;
-
-fn replica(role: Role) -> Result<(Store, Arc<ManualClock>)> {
-    let clock = Arc::new(ManualClock::new(T0));
-    let store = Store::open_in_memory(clock.clone())?;
-    store.set_identity(role, None, None)?;
-    Ok((store, clock))
-}
-
-/// Delivers every pending change of `from` to `to`.
-fn deliver(from: &Store, to: &Store) -> Result<()> {
-    let batch: Vec<_> = from
-        .pending_changes(10_000)?
-        .into_iter()
-        .map(|c| (c.entity, c.bytes))
-        .collect();
-    to.apply_remote_changes(&batch)?;
-    Ok(())
-}
 
 fn me(s: &Store) -> MemberId {
     s.identity().member
@@ -38,7 +18,7 @@ fn me(s: &Store) -> MemberId {
 
 #[test]
 fn create_validates_each_field() -> Result<()> {
-    let (s, _) = replica(Role::Resident)?;
+    let s = Device::new(Role::Resident, T0)?.store;
     let ok = NewHelp::ask("groceries", "Boodschappen");
     let cases: Vec<(NewHelp, &str)> = vec![
         (
@@ -108,8 +88,8 @@ fn create_validates_each_field() -> Result<()> {
 
 #[test]
 fn full_flow_and_typed_refusals() -> Result<()> {
-    let (req, clock) = replica(Role::Resident)?;
-    let (helper, _) = replica(Role::Resident)?;
+    let (req, clock, _) = Device::new(Role::Resident, T0)?.into_parts();
+    let helper = Device::new(Role::Resident, T0)?.store;
     let id = req.create_help(&NewHelp::ask("transport", "Lift naar het ziekenhuis"))?;
     deliver(&req, &helper)?;
     clock.advance(1_000);
@@ -146,7 +126,7 @@ fn full_flow_and_typed_refusals() -> Result<()> {
 
 #[test]
 fn expiry_is_derived_from_the_clock() -> Result<()> {
-    let (s, clock) = replica(Role::Resident)?;
+    let (s, clock, _) = Device::new(Role::Resident, T0)?.into_parts();
     let mut new = NewHelp::ask("company", "Wandelen");
     new.window_end = Some(T0 + 60_000);
     let id = s.create_help(&new)?;
@@ -162,7 +142,7 @@ fn expiry_is_derived_from_the_clock() -> Result<()> {
         ..Default::default()
     };
     assert_eq!(s.list(&q)?.items.len(), 1);
-    let (other, _) = replica(Role::Resident)?;
+    let other = Device::new(Role::Resident, T0)?.store;
     deliver(&s, &other)?;
     other.set_identity(Role::Resident, None, None)?;
     // the other store's clock is still at T0: not expired there, as its own clock says
@@ -173,9 +153,9 @@ fn expiry_is_derived_from_the_clock() -> Result<()> {
 #[test]
 fn cancel_beats_a_concurrent_match_both_orders() -> Result<()> {
     for cancel_first in [true, false] {
-        let (req, req_clock) = replica(Role::Resident)?;
-        let (org, org_clock) = replica(Role::Organiser)?;
-        let (helper, _) = replica(Role::Resident)?;
+        let (req, req_clock, _) = Device::new(Role::Resident, T0)?.into_parts();
+        let (org, org_clock, _) = Device::new(Role::Organiser, T0)?.into_parts();
+        let helper = Device::new(Role::Resident, T0)?.store;
         let id = req.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
         deliver(&req, &helper)?;
         helper.respond_help(&id, "")?;
@@ -214,11 +194,11 @@ fn cancel_beats_a_concurrent_match_both_orders() -> Result<()> {
 
 #[test]
 fn two_organisers_matching_different_helpers_first_wins() -> Result<()> {
-    let (req, _) = replica(Role::Resident)?;
-    let (o1, c1) = replica(Role::Organiser)?;
-    let (o2, c2) = replica(Role::Organiser)?;
-    let (h1, _) = replica(Role::Resident)?;
-    let (h2, _) = replica(Role::Resident)?;
+    let req = Device::new(Role::Resident, T0)?.store;
+    let (o1, c1, _) = Device::new(Role::Organiser, T0)?.into_parts();
+    let (o2, c2, _) = Device::new(Role::Organiser, T0)?.into_parts();
+    let h1 = Device::new(Role::Resident, T0)?.store;
+    let h2 = Device::new(Role::Resident, T0)?.store;
     let id = req.create_help(&NewHelp::ask("paperwork", "Formulier"))?;
     for h in [&h1, &h2] {
         deliver(&req, h)?;
@@ -254,8 +234,8 @@ fn two_organisers_matching_different_helpers_first_wins() -> Result<()> {
 
 #[test]
 fn concurrent_title_edits_merge() -> Result<()> {
-    let (a, _) = replica(Role::Resident)?;
-    let (b, _) = replica(Role::Organiser)?;
+    let a = Device::new(Role::Resident, T0)?.store;
+    let b = Device::new(Role::Organiser, T0)?.store;
     let id = a.create_help(&NewHelp::ask("garden", "Tuin wieden"))?;
     deliver(&a, &b)?;
     a.edit_help(&id, Some("Tuin wieden zaterdag"), None)?;
@@ -273,8 +253,8 @@ fn concurrent_title_edits_merge() -> Result<()> {
 
 #[test]
 fn a_resident_cannot_match_for_someone_else() -> Result<()> {
-    let (req, _) = replica(Role::Resident)?;
-    let (other, _) = replica(Role::Resident)?;
+    let req = Device::new(Role::Resident, T0)?.store;
+    let other = Device::new(Role::Resident, T0)?.store;
     let id = req.create_help(&NewHelp::ask("groceries", "Boodschappen"))?;
     deliver(&req, &other)?;
     other.respond_help(&id, "")?;

@@ -4,42 +4,15 @@
 
 use crate::doc;
 use crate::error::{Error, Result};
-use crate::ids::{EntityId, MemberId};
+use crate::ids::MemberId;
 use crate::model::{Detail, Kind};
 
-use std::sync::Arc;
-
 use super::*;
-use crate::clock::ManualClock;
 use crate::model::Role;
-use crate::store::Store;
 use crate::store::query::ListQuery;
+use crate::testing::{Device, sync};
 
 const T: i64 = 1_700_000_000_000;
-
-fn device(member: &MemberId) -> Result<(Store, Arc<ManualClock>)> {
-    let clock = Arc::new(ManualClock::new(T));
-    let store = Store::open_in_memory(clock.clone())?;
-    store.set_member_id(member)?;
-    store.set_identity(Role::Resident, None, None)?;
-    Ok((store, clock))
-}
-
-fn sync(stores: &[&Store]) -> Result<()> {
-    for from in stores {
-        let batch: Vec<(EntityId, Vec<u8>)> = from
-            .pending_changes(1000)?
-            .into_iter()
-            .map(|c| (c.entity, c.bytes))
-            .collect();
-        for to in stores {
-            if !std::ptr::eq(*from, *to) {
-                to.apply_remote_changes(&batch)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 fn ans() -> NewProfile {
     NewProfile {
@@ -60,7 +33,7 @@ fn field_of(r: Result<impl std::fmt::Debug>) -> &'static str {
 #[test]
 fn create_project_and_find_mine() -> Result<()> {
     let me = MemberId::new()?;
-    let (s, _) = device(&me)?;
+    let s = Device::for_member(&me, Role::Resident, T)?.store;
     assert_eq!(s.my_profile()?, None);
     let id = s.create_profile(&ans())?;
     let v = s.profile(&id)?;
@@ -96,7 +69,7 @@ fn create_project_and_find_mine() -> Result<()> {
 
 #[test]
 fn validation() -> Result<()> {
-    let (s, _) = device(&MemberId::new()?)?;
+    let s = Device::for_member(&MemberId::new()?, Role::Resident, T)?.store;
     let p = |f: fn(&mut NewProfile)| {
         let mut p = ans();
         f(&mut p);
@@ -156,31 +129,35 @@ fn validation() -> Result<()> {
 #[test]
 fn only_the_owner_edits() -> Result<()> {
     let owner = MemberId::new()?;
-    let (a, clock) = device(&owner)?;
-    let (b, _) = device(&MemberId::new()?)?;
-    b.set_identity(Role::Staff, None, None)?;
-    let id = a.create_profile(&ans())?;
+    let a = Device::for_member(&owner, Role::Resident, T)?;
+    let b = Device::for_member(&MemberId::new()?, Role::Resident, T)?;
+    b.store.set_identity(Role::Staff, None, None)?;
+    let id = a.store.create_profile(&ans())?;
     sync(&[&a, &b])?;
     let edit = ProfileEdit {
         display_name: Some("Niet Ans".into()),
         ..Default::default()
     };
     assert!(matches!(
-        b.edit_profile(&id, &edit),
+        b.store.edit_profile(&id, &edit),
         Err(Error::NotAllowed { .. })
     ));
     assert!(matches!(
-        b.add_skill(&id, "inbreken"),
+        b.store.add_skill(&id, "inbreken"),
         Err(Error::NotAllowed { .. })
     ));
     assert!(matches!(
-        b.remove_skill(&id, "Turks"),
+        b.store.remove_skill(&id, "Turks"),
         Err(Error::NotAllowed { .. })
     ));
-    assert_eq!(b.my_profile()?, None, "someone else's profile is not mine");
+    assert_eq!(
+        b.store.my_profile()?,
+        None,
+        "someone else's profile is not mine"
+    );
 
-    clock.advance(1_000);
-    a.edit_profile(
+    a.clock.advance(1_000);
+    a.store.edit_profile(
         &id,
         &ProfileEdit {
             display_name: Some("Ans de Vries".into()),
@@ -189,19 +166,19 @@ fn only_the_owner_edits() -> Result<()> {
         },
     )?;
     // A forged skill entry by someone else is ignored by the replay.
-    b.update_entity(&id, Kind::Profile, |doc, ctx| {
+    b.store.update_entity(&id, Kind::Profile, |doc, ctx| {
         doc::append_entry(doc, ctx, "skill_add", &[("skill", "inbreken".into())])?;
         Ok(())
     })?;
     sync(&[&a, &b])?;
-    let v = a.profile(&id)?;
-    assert_eq!(v, b.profile(&id)?);
+    let v = a.store.profile(&id)?;
+    assert_eq!(v, b.store.profile(&id)?);
     assert_eq!(v.display_name, "Ans de Vries");
     assert_eq!(v.household, None);
     assert_eq!(v.availability, "weekends");
     assert_eq!(v.updated_at, T + 1_000);
     assert!(!v.skills.iter().any(|s| s == "inbreken"));
-    assert_eq!(a.projection_dump()?, b.projection_dump()?);
+    assert_eq!(a.store.projection_dump()?, b.store.projection_dump()?);
     Ok(())
 }
 
@@ -210,33 +187,36 @@ fn only_the_owner_edits() -> Result<()> {
 #[test]
 fn concurrent_skill_adds_merge() -> Result<()> {
     let owner = MemberId::new()?;
-    let (phone, phone_clock) = device(&owner)?;
-    let (tablet, tablet_clock) = device(&owner)?;
-    let id = phone.create_profile(&ans())?;
+    let phone = Device::for_member(&owner, Role::Resident, T)?;
+    let tablet = Device::for_member(&owner, Role::Resident, T)?;
+    let id = phone.store.create_profile(&ans())?;
     sync(&[&phone, &tablet])?;
-    phone_clock.set(T + 10);
-    phone.add_skill(&id, "koken")?;
-    phone_clock.set(T + 12);
-    phone.remove_skill(&id, "turks")?;
-    tablet_clock.set(T + 20);
-    tablet.add_skill(&id, "Tuinieren")?;
-    tablet_clock.set(T + 25);
-    tablet.add_skill(&id, "Koken")?; // the tablet has not seen the phone's add
-    tablet_clock.set(T + 33);
-    tablet.remove_skill(&id, "Turks")?;
-    tablet_clock.set(T + 35);
-    tablet.add_skill(&id, "TURKS")?; // later than the phone's remove: it stays
-    phone_clock.set(T + 40);
-    phone.remove_skill(&id, "koken")?; // later than the tablet's add: it goes
-    tablet_clock.set(T + 41);
-    tablet.add_skill(&id, "fietsen REPAREREN")?; // already there: no entry
+    phone.clock.set(T + 10);
+    phone.store.add_skill(&id, "koken")?;
+    phone.clock.set(T + 12);
+    phone.store.remove_skill(&id, "turks")?;
+    tablet.clock.set(T + 20);
+    tablet.store.add_skill(&id, "Tuinieren")?;
+    tablet.clock.set(T + 25);
+    tablet.store.add_skill(&id, "Koken")?; // the tablet has not seen the phone's add
+    tablet.clock.set(T + 33);
+    tablet.store.remove_skill(&id, "Turks")?;
+    tablet.clock.set(T + 35);
+    tablet.store.add_skill(&id, "TURKS")?; // later than the phone's remove: it stays
+    phone.clock.set(T + 40);
+    phone.store.remove_skill(&id, "koken")?; // later than the tablet's add: it goes
+    tablet.clock.set(T + 41);
+    tablet.store.add_skill(&id, "fietsen REPAREREN")?; // already there: no entry
     sync(&[&phone, &tablet])?;
-    let v = phone.profile(&id)?;
-    assert_eq!(v, tablet.profile(&id)?);
+    let v = phone.store.profile(&id)?;
+    assert_eq!(v, tablet.store.profile(&id)?);
     assert_eq!(v.skills, ["fietsen repareren", "Tuinieren", "TURKS"]);
-    assert_eq!(phone.projection_dump()?, tablet.projection_dump()?);
+    assert_eq!(
+        phone.store.projection_dump()?,
+        tablet.store.projection_dump()?
+    );
     assert!(matches!(
-        phone.remove_skill(&id, "vliegen"),
+        phone.store.remove_skill(&id, "vliegen"),
         Err(Error::NotFound { .. })
     ));
     Ok(())
@@ -246,14 +226,14 @@ fn concurrent_skill_adds_merge() -> Result<()> {
 #[test]
 fn my_profile_picks_the_oldest() -> Result<()> {
     let owner = MemberId::new()?;
-    let (phone, phone_clock) = device(&owner)?;
-    let (tablet, tablet_clock) = device(&owner)?;
-    tablet_clock.set(T + 100);
-    let _newer = tablet.create_profile(&ans())?;
-    phone_clock.set(T + 50);
-    let older = phone.create_profile(&ans())?;
+    let phone = Device::for_member(&owner, Role::Resident, T)?;
+    let tablet = Device::for_member(&owner, Role::Resident, T)?;
+    tablet.clock.set(T + 100);
+    let _newer = tablet.store.create_profile(&ans())?;
+    phone.clock.set(T + 50);
+    let older = phone.store.create_profile(&ans())?;
     sync(&[&phone, &tablet])?;
-    for s in [&phone, &tablet] {
+    for s in [&phone.store, &tablet.store] {
         assert_eq!(
             s.my_profile()?.map(|p| p.id),
             Some(older.as_str().to_owned())

@@ -9,51 +9,11 @@ use crate::error::{Error, Result};
 use crate::ids::{EntityId, MemberId};
 use crate::model::{Detail, Kind, Role};
 
-use std::sync::Arc;
-
 use super::*;
-use crate::clock::ManualClock;
-use crate::store::Store;
 use crate::store::query::ListQuery;
+use crate::testing::{Device, sync};
 
 const T: i64 = 1_700_000_000_000;
-
-struct Device {
-    store: Store,
-    clock: Arc<ManualClock>,
-    member: MemberId,
-}
-
-fn device(role: Role) -> Result<Device> {
-    let clock = Arc::new(ManualClock::new(T));
-    let store = Store::open_in_memory(clock.clone())?;
-    let member = MemberId::new()?;
-    store.set_member_id(&member)?;
-    store.set_identity(role, None, None)?;
-    Ok(Device {
-        store,
-        clock,
-        member,
-    })
-}
-
-/// Delivers every pending change of every device to every other device.
-fn sync(devices: &[&Device]) -> Result<()> {
-    for from in devices {
-        let batch: Vec<(EntityId, Vec<u8>)> = from
-            .store
-            .pending_changes(1000)?
-            .into_iter()
-            .map(|c| (c.entity, c.bytes))
-            .collect();
-        for to in devices {
-            if !std::ptr::eq(*from, *to) {
-                to.store.apply_remote_changes(&batch)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Every device derives the same view and projection rows; returns that view.
 fn converged(devices: &[&Device], id: &EntityId) -> Result<ReportView> {
@@ -96,7 +56,7 @@ fn field_of(r: Result<impl std::fmt::Debug>) -> &'static str {
 
 #[test]
 fn create_and_project() -> Result<()> {
-    let r = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&sample())?;
     let v = r.store.report(&id)?;
     assert_eq!(v.status, ReportStatus::Reported);
@@ -146,7 +106,7 @@ fn create_and_project() -> Result<()> {
 
 #[test]
 fn validation() -> Result<()> {
-    let r = device(Role::Caretaker)?;
+    let r = Device::new(Role::Caretaker, T)?;
     let s = &r.store;
     assert_eq!(
         field_of(s.create_report(&NewReport::at("lighting", 91.0, 4.0))),
@@ -232,8 +192,8 @@ fn validation() -> Result<()> {
 
 #[test]
 fn full_workflow_with_reopen_and_confirm() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
+    let r = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &c])?;
     use ReportTransition::*;
@@ -311,7 +271,7 @@ fn full_workflow_with_reopen_and_confirm() -> Result<()> {
 
 #[test]
 fn terminal_states_keep_their_fields() -> Result<()> {
-    let c = device(Role::Caretaker)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let other = c.store.create_report(&sample())?;
     let a = c.store.create_report(&sample())?;
     let b = c.store.create_report(&sample())?;
@@ -409,7 +369,7 @@ fn permission_matrix_for_transitions() -> Result<()> {
     let worker = MemberId::new()?;
     for (step, resolved_first, as_reporter, row) in &table {
         for (role, want) in Role::ALL.into_iter().zip(row) {
-            let d = device(Role::Resident)?;
+            let d = Device::new(Role::Resident, T)?;
             let reporter = MemberId::new()?;
             let actor = if *as_reporter {
                 reporter.clone()
@@ -447,7 +407,7 @@ fn permission_matrix_for_transitions() -> Result<()> {
 /// (an old or hostile client): ignored, and the author is told.
 #[test]
 fn forged_entries_are_ignored() -> Result<()> {
-    let r = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&sample())?;
     r.store.update_entity(&id, Kind::Report, |doc, ctx| {
         doc::append_entry(doc, ctx, "transition", &[("to", "resolved".into())])?;
@@ -479,8 +439,8 @@ fn forged_entries_are_ignored() -> Result<()> {
 
 #[test]
 fn me_too_latest_per_member_wins() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let n = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
+    let n = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&sample())?;
     assert!(matches!(
         r.store.me_too_report(&id),
@@ -518,9 +478,9 @@ fn me_too_latest_per_member_wins() -> Result<()> {
 /// A caretaker resolves while a neighbour, offline, says "me too": both survive.
 #[test]
 fn resolve_and_concurrent_me_too_both_survive() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
-    let n = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
+    let n = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &c, &n])?;
     n.clock.set(T + 5);
@@ -564,9 +524,9 @@ fn resolve_and_concurrent_me_too_both_survive() -> Result<()> {
 #[test]
 fn conflicting_transitions_converge_and_notify_the_loser() -> Result<()> {
     for resolve_first in [true, false] {
-        let r = device(Role::Resident)?;
-        let c1 = device(Role::Caretaker)?;
-        let c2 = device(Role::Caretaker)?;
+        let r = Device::new(Role::Resident, T)?;
+        let c1 = Device::new(Role::Caretaker, T)?;
+        let c2 = Device::new(Role::Caretaker, T)?;
         let id = r.store.create_report(&sample())?;
         sync(&[&r, &c1, &c2])?;
         let (resolve_at, reject_at) = if resolve_first {
@@ -607,8 +567,8 @@ fn conflicting_transitions_converge_and_notify_the_loser() -> Result<()> {
 /// The same step by two caretakers at the same time is redundant, not a conflict.
 #[test]
 fn same_step_twice_is_not_a_conflict() -> Result<()> {
-    let c1 = device(Role::Caretaker)?;
-    let c2 = device(Role::Caretaker)?;
+    let c1 = Device::new(Role::Caretaker, T)?;
+    let c2 = Device::new(Role::Caretaker, T)?;
     let id = c1.store.create_report(&sample())?;
     sync(&[&c1, &c2])?;
     c1.store
@@ -625,9 +585,9 @@ fn same_step_twice_is_not_a_conflict() -> Result<()> {
 
 #[test]
 fn concurrent_description_edits_merge() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
-    let n = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
+    let n = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&NewReport {
         description: "lamp stuk".into(),
         ..sample()
@@ -647,9 +607,9 @@ fn concurrent_description_edits_merge() -> Result<()> {
 
 #[test]
 fn responsible_and_response() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let s = device(Role::Staff)?;
-    let o = device(Role::Organiser)?;
+    let r = Device::new(Role::Resident, T)?;
+    let s = Device::new(Role::Staff, T)?;
+    let o = Device::new(Role::Organiser, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &s, &o])?;
     assert!(matches!(
@@ -703,9 +663,9 @@ fn responsible_and_response() -> Result<()> {
 
 #[test]
 fn photo_permissions_and_limit() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let n = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
+    let r = Device::new(Role::Resident, T)?;
+    let n = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &n, &c])?;
     r.store.attach_photo_ref(&id, &photo('0'))?;
@@ -747,8 +707,8 @@ fn photo_permissions_and_limit() -> Result<()> {
 /// after seeing the resolve; the confirm still replays after it.
 #[test]
 fn clock_skew_does_not_reorder_what_was_seen() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
+    let r = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &c])?;
     c.clock.set(T + 300_000);
@@ -772,8 +732,8 @@ fn clock_skew_does_not_reorder_what_was_seen() -> Result<()> {
 /// two attached the same photo concurrently (whichever entry the merge puts first).
 #[test]
 fn photo_refs_name_every_attacher_of_a_shown_photo() -> Result<()> {
-    let r = device(Role::Resident)?;
-    let c = device(Role::Caretaker)?;
+    let r = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = r.store.create_report(&sample())?;
     sync(&[&r, &c])?;
     r.store.attach_photo_ref(&id, &photo('a'))?;
@@ -801,7 +761,7 @@ fn photo_refs_name_every_attacher_of_a_shown_photo() -> Result<()> {
 /// document of another kind.
 #[test]
 fn photo_hashes_lists_the_attached_photos() -> Result<()> {
-    let r = device(Role::Resident)?;
+    let r = Device::new(Role::Resident, T)?;
     let id = r.store.create_report(&sample())?;
     r.store.attach_photo_ref(&id, &photo('a'))?;
     r.store.attach_photo_ref(&id, &photo('b'))?;

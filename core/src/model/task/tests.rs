@@ -6,7 +6,7 @@ use jiff::tz::TimeZone;
 
 use crate::doc;
 use crate::error::{Error, Result};
-use crate::ids::{EntityId, MemberId};
+use crate::ids::MemberId;
 use crate::model::{Detail, Kind};
 
 use std::sync::Arc;
@@ -16,30 +16,10 @@ use crate::clock::ManualClock;
 use crate::model::Role;
 use crate::store::Store;
 use crate::store::query::ListQuery;
+use crate::testing::{DAY, Device, HOUR, deliver, sync};
 
 /// Tuesday 2025-03-25 12:00 UTC (13:00 in Amsterdam).
 const T: i64 = 1_742_904_000_000;
-const HOUR: i64 = 3_600_000;
-const DAY: i64 = 24 * HOUR;
-
-struct Device {
-    store: Store,
-    clock: Arc<ManualClock>,
-    member: MemberId,
-}
-
-fn device(role: Role, household: Option<&str>, now: i64) -> Result<Device> {
-    let clock = Arc::new(ManualClock::new(now));
-    let store = Store::open_in_memory(clock.clone())?;
-    let member = MemberId::new()?;
-    store.set_member_id(&member)?;
-    store.set_identity(role, None, household)?;
-    Ok(Device {
-        store,
-        clock,
-        member,
-    })
-}
 
 /// Switches the store to act as another member; returns that member.
 fn become_member(store: &Store, role: Role, household: Option<&str>) -> Result<MemberId> {
@@ -53,21 +33,6 @@ fn act_as(store: &Store, m: &MemberId, role: Role) -> Result<()> {
     store.set_member_id(m)?;
     store.set_identity(role, None, None)?;
     Ok(())
-}
-
-fn sync(from: &Store, to: &Store) -> Result<()> {
-    let batch: Vec<(EntityId, Vec<u8>)> = from
-        .pending_changes(1000)?
-        .into_iter()
-        .map(|c| (c.entity, c.bytes))
-        .collect();
-    to.apply_remote_changes(&batch)?;
-    Ok(())
-}
-
-fn sync_both(a: &Store, b: &Store) -> Result<()> {
-    sync(a, b)?;
-    sync(b, a)
 }
 
 fn field(r: Result<impl std::fmt::Debug>) -> &'static str {
@@ -95,7 +60,7 @@ fn codes(v: &TaskView, m: &MemberId) -> Vec<&'static str> {
 
 #[test]
 fn create_validates_every_field() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let weekly = || NewTask::recurring("Tuin", "FREQ=WEEKLY", "2025-03-22");
     assert_eq!(field(s.create_task(&NewTask::new("  "))), "title");
@@ -200,14 +165,14 @@ fn create_validates_every_field() -> Result<()> {
 
 #[test]
 fn offline_claims_give_the_same_adopter_everywhere() -> Result<()> {
-    let a = device(Role::Resident, None, T)?;
-    let b = device(Role::Resident, None, T)?;
+    let a = Device::new(Role::Resident, T)?;
+    let b = Device::new(Role::Resident, T)?;
     let id = a.store.create_task(&NewTask::recurring(
         "Trappenhuis",
         "FREQ=WEEKLY",
         "2025-03-22",
     ))?;
-    sync(&a.store, &b.store)?;
+    deliver(&a.store, &b.store)?;
 
     // Both claim offline; B's claim is earlier.
     a.clock.set(T + 2_000);
@@ -219,7 +184,7 @@ fn offline_claims_give_the_same_adopter_everywhere() -> Result<()> {
         Some(&a.member),
         "before sync A sees itself"
     );
-    sync_both(&a.store, &b.store)?;
+    sync(&[&a, &b])?;
 
     let va = a.store.task(&id)?;
     let vb = b.store.task(&id)?;
@@ -246,12 +211,12 @@ fn offline_claims_give_the_same_adopter_everywhere() -> Result<()> {
 
     // Equal timestamps: the lower member id wins, on both devices.
     let id2 = a.store.create_task(&NewTask::new("Bankje"))?;
-    sync(&a.store, &b.store)?;
+    deliver(&a.store, &b.store)?;
     a.clock.set(T + 5_000);
     b.clock.set(T + 5_000);
     a.store.claim_task(&id2)?;
     b.store.claim_task(&id2)?;
-    sync_both(&a.store, &b.store)?;
+    sync(&[&a, &b])?;
     let (va, vb) = (a.store.task(&id2)?, b.store.task(&id2)?);
     assert_eq!(va, vb);
     let (first, second) = if a.member < b.member {
@@ -266,7 +231,7 @@ fn offline_claims_give_the_same_adopter_everywhere() -> Result<()> {
 
 #[test]
 fn release_hands_over_in_claim_order() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let id = s.create_task(&NewTask::recurring(
         "Binnentuin",
@@ -335,14 +300,14 @@ fn release_hands_over_in_claim_order() -> Result<()> {
 
 #[test]
 fn pledges_count_distinct_households() -> Result<()> {
-    let a = device(Role::Resident, Some("Portiek 12"), T)?;
-    let b = device(Role::Resident, Some("Portiek 12"), T)?;
+    let a = Device::in_household(Role::Resident, Some("Portiek 12"), T)?;
+    let b = Device::in_household(Role::Resident, Some("Portiek 12"), T)?;
     let task = NewTask {
         pledge_target: Some(2),
         ..NewTask::recurring("Moestuin", "FREQ=WEEKLY", "2025-03-22")
     };
     let id = a.store.create_task(&task)?;
-    sync(&a.store, &b.store)?;
+    deliver(&a.store, &b.store)?;
     assert_eq!(a.store.task(&id)?.status, TaskStatus::Pledging);
 
     // Two members of one household pledge offline: one household.
@@ -350,7 +315,7 @@ fn pledges_count_distinct_households() -> Result<()> {
     b.clock.set(T + 2_000);
     a.store.pledge_task(&id)?;
     b.store.pledge_task(&id)?;
-    sync_both(&a.store, &b.store)?;
+    sync(&[&a, &b])?;
     let v = a.store.task(&id)?;
     assert_eq!(v, b.store.task(&id)?);
     assert_eq!(v.pledges.len(), 2);
@@ -379,7 +344,7 @@ fn pledges_count_distinct_households() -> Result<()> {
     // A member without a household counts as their own.
     let c = become_member(&b.store, Role::Resident, None)?;
     b.store.pledge_task(&id)?;
-    sync_both(&a.store, &b.store)?;
+    sync(&[&a, &b])?;
     let v = a.store.task(&id)?;
     assert_eq!(v.households, 2);
     assert_eq!(v.status, TaskStatus::Active);
@@ -421,7 +386,7 @@ fn pledges_count_distinct_households() -> Result<()> {
 
 #[test]
 fn weekly_next_open_due_and_overdue_across_dst() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let id = s.create_task(&NewTask::recurring(
         "Containers buiten",
@@ -518,16 +483,16 @@ fn weekly_next_open_due_and_overdue_across_dst() -> Result<()> {
 
 #[test]
 fn done_beats_skipped_whatever_the_order() -> Result<()> {
-    let a = device(Role::Resident, None, T)?;
-    let b = device(Role::Resident, None, T)?;
+    let a = Device::new(Role::Resident, T)?;
+    let b = Device::new(Role::Resident, T)?;
     let id = a
         .store
         .create_task(&NewTask::recurring("Vegen", "FREQ=DAILY", "2025-03-20"))?;
     a.store.claim_task(&id)?;
-    sync(&a.store, &b.store)?;
+    deliver(&a.store, &b.store)?;
     b.clock.set(T + 1_000);
     b.store.claim_task(&id)?;
-    sync(&b.store, &a.store)?;
+    deliver(&b.store, &a.store)?;
 
     // 20 March: A skips first, B does it later. 21 March: B does it first, A skips later.
     a.clock.set(T + 10_000);
@@ -542,7 +507,7 @@ fn done_beats_skipped_whatever_the_order() -> Result<()> {
     a.clock.set(T + 40_000);
     a.store
         .record_occurrence(&id, "2025-03-21", Outcome::Skipped, "")?;
-    sync_both(&a.store, &b.store)?;
+    sync(&[&a, &b])?;
 
     let va = a.store.task(&id)?;
     assert_eq!(va, b.store.task(&id)?);
@@ -569,8 +534,8 @@ fn done_beats_skipped_whatever_the_order() -> Result<()> {
 
 #[test]
 fn pause_and_resume() -> Result<()> {
-    let a = device(Role::Resident, None, T)?;
-    let c = device(Role::Caretaker, None, T)?;
+    let a = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = a
         .store
         .create_task(&NewTask::recurring("Tuin", "FREQ=WEEKLY", "2025-03-22"))?;
@@ -591,7 +556,7 @@ fn pause_and_resume() -> Result<()> {
 
     // A neighbour may not pause someone else's task; a caretaker may.
     become_member(&c.store, Role::Resident, None)?;
-    sync(&a.store, &c.store)?;
+    deliver(&a.store, &c.store)?;
     assert!(is_not_allowed(c.store.pause_task(&id)));
     become_member(&c.store, Role::Caretaker, None)?;
 
@@ -599,14 +564,14 @@ fn pause_and_resume() -> Result<()> {
     // +6 s, the caretaker resumes at +10 s. The latest entry wins on both devices.
     a.clock.set(T + 1_000);
     a.store.pause_task(&id)?;
-    sync(&a.store, &c.store)?;
+    deliver(&a.store, &c.store)?;
     c.clock.set(T + 10_000);
     c.store.resume_task(&id)?;
     a.clock.set(T + 5_000);
     a.store.resume_task(&id)?;
     a.clock.set(T + 6_000);
     a.store.pause_task(&id)?;
-    sync_both(&a.store, &c.store)?;
+    sync(&[&a, &c])?;
     let v = a.store.task(&id)?;
     assert_eq!(v, c.store.task(&id)?);
     assert_eq!(
@@ -619,7 +584,7 @@ fn pause_and_resume() -> Result<()> {
 
 #[test]
 fn permission_refusals() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let creator = d.member.clone();
     let id = s.create_task(&NewTask::recurring("Tuin", "FREQ=WEEKLY", "2025-03-22"))?;
@@ -701,7 +666,7 @@ fn permission_refusals() -> Result<()> {
 
 #[test]
 fn checklist_keeps_entry_order() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let id = s.create_task(&NewTask::new("Trappenhuis"))?;
     let one = s.add_checklist_item(&id, "Vegen")?;
@@ -725,7 +690,7 @@ fn checklist_keeps_entry_order() -> Result<()> {
 
 #[test]
 fn one_off_tasks_finish_when_recorded() -> Result<()> {
-    let d = device(Role::Caretaker, None, T)?;
+    let d = Device::new(Role::Caretaker, T)?;
     let s = &d.store;
     let dated = s.create_task(&NewTask {
         dtstart: Some("2025-03-24".into()),
@@ -785,15 +750,15 @@ fn one_off_tasks_finish_when_recorded() -> Result<()> {
 
 #[test]
 fn a_new_schedule_applies_from_its_entry_on() -> Result<()> {
-    let a = device(Role::Resident, None, T)?;
-    let c = device(Role::Caretaker, None, T)?;
+    let a = Device::new(Role::Resident, T)?;
+    let c = Device::new(Role::Caretaker, T)?;
     let id = a
         .store
         .create_task(&NewTask::recurring("Tuin", "FREQ=WEEKLY", "2025-03-22"))?;
     a.store.claim_task(&id)?;
     a.store
         .record_occurrence(&id, "2025-03-22", Outcome::Done, "")?;
-    sync(&a.store, &c.store)?;
+    deliver(&a.store, &c.store)?;
 
     // The caretaker moves the task to daily from the 23rd; the adopter then records the
     // 23rd, which is a date of the new schedule only.
@@ -810,11 +775,11 @@ fn a_new_schedule_applies_from_its_entry_on() -> Result<()> {
             ..TaskEdit::default()
         },
     )?;
-    sync(&c.store, &a.store)?;
+    deliver(&c.store, &a.store)?;
     a.clock.set(T + 2_000);
     a.store
         .record_occurrence(&id, "2025-03-23", Outcome::Done, "")?;
-    sync_both(&a.store, &c.store)?;
+    sync(&[&a, &c])?;
     let v = a.store.task(&id)?;
     assert_eq!(v, c.store.task(&id)?);
     assert_eq!(v.recurrence.as_deref(), Some("FREQ=DAILY"));
@@ -845,7 +810,7 @@ fn a_new_schedule_applies_from_its_entry_on() -> Result<()> {
 
 #[test]
 fn projection_columns() -> Result<()> {
-    let d = device(Role::Resident, None, T)?;
+    let d = Device::new(Role::Resident, T)?;
     let s = &d.store;
     let new = NewTask {
         lat: Some(52.37),
@@ -956,9 +921,9 @@ mod convergence {
     fn run(steps: &[(usize, Op, i64, usize)]) -> Result<()> {
         // Two residents of one household and a caretaker without one.
         let devs = [
-            device(Role::Resident, Some("Portiek 12"), T)?,
-            device(Role::Resident, Some("Portiek 12"), T)?,
-            device(Role::Caretaker, None, T)?,
+            Device::in_household(Role::Resident, Some("Portiek 12"), T)?,
+            Device::in_household(Role::Resident, Some("Portiek 12"), T)?,
+            Device::new(Role::Caretaker, T)?,
         ];
         let task = NewTask {
             pledge_target: Some(2),
@@ -966,7 +931,7 @@ mod convergence {
         };
         let id = devs[0].store.create_task(&task)?;
         for d in &devs[1..] {
-            sync(&devs[0].store, &d.store)?;
+            deliver(&devs[0].store, &d.store)?;
         }
         // The model: what each member last did, as their own device accepted it.
         let mut claimed: BTreeMap<usize, bool> = BTreeMap::new();
@@ -1020,13 +985,13 @@ mod convergence {
                 }
             }
             if to != who {
-                sync(s, &devs[*to].store)?;
+                deliver(s, &devs[*to].store)?;
             }
         }
         for _ in 0..2 {
             for a in &devs {
                 for b in &devs {
-                    sync(&a.store, &b.store)?;
+                    deliver(&a.store, &b.store)?;
                 }
             }
         }
