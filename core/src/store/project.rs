@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params, params_from_iter};
 
 use crate::error::Result;
 use crate::ids::EntityId;
@@ -87,34 +87,26 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
     write_set(
         tx,
         id,
-        "SELECT member_id, relation, '' FROM participants WHERE entity_id = ?1",
-        "DELETE FROM participants WHERE entity_id = ?1 AND member_id = ?2 AND relation = ?3",
-        "INSERT INTO participants (entity_id, member_id, relation) VALUES (?1, ?2, ?3)",
+        "participants",
+        &["member_id", "relation"],
         p.participants
             .iter()
-            .map(|x| {
-                (
-                    x.member.as_str().to_owned(),
-                    x.relation.as_str().to_owned(),
-                    String::new(),
-                )
-            })
+            .map(|x| vec![x.member.as_str().to_owned(), x.relation.as_str().to_owned()])
             .collect(),
     )?;
     write_set(
         tx,
         id,
-        "SELECT member_id, code, text FROM notices WHERE entity_id = ?1",
-        "DELETE FROM notices WHERE entity_id = ?1 AND member_id = ?2 AND code = ?3 AND text = ?4",
-        "INSERT INTO notices (entity_id, member_id, code, text) VALUES (?1, ?2, ?3, ?4)",
+        "notices",
+        &["member_id", "code", "text"],
         p.notices
             .iter()
             .map(|n| {
-                (
+                vec![
                     n.member.as_str().to_owned(),
                     n.code.as_str().to_owned(),
                     n.text.clone(),
-                )
+                ]
             })
             .collect(),
     )?;
@@ -147,37 +139,52 @@ pub(crate) fn write(tx: &Transaction<'_>, id: &EntityId, p: &Projection) -> Resu
     Ok(())
 }
 
-/// Brings a set of rows of `id` (up to three text columns after `entity_id`; unused ones are
-/// `''` in `select` and left out of `delete`/`insert` by their placeholders) to `want`:
-/// deletes the rows no longer wanted, inserts the new ones, leaves the rest.
+/// Brings the rows of `id` in `table` — rows whose every column (`entity_id`, then `cols`) is
+/// the key — to `want`: deletes the rows no longer wanted, inserts the new ones, leaves the rest.
 fn write_set(
     tx: &Transaction<'_>,
     id: &EntityId,
-    select: &str,
-    delete: &str,
-    insert: &str,
-    want: BTreeSet<(String, String, String)>,
+    table: &str,
+    cols: &[&str],
+    want: BTreeSet<Vec<String>>,
 ) -> Result<()> {
-    let have: BTreeSet<(String, String, String)> = tx
-        .prepare_cached(select)?
-        .query_map([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    let select = format!(
+        "SELECT {} FROM {table} WHERE entity_id = ?1",
+        cols.join(", ")
+    );
+    let have: BTreeSet<Vec<String>> = tx
+        .prepare_cached(&select)?
+        .query_map([id.as_str()], |r| {
+            (0..cols.len()).map(|i| r.get(i)).collect()
+        })?
         .collect::<rusqlite::Result<_>>()?;
-    let three = insert.contains("?4");
-    for (a, b, c) in have.difference(&want) {
-        let mut stmt = tx.prepare_cached(delete)?;
-        if three {
-            stmt.execute(params![id.as_str(), a, b, c])?;
-        } else {
-            stmt.execute(params![id.as_str(), a, b])?;
-        }
+    let args = |row: &[String]| -> Vec<String> {
+        std::iter::once(id.as_str().to_owned())
+            .chain(row.iter().cloned())
+            .collect()
+    };
+    let matching: Vec<String> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 2))
+        .collect();
+    let delete = format!(
+        "DELETE FROM {table} WHERE entity_id = ?1 AND {}",
+        matching.join(" AND ")
+    );
+    for row in have.difference(&want) {
+        tx.prepare_cached(&delete)?
+            .execute(params_from_iter(args(row)))?;
     }
-    for (a, b, c) in want.difference(&have) {
-        let mut stmt = tx.prepare_cached(insert)?;
-        if three {
-            stmt.execute(params![id.as_str(), a, b, c])?;
-        } else {
-            stmt.execute(params![id.as_str(), a, b])?;
-        }
+    let marks: Vec<String> = (1..=cols.len() + 1).map(|i| format!("?{i}")).collect();
+    let insert = format!(
+        "INSERT INTO {table} (entity_id, {}) VALUES ({})",
+        cols.join(", "),
+        marks.join(", ")
+    );
+    for row in want.difference(&have) {
+        tx.prepare_cached(&insert)?
+            .execute(params_from_iter(args(row)))?;
     }
     Ok(())
 }

@@ -293,9 +293,14 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
     let mut last_sort = Vec::new();
     while let Some(r) = rows.next()? {
         let kind: String = r.get(1)?;
-        let detail: String = r.get(14)?;
+        let id: String = r.get(0)?;
+        // A damaged row names its entity (`rebuild_projections` repairs it).
+        let detail = Detail::from_stored(&r.get::<_, String>(14)?).map_err(|e| match e {
+            Error::Storage(why) => Error::Storage(format!("entity `{id}`: {why}")),
+            e => e,
+        })?;
         items.push(Summary {
-            id: r.get(0)?,
+            id,
             kind: Kind::parse(&kind)?,
             status: r.get(2)?,
             category: r.get(3)?,
@@ -309,7 +314,7 @@ fn run_list(conn: &Connection, me: &str, now: i64, q: &ListQuery) -> Result<Page
             lat: r.get(11)?,
             lon: r.get(12)?,
             needs_response: r.get(13)?,
-            detail: Detail::from_stored(&detail)?,
+            detail,
             unsynced: r.get(16)?,
         });
         last_sort.push(r.get::<_, i64>(15)?);

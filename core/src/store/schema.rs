@@ -190,7 +190,9 @@ mod tests {
         );
 
         s.with_conn(|c, _| Ok(c.execute("UPDATE entities SET detail = '{\"v\":1}'", [])?))?;
-        assert!(matches!(list(&s), Err(Error::Storage(m)) if m.contains("unreadable list detail")));
+        assert!(
+            matches!(list(&s), Err(Error::Storage(m)) if m.contains(&format!("entity `{id}`: unreadable list detail")))
+        );
         assert_eq!(s.rebuild_projections()?, 1);
         assert_eq!(list(&s)?.items.len(), 1);
         Ok(())
